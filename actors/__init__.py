@@ -1,0 +1,1 @@
+"""Pykka actors and the typed messages they exchange."""

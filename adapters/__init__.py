@@ -1,0 +1,1 @@
+"""Everything that talks to the outside world: network, engines, persistence."""

@@ -1,0 +1,1 @@
+"""Translation engines: one small interface, a registry with preference and fallback."""

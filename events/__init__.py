@@ -1,0 +1,1 @@
+"""Typed domain events, the room aggregate, the event store and its projections."""

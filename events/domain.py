@@ -1,0 +1,311 @@
+"""The room aggregate and the facts it records.
+
+A room is one event stream, written only by its RoomActor. Translations are
+recorded by the translation fan-out projection in a stream of their own per
+transcript (see :class:`TranslationProduced`), so the room's single writer is
+never contended. Every event carries what a replay needs to explain itself:
+who, which language, which engine, and timings in milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, DomainEvent
+
+ROOM_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:room")
+TRANSLATIONS_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:translations")
+
+LeaveReason = Literal["left", "disconnected"]
+
+
+def room_id_for(code: str) -> UUID:
+    """Return the stable stream id of the room with this code.
+
+    Deterministic ids let any node find a room's stream from its code alone.
+    """
+    return uuid5(ROOM_NAMESPACE, code)
+
+
+def translations_id_for(transcript_id: UUID) -> UUID:
+    """Return the stream id that holds the translations of one transcript."""
+    return uuid5(TRANSLATIONS_NAMESPACE, transcript_id.hex)
+
+
+@dataclass
+class Member:
+    """A participant as the room knows them: identity, language and mode.
+
+    ``away_since`` is set while a participant is disconnected without having
+    left: the room keeps translating into their language for a grace period so
+    that a reconnecting client can resume with nothing missed.
+    """
+
+    user_id: str
+    name: str
+    language: str
+    solo_target: str | None = None
+    speaking: bool = False
+    away_since: datetime | None = None
+
+    @property
+    def solo(self) -> bool:
+        """Whether this member speaks in solo mode (private translation)."""
+        return self.solo_target is not None
+
+
+class Room(Aggregate):
+    """One voice room: who is in it, their languages and modes, what was said."""
+
+    class Event(Aggregate.Event):
+        """Base class of the room's events."""
+
+    class RoomOpened(Aggregate.Created, Event):
+        """The room came into being the first time someone joined it."""
+
+        code: str
+
+    class ParticipantJoined(Event):
+        """A participant entered (or re-entered) the room."""
+
+        user_id: str
+        name: str
+        language: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Add or reattach the member."""
+            assert isinstance(aggregate, Room)
+            aggregate.members[self.user_id] = Member(self.user_id, self.name, self.language)
+
+    class ParticipantLeft(Event):
+        """A participant left, or their connection dropped (``reason``)."""
+
+        user_id: str
+        reason: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Remove the member, or mark them away if they only disconnected."""
+            assert isinstance(aggregate, Room)
+            if self.reason == "disconnected" and self.user_id in aggregate.members:
+                member = aggregate.members[self.user_id]
+                member.away_since = self.timestamp
+                member.speaking = False
+            else:
+                aggregate.members.pop(self.user_id, None)
+
+    class LanguageChanged(Event):
+        """A participant chose another language to hear and speak."""
+
+        user_id: str
+        language: str
+        previous: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Record the member's new language."""
+            assert isinstance(aggregate, Room)
+            aggregate.members[self.user_id].language = self.language
+
+    class SpeechStarted(Event):
+        """A participant started speaking, in group or solo mode."""
+
+        user_id: str
+        language: str
+        solo_target: str | None
+        encoding: str
+        sample_rate: int
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Remember the speaker's language and mode."""
+            assert isinstance(aggregate, Room)
+            member = aggregate.members[self.user_id]
+            member.language = self.language
+            member.solo_target = self.solo_target
+            member.speaking = True
+
+    class SpeechEnded(Event):
+        """A participant stopped speaking."""
+
+        user_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Mark the member as no longer speaking."""
+            assert isinstance(aggregate, Room)
+            aggregate.members[self.user_id].speaking = False
+
+    class TranscriptRecognized(Event):
+        """A final transcript of one utterance (partials are never stored).
+
+        ``targets`` are the distinct languages it must be translated into,
+        decided when it was recorded: each listener's language other than the
+        source, or only the solo target in solo mode.
+        """
+
+        transcript_id: UUID
+        speaker_id: str
+        speaker_name: str
+        text: str
+        source_language: str
+        solo_target: str | None
+        targets: tuple[str, ...]
+        engine: str
+        duration_ms: int
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Count the transcript."""
+            assert isinstance(aggregate, Room)
+            aggregate.transcripts += 1
+
+    class ClientErrorReported(Event):
+        """A client reported an error of its own (telemetry)."""
+
+        user_id: str
+        code: str
+        message: str
+        details: str | None
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Client errors do not change the room."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.members: dict[str, Member] = {}
+        self.transcripts = 0
+
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        """Derive the room's id from its code (see :func:`room_id_for`)."""
+        return room_id_for(code)
+
+    def present(self, user_id: str) -> bool:
+        """Whether the user is a member who is currently connected."""
+        member = self.members.get(user_id)
+        return member is not None and member.away_since is None
+
+    def join(self, user_id: str, name: str, language: str) -> None:
+        """Let a user in (again); joining while present changes nothing."""
+        if not self.present(user_id):
+            self.trigger_event(
+                self.ParticipantJoined, user_id=user_id, name=name, language=language
+            )
+        if self.members[user_id].language != language:
+            self.change_language(user_id, language)
+
+    def leave(self, user_id: str, reason: LeaveReason) -> None:
+        """Let a user out; a disconnect keeps them as an away member."""
+        if self.present(user_id):
+            self.trigger_event(self.ParticipantLeft, user_id=user_id, reason=reason)
+        elif reason == "left" and user_id in self.members:
+            self.trigger_event(self.ParticipantLeft, user_id=user_id, reason=reason)
+
+    def change_language(self, user_id: str, language: str) -> None:
+        """Switch a member's language; choosing the same one records nothing."""
+        previous = self.members[user_id].language
+        if previous != language:
+            self.trigger_event(
+                self.LanguageChanged, user_id=user_id, language=language, previous=previous
+            )
+
+    def start_speech(
+        self,
+        user_id: str,
+        language: str,
+        solo_target: str | None,
+        encoding: str,
+        sample_rate: int,
+    ) -> None:
+        """Record that a member started speaking, with language and mode."""
+        self.trigger_event(
+            self.SpeechStarted,
+            user_id=user_id,
+            language=language,
+            solo_target=solo_target,
+            encoding=encoding,
+            sample_rate=sample_rate,
+        )
+
+    def end_speech(self, user_id: str) -> None:
+        """Record that a member stopped speaking (no-op if they were not)."""
+        if self.members[user_id].speaking:
+            self.trigger_event(self.SpeechEnded, user_id=user_id)
+
+    def recognize(
+        self,
+        transcript_id: UUID,
+        speaker_id: str,
+        text: str,
+        source_language: str,
+        engine: str,
+        duration_ms: int,
+        away_grace: timedelta,
+    ) -> None:
+        """Record a final transcript and decide which languages it needs."""
+        speaker = self.members[speaker_id]
+        self.trigger_event(
+            self.TranscriptRecognized,
+            transcript_id=transcript_id,
+            speaker_id=speaker_id,
+            speaker_name=speaker.name,
+            text=text,
+            source_language=source_language,
+            solo_target=speaker.solo_target,
+            targets=self.target_languages(speaker, source_language, away_grace),
+            engine=engine,
+            duration_ms=duration_ms,
+        )
+
+    def target_languages(
+        self, speaker: Member, source_language: str, away_grace: timedelta
+    ) -> tuple[str, ...]:
+        """Distinct languages a transcript must be translated into.
+
+        Members who disconnected less than ``away_grace`` ago still count, so
+        their client can resume without gaps.
+        """
+        if speaker.solo_target is not None:
+            wanted = {speaker.solo_target}
+        else:
+            cutoff = Room.Event.create_timestamp() - away_grace
+            wanted = {
+                member.language
+                for member in self.members.values()
+                if member.user_id != speaker.user_id
+                and (member.away_since is None or member.away_since >= cutoff)
+            }
+        wanted.discard(source_language)
+        return tuple(sorted(wanted))
+
+    def report_client_error(
+        self, user_id: str, code: str, message: str, details: str | None
+    ) -> None:
+        """Record an error a client reported about itself."""
+        self.trigger_event(
+            self.ClientErrorReported, user_id=user_id, code=code, message=message, details=details
+        )
+
+
+class TranslationProduced(DomainEvent):
+    """One transcript rendered into one target language.
+
+    Recorded by the translation fan-out projection, once per target language,
+    in the transcript's own stream (:func:`translations_id_for`), together with
+    the projection's tracking position. If no engine could translate,
+    ``translated_text`` is the original text and ``error_code`` says why: the
+    listener is never left in silence.
+    """
+
+    room_id: UUID
+    transcript_id: UUID
+    speaker_id: str
+    speaker_name: str
+    original_text: str
+    translated_text: str
+    source_language: str
+    target_language: str
+    solo: bool
+    engine: str
+    latency_ms: int
+    fallbacks: tuple[str, ...]
+    error_code: str | None
