@@ -1,0 +1,172 @@
+"""The translation registry: per-user engine preference, time limits and fallback.
+
+A listener must never be left in silence, so ``translate`` never raises: it
+walks the engines (the user's preferred ones first, then the rest in
+registration order), gives each a time limit, and records every engine that
+failed on the way. When nothing works it returns the original text with the
+reason, and the caller still delivers something.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+
+from adapters.translation.base import (
+    Translation,
+    TranslationError,
+    TranslationTimeoutError,
+    Translator,
+    UnsupportedPairError,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Engine name recorded when no engine produced the text.
+NO_ENGINE = "none"
+
+
+class TranslationRegistry:
+    """Engines in registration order, tried with per-user preference and fallback.
+
+    Each engine call runs in the registry's thread pool and is abandoned after
+    ``timeout_s``; an abandoned call keeps its pool thread until the engine
+    returns, so engines should honour their own, shorter limits (Apertium's
+    default is 5 s).
+
+    Args:
+        engines: the engines, in fallback order; names must be unique.
+        timeout_s: time limit for one engine call.
+        max_workers: size of the thread pool engine calls run in.
+
+    Raises:
+        ValueError: two engines share a name.
+
+    """
+
+    def __init__(
+        self,
+        engines: Sequence[Translator],
+        timeout_s: float = 10.0,
+        max_workers: int = 16,
+    ) -> None:
+        self._engines = {engine.name: engine for engine in engines}
+        if len(self._engines) != len(engines):
+            raise ValueError(f"engine names must be unique: {[e.name for e in engines]}")
+        self._timeout_s = timeout_s
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="translate")
+
+    def names(self) -> tuple[str, ...]:
+        """List the registered engine names, in registration (fallback) order."""
+        return tuple(self._engines)
+
+    def known_engine(self, name: str) -> bool:
+        """Tell whether ``name`` is a registered engine, to validate a user's preference."""
+        return name in self._engines
+
+    def translate(
+        self, text: str, source: str, target: str, preference: Sequence[str] = ()
+    ) -> Translation:
+        """Translate with the first engine that supports the pair and succeeds.
+
+        Never raises. ``latency_ms`` is the whole call, failed attempts
+        included; ``fallbacks`` holds ``"engine:error_code"`` for each engine
+        that failed or timed out first. Engines that do not support the pair
+        are skipped silently. Unknown names in ``preference`` are ignored.
+
+        Args:
+            text: what to translate.
+            source: ISO 639-1 code of ``text``.
+            target: ISO 639-1 code wanted.
+            preference: the user's preferred engine names, best first.
+
+        Returns:
+            The translation; if no engine could do it, the original text with
+            ``engine="none"`` and ``error_code`` either
+            ``unsupported_language_pair`` (no engine supports the pair) or the
+            last failure's code.
+
+        """
+        started = time.perf_counter()
+        if source == target:
+            return Translation(text=text, engine=NO_ENGINE, latency_ms=0)
+        fallbacks: list[str] = []
+        error_code = UnsupportedPairError.code
+        for engine in self._in_order(preference):
+            try:
+                result = self._attempt(engine, text, source, target)
+            except TranslationError as exc:
+                logger.warning("translation engine %s failed: %s: %s", engine.name, exc.code, exc)
+                fallbacks.append(f"{engine.name}:{exc.code}")
+                error_code = exc.code
+                continue
+            if result is None:
+                continue
+            return Translation(
+                text=result,
+                engine=engine.name,
+                latency_ms=_elapsed_ms(started),
+                fallbacks=tuple(fallbacks),
+            )
+        return Translation(
+            text=text,
+            engine=NO_ENGINE,
+            latency_ms=_elapsed_ms(started),
+            fallbacks=tuple(fallbacks),
+            error_code=error_code,
+        )
+
+    def close(self) -> None:
+        """Close every engine (errors are logged, not raised) and the thread pool."""
+        for engine in self._engines.values():
+            try:
+                engine.close()
+            except Exception:
+                logger.exception("closing translation engine %s failed", engine.name)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _in_order(self, preference: Sequence[str]) -> Iterator[Translator]:
+        """Yield preferred engines first (in the user's order), then the rest as registered."""
+        preferred = [name for name in dict.fromkeys(preference) if name in self._engines]
+        for name in preferred:
+            yield self._engines[name]
+        for name, engine in self._engines.items():
+            if name not in preferred:
+                yield engine
+
+    def _attempt(self, engine: Translator, text: str, source: str, target: str) -> str | None:
+        """Try one engine: return its text, or None if it does not support the pair.
+
+        Raises:
+            TranslationError: the engine failed, broke, or ran out of time;
+                unexpected exceptions are logged and reported as
+                ``translation_failed``.
+
+        """
+        try:
+            if not engine.supports(source, target):
+                return None
+            future = self._pool.submit(engine.translate, text, source, target)
+        except Exception as exc:
+            logger.exception("translation engine %s could not be asked", engine.name)
+            raise TranslationError(str(exc)) from exc
+        try:
+            return future.result(timeout=self._timeout_s)
+        except FutureTimeoutError:
+            future.cancel()
+            raise TranslationTimeoutError(
+                f"{engine.name} gave no answer within {self._timeout_s} s"
+            ) from None
+        except TranslationError:
+            raise
+        except Exception as exc:
+            logger.exception("translation engine %s broke", engine.name)
+            raise TranslationError(str(exc)) from exc
+
+
+def _elapsed_ms(started: float) -> int:
+    """Return the milliseconds since ``started`` (a ``time.perf_counter()`` value)."""
+    return round((time.perf_counter() - started) * 1000)
