@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, DomainEvent
 
 ROOM_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:room")
 TRANSLATIONS_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:translations")
-
-LeaveReason = Literal["left", "disconnected"]
-
 
 def room_id_for(code: str) -> UUID:
     """Return the stable stream id of the room with this code.
@@ -81,7 +77,7 @@ class Room(Aggregate):
             aggregate.members[self.user_id] = Member(self.user_id, self.name, self.language)
 
     class ParticipantLeft(Event):
-        """A participant left, or their connection dropped (``reason``)."""
+        """A participant left (``reason`` ``left``) or was disconnected (any other reason)."""
 
         user_id: str
         reason: str
@@ -89,7 +85,7 @@ class Room(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             """Remove the member, or mark them away if they only disconnected."""
             assert isinstance(aggregate, Room)
-            if self.reason == "disconnected" and self.user_id in aggregate.members:
+            if self.reason != "left" and self.user_id in aggregate.members:
                 member = aggregate.members[self.user_id]
                 member.away_since = self.timestamp
                 member.speaking = False
@@ -109,7 +105,11 @@ class Room(Aggregate):
             aggregate.members[self.user_id].language = self.language
 
     class SpeechStarted(Event):
-        """A participant started speaking, in group or solo mode."""
+        """A participant started speaking, in group or solo mode.
+
+        ``language`` is the language spoken; what the participant hears is
+        still their own language (see LanguageChanged).
+        """
 
         user_id: str
         language: str
@@ -121,7 +121,6 @@ class Room(Aggregate):
             """Remember the speaker's language and mode."""
             assert isinstance(aggregate, Room)
             member = aggregate.members[self.user_id]
-            member.language = self.language
             member.solo_target = self.solo_target
             member.speaking = True
 
@@ -185,16 +184,28 @@ class Room(Aggregate):
         return member is not None and member.away_since is None
 
     def join(self, user_id: str, name: str, language: str) -> None:
-        """Let a user in (again); joining while present changes nothing."""
-        if not self.present(user_id):
-            self.trigger_event(
-                self.ParticipantJoined, user_id=user_id, name=name, language=language
-            )
-        if self.members[user_id].language != language:
-            self.change_language(user_id, language)
+        """Let a user in (again); joining while present changes nothing.
 
-    def leave(self, user_id: str, reason: LeaveReason) -> None:
-        """Let a user out; a disconnect keeps them as an away member."""
+        An away member comes back with the language they had, then switches
+        if they asked for another one, so a replay shows what they heard when.
+        """
+        if not self.present(user_id):
+            member = self.members.get(user_id)
+            self.trigger_event(
+                self.ParticipantJoined,
+                user_id=user_id,
+                name=name,
+                language=member.language if member is not None else language,
+            )
+        self.change_language(user_id, language)
+
+    def leave(self, user_id: str, reason: str) -> None:
+        """Let a user out.
+
+        ``reason`` is ``left`` for a deliberate leave; anything else (a
+        dropped connection, a client too slow to read) keeps them as an away
+        member, so they can come back and resume.
+        """
         if self.present(user_id):
             self.trigger_event(self.ParticipantLeft, user_id=user_id, reason=reason)
         elif reason == "left" and user_id in self.members:

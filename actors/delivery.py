@@ -1,0 +1,75 @@
+"""The delivery projection: follows the log and hands each event to the
+sessions of its room.
+
+One thread reads the store's subscription (woken at once by local commits)
+and tells every session registered for the event's room. Registering a session
+tells it to catch up from the store first, under the same lock that orders
+live deliveries, so a session never misses or doubles an event around the
+moment it registers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+from uuid import UUID
+
+import pykka
+
+from actors.messages import CatchUp, Deliver
+from events.store import EventStore, LogFollower, room_of
+
+log = logging.getLogger(__name__)
+
+SessionRef = pykka.ActorRef[Any]
+
+
+class DeliveryRouter:
+    """Routes every new event of the log to the sessions of its room."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._sessions: dict[UUID, dict[str, SessionRef]] = {}
+        self.position = store.position()
+        self._started = threading.Event()
+        self._follower: LogFollower | None = None
+        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
+        self._thread.start()
+        self._started.wait()
+
+    def register(self, room_id: UUID, key: str, session: SessionRef, after: int) -> None:
+        """Start delivering the room's events after position ``after`` to ``session``."""
+        with self._lock:
+            if self.position > after:
+                session.tell(CatchUp(after, self.position))
+            self._sessions.setdefault(room_id, {})[key] = session
+
+    def unregister(self, room_id: UUID, key: str) -> None:
+        """Stop delivering to a session."""
+        with self._lock:
+            sessions = self._sessions.get(room_id, {})
+            sessions.pop(key, None)
+            if not sessions:
+                self._sessions.pop(room_id, None)
+
+    def stop(self) -> None:
+        """Stop following the log."""
+        if self._follower is not None:
+            self._follower.stop()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        with self.store.follow(self.position) as follower:
+            self._follower = follower
+            self._started.set()
+            for recorded in follower:
+                with self._lock:
+                    self.position = recorded.position
+                    sessions = self._sessions.get(room_of(recorded.event), {})
+                    for session in list(sessions.values()):
+                        try:
+                            session.tell(Deliver(recorded))
+                        except pykka.ActorDeadError:
+                            log.debug("session gone before delivery of %s", recorded.position)

@@ -1,0 +1,182 @@
+"""The typed messages actors exchange.
+
+Every message is a frozen dataclass. Commands that a client waits on carry a
+``reply`` channel; the actor answers with an :class:`Accepted` once the facts
+are durable, or a :class:`Refused` with a stable error code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from events.store import Recorded
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The command's facts are durable; ``position`` is the last one's."""
+
+    position: int
+    room_id: UUID | None = None
+    language: str | None = None
+    previous_language: str | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The command was not accepted; nothing was recorded."""
+
+    code: str
+    message: str
+
+
+Outcome = Accepted | Refused
+Reply = Callable[[Outcome], None]
+
+
+def ignore_reply(_: Outcome) -> None:
+    """A reply channel for commands nobody waits on (e.g. on disconnect)."""
+
+
+# Room commands -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JoinRoom:
+    """A user enters the room, hearing ``language``."""
+
+    user_id: str
+    name: str
+    language: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class LeaveRoom:
+    """A user leaves (``left``) or their connection dropped (``disconnected``)."""
+
+    user_id: str
+    reason: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class ChangeLanguage:
+    """A member switches the language they hear."""
+
+    user_id: str
+    language: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class StartSpeech:
+    """A member starts speaking ``language``; solo mode if ``solo_target``."""
+
+    user_id: str
+    language: str
+    solo_target: str | None
+    encoding: str
+    sample_rate: int
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class StopSpeech:
+    """A member stops speaking."""
+
+    user_id: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class SubmitTranscript:
+    """A final transcript of something a member said."""
+
+    user_id: str
+    text: str
+    source_language: str
+    engine: str
+    duration_ms: int
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class ReportClientError:
+    """A client's own error report, kept for replay."""
+
+    user_id: str
+    code: str
+    message: str
+    details: str | None
+    reply: Reply
+
+
+RoomCommand = (
+    JoinRoom
+    | LeaveRoom
+    | ChangeLanguage
+    | StartSpeech
+    | StopSpeech
+    | SubmitTranscript
+    | ReportClientError
+)
+
+
+@dataclass(frozen=True)
+class FlushRoom:
+    """Sent by a room to itself: commit what the commands so far decided."""
+
+
+@dataclass(frozen=True)
+class RoomCommitted:
+    """The writer finished a room's batch; ``position`` is its last event's."""
+
+    position: int
+    error: BaseException | None
+
+
+# Session messages ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """A new event of the session's room, in log order."""
+
+    recorded: Recorded
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """Deliver the room's events in ``(after, until]`` from the store."""
+
+    after: int
+    until: int
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The client saw everything up to ``since``: send what it missed."""
+
+    since: int
+
+
+@dataclass(frozen=True)
+class ReleaseHeld:
+    """The resume window after joining closed: send held live frames."""
+
+
+# Supervision ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildFailed:
+    """A supervised actor died; its key says which one to restart.
+
+    ``unread`` are the messages it never handled, for its replacement.
+    """
+
+    key: str
+    unread: tuple[object, ...]

@@ -1,0 +1,254 @@
+"""RoomActor: the single writer of one room's stream.
+
+Commands are decided against the in-memory aggregate at once; the events they
+produce are handed to the group-commit writer when the actor's inbox has been
+drained (a ``FlushRoom`` it sends itself queues up behind the commands already
+waiting), so commands that arrive together are committed together in one
+save. One batch per room is in flight at a time, so a refused batch can never
+leave a gap in the stream. Replies go out only once their events are durable. If a commit fails,
+the actor fails and its supervisor restarts it from the store, so memory never
+runs ahead of what was recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from contextlib import suppress
+from dataclasses import replace
+from functools import singledispatchmethod
+from typing import Any
+from uuid import uuid4
+
+import pykka
+
+from actors.supervisor import FailureReport
+from actors.messages import (
+    Accepted,
+    ChangeLanguage,
+    FlushRoom,
+    JoinRoom,
+    LeaveRoom,
+    Refused,
+    Reply,
+    ReportClientError,
+    RoomCommitted,
+    StartSpeech,
+    StopSpeech,
+    SubmitTranscript,
+)
+from events.domain import Room
+from events.store import EventStore
+from events.writer import AppendRequest, GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+
+RESTARTING = Refused("room_restarting", "the room restarted; please retry")
+
+
+class RoomCommitError(RuntimeError):
+    """The store refused a room's batch; the actor restarts from the store."""
+
+
+class RoomActor(pykka.ThreadingActor):
+    """Owns one room: membership, languages, modes; records what is said."""
+
+    def __init__(
+        self,
+        code: str,
+        store: EventStore,
+        writer: GroupCommitWriter,
+        away_grace: timedelta,
+        on_failure: FailureReport,
+    ) -> None:
+        super().__init__()
+        self.code = code
+        self.store = store
+        self.writer = writer
+        self.away_grace = away_grace
+        self._report_failure = on_failure
+        self.room: Room | None = None
+        self._waiting: list[tuple[Reply, Accepted, int]] = []
+        self._flush_scheduled = False
+        self._in_flight = False
+        self._last_position = 0
+
+    def on_start(self) -> None:
+        """Rebuild the room from its stream (None until someone joins)."""
+        self.room = self.store.load_room(self.code)
+        self._last_position = self.store.position()
+
+    def on_failure(self, *_: Any) -> None:
+        """Refuse what was decided but not recorded; hand unread commands on.
+
+        Commands still in the inbox were never looked at: the supervisor
+        gives them to the replacement actor, so no client is left waiting.
+        """
+        for reply, _accepted, _count in self._waiting:
+            reply(RESTARTING)
+        self._waiting.clear()
+        unread: list[object] = []
+        while not self.actor_inbox.empty():
+            message = self.actor_inbox.get().message
+            if hasattr(message, "reply"):
+                unread.append(message)
+        self._report_failure(tuple(unread))
+
+    def on_receive(self, message: Any) -> None:
+        """Dispatch by message type; a command that breaks the actor is refused."""
+        try:
+            self.handle(message)
+        except Exception:
+            reply = getattr(message, "reply", None)
+            if reply is not None:
+                reply(Refused("internal_error", "the room failed on this command and restarted"))
+            raise
+
+    @singledispatchmethod
+    def handle(self, message: Any) -> None:
+        """Unknown messages are a programming error."""
+        raise TypeError(f"RoomActor cannot handle {type(message).__name__}")
+
+    @handle.register
+    def _join(self, message: JoinRoom) -> None:
+        if self.room is None:
+            self.room = Room(code=self.code)
+        member = self.room.members.get(message.user_id)
+        previous = member.language if member is not None else None
+        self.room.join(message.user_id, message.name, message.language)
+        self._decided(
+            message.reply,
+            Accepted(0, self.room.id, message.language, previous_language=previous),
+        )
+
+    @handle.register
+    def _leave(self, message: LeaveRoom) -> None:
+        room = self._member_room(message.user_id, message.reply, present=False)
+        if room is not None:
+            room.leave(message.user_id, message.reason)
+            self._decided(message.reply)
+
+    @handle.register
+    def _change_language(self, message: ChangeLanguage) -> None:
+        room = self._member_room(message.user_id, message.reply)
+        if room is not None:
+            room.change_language(message.user_id, message.language)
+            self._decided(message.reply, language=message.language)
+
+    @handle.register
+    def _start_speech(self, message: StartSpeech) -> None:
+        room = self._member_room(message.user_id, message.reply)
+        if room is None:
+            return
+        if room.members[message.user_id].speaking:
+            message.reply(Refused("already_speaking", "stop-speech before starting again"))
+            return
+        room.start_speech(
+            message.user_id,
+            message.language,
+            message.solo_target,
+            message.encoding,
+            message.sample_rate,
+        )
+        self._decided(message.reply)
+
+    @handle.register
+    def _stop_speech(self, message: StopSpeech) -> None:
+        room = self._member_room(message.user_id, message.reply)
+        if room is None:
+            return
+        if not room.members[message.user_id].speaking:
+            message.reply(Refused("not_speaking", "stop-speech without start-speech"))
+            return
+        room.end_speech(message.user_id)
+        self._decided(message.reply)
+
+    @handle.register
+    def _transcript(self, message: SubmitTranscript) -> None:
+        room = self._member_room(message.user_id, message.reply)
+        if room is not None:
+            room.recognize(
+                uuid4(),
+                message.user_id,
+                message.text,
+                message.source_language,
+                message.engine,
+                message.duration_ms,
+                self.away_grace,
+            )
+            self._decided(message.reply)
+
+    @handle.register
+    def _client_error(self, message: ReportClientError) -> None:
+        room = self._member_room(message.user_id, message.reply)
+        if room is not None:
+            room.report_client_error(
+                message.user_id, message.code, message.message, message.details
+            )
+            self._decided(message.reply)
+
+    @handle.register
+    def _flush(self, _: FlushRoom) -> None:
+        self._flush_scheduled = False
+        if self._in_flight or not self._waiting or self.room is None:
+            return
+        self._in_flight = True
+        events = self.room.collect_events()
+        waiting, self._waiting = tuple(self._waiting), []
+        before = self._last_position
+        me = self.actor_ref
+
+        def committed(result: Sequence[int] | BaseException) -> None:
+            """On the writer thread: answer the waiting commands, then the actor."""
+            if isinstance(result, BaseException):
+                for reply, _, _ in waiting:
+                    reply(Refused("store_error", "the event store refused the change"))
+                message = RoomCommitted(before, result)
+            else:
+                for reply, accepted, count in waiting:
+                    reply(replace(accepted, position=result[count - 1] if count else before))
+                message = RoomCommitted(result[-1] if result else before, None)
+            with suppress(pykka.ActorDeadError):
+                me.tell(message)
+
+        self.writer.submit(AppendRequest(events, committed))
+
+    @handle.register
+    def _committed(self, message: RoomCommitted) -> None:
+        if message.error is not None:
+            raise RoomCommitError(str(message.error))
+        self._last_position = message.position
+        self._in_flight = False
+        if self._waiting:
+            self._schedule_flush()
+
+    def _member_room(self, user_id: str, reply: Reply, *, present: bool = True) -> Room | None:
+        """The room if ``user_id`` is a member (connected, if ``present``)."""
+        room = self.room
+        if room is None or user_id not in room.members or (present and not room.present(user_id)):
+            reply(Refused("not_in_room", "join the room first"))
+            return None
+        return room
+
+    def _decided(
+        self, reply: Reply, accepted: Accepted | None = None, language: str | None = None
+    ) -> None:
+        """Hold the reply until the events decided so far are committed.
+
+        The reply will carry the position of the last event recorded up to
+        and including this command (see ``_committed``).
+        """
+        assert self.room is not None
+        pending = len(self.room.pending_events)
+        accepted = accepted or Accepted(0, self.room.id, language)
+        self._waiting.append((reply, accepted, pending))
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Queue a FlushRoom behind the commands already in the inbox."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.actor_ref.tell(FlushRoom())
+

@@ -1,0 +1,120 @@
+"""Signed tokens: who a connection is, and whether the server's secret is sound.
+
+Tokens are HS256 JWTs signed with ``VOICEMODE_SECRET``: ``sub`` (user id),
+``name``, ``lang`` (default language), ``kind`` (``user`` or ``agent``),
+``iat`` and ``exp``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from adapters.languages import UnknownLanguageError, normalize_language
+
+ALGORITHM = "HS256"
+MIN_SECRET_BYTES = 32
+MAX_TTL_S = 7 * 24 * 3600
+USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
+
+
+class TokenError(Exception):
+    """A token that does not let its bearer in; ``code`` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class WeakSecretError(ValueError):
+    """The server secret is missing or too short to sign tokens safely."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is behind a verified token."""
+
+    user_id: str
+    name: str
+    language: str
+    kind: str
+
+
+def check_secret(secret: str | None) -> str:
+    """Return the secret if it is strong enough, else raise WeakSecretError."""
+    if not secret:
+        raise WeakSecretError("VOICEMODE_SECRET is not set")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise WeakSecretError(f"VOICEMODE_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+    if len(set(secret)) < 8:
+        raise WeakSecretError("VOICEMODE_SECRET is too repetitive to be a secret")
+    return secret
+
+
+def generate_secret() -> str:
+    """A fresh random secret for ``serve --dev``."""
+    return secrets.token_urlsafe(48)
+
+
+def parse_ttl(text: str) -> int:
+    """Parse ``90s``, ``15m``, ``6h``, ``2d`` or plain seconds into seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if match is None:
+        raise ValueError(f"invalid TTL {text!r}; use e.g. 90s, 15m, 6h, 2d")
+    value = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    if not 0 < value <= MAX_TTL_S:
+        raise ValueError(f"TTL must be between 1s and {MAX_TTL_S // 86400}d")
+    return value
+
+
+def issue_token(
+    secret: str, user_id: str, name: str, language: str, ttl_s: int, kind: str = "user"
+) -> str:
+    """Sign a token for ``user_id``, valid for ``ttl_s`` seconds."""
+    if not USER_ID.match(user_id):
+        raise ValueError("user id is 1-128 letters, digits or . _ @ : -")
+    now = int(time.time())
+    claims = {
+        "sub": user_id,
+        "name": name,
+        "lang": normalize_language(language),
+        "kind": kind,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str) -> Identity:
+    """Check a token's signature and expiry and return who it names.
+
+    Raises:
+        TokenError: ``token_expired``, or ``invalid_token`` for anything forged,
+            malformed or missing claims.
+    """
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise TokenError("token_expired", "the token has expired") from error
+    except jwt.PyJWTError as error:
+        raise TokenError("invalid_token", f"the token is not valid: {error}") from error
+    user_id = claims["sub"]
+    if not isinstance(user_id, str) or not USER_ID.match(user_id):
+        raise TokenError("invalid_token", "the token names no valid user")
+    try:
+        language = normalize_language(str(claims.get("lang") or "en"))
+    except UnknownLanguageError as error:
+        raise TokenError("invalid_token", str(error)) from error
+    return Identity(
+        user_id=user_id,
+        name=str(claims.get("name") or user_id)[:100],
+        language=language,
+        kind=str(claims.get("kind") or "user"),
+    )

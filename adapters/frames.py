@@ -1,0 +1,148 @@
+"""What each participant sees of each stored event (pure, no I/O).
+
+Live delivery and resume use the same function, so a client that resumes
+receives exactly the frames it would have received had it stayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from events.domain import Room, TranslationProduced
+from events.store import Recorded
+
+Frame = dict[str, Any]
+
+
+@dataclass
+class Listener:
+    """Who a frame is for: the user and the language they hear right now."""
+
+    user_id: str
+    language: str
+
+
+def server_frame(event: str, data: dict[str, Any], pos: int | None = None) -> Frame:
+    """Build a server frame; frames from stored events carry their ``pos``."""
+    frame: Frame = {"event": event, "data": data}
+    if pos is not None:
+        frame["pos"] = pos
+    return frame
+
+
+def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
+    """The frames ``listener`` receives for one stored event.
+
+    Also follows the listener's own language changes, which is why
+    ``listener`` is mutable: feed it the events in log order.
+    """
+    event = recorded.event
+    pos = recorded.position
+    me = listener.user_id
+    if isinstance(event, Room.ParticipantJoined):
+        if event.user_id == me:
+            listener.language = event.language
+            return []
+        return [server_frame("user-joined", {"userId": event.user_id, "name": event.name}, pos)]
+    if isinstance(event, Room.ParticipantLeft):
+        if event.user_id == me:
+            return []
+        return [server_frame("user-left", {"userId": event.user_id, "reason": event.reason}, pos)]
+    if isinstance(event, Room.LanguageChanged):
+        if event.user_id == me:
+            listener.language = event.language
+        return []
+    if isinstance(event, Room.TranscriptRecognized):
+        return _transcript_frames(listener, event, pos)
+    if isinstance(event, TranslationProduced):
+        return _translation_frames(listener, event, pos)
+    return []
+
+
+def _transcript_frames(listener: Listener, event: Room.TranscriptRecognized, pos: int) -> list[Frame]:
+    transcript_id = str(event.transcript_id)
+    if event.speaker_id == listener.user_id:
+        if event.solo_target is None:
+            return [
+                server_frame(
+                    "recognized-speech",
+                    {
+                        "id": transcript_id,
+                        "text": event.text,
+                        "sourceLang": event.source_language,
+                        "speakerName": event.speaker_name,
+                    },
+                    pos,
+                )
+            ]
+        if not event.targets:
+            return [_solo_frame(transcript_id, event.text, event.text, event.source_language,
+                                event.solo_target, event.speaker_name, pos)]
+        return []
+    if event.solo_target is None and listener.language == event.source_language:
+        return [
+            _translated_frame(
+                transcript_id, event.text, event.text, event.source_language,
+                event.source_language, event.speaker_id, listener.user_id,
+                event.speaker_name, pos,
+            )
+        ]
+    return []
+
+
+def _translation_frames(listener: Listener, event: TranslationProduced, pos: int) -> list[Frame]:
+    transcript_id = str(event.transcript_id)
+    if event.solo:
+        if event.speaker_id != listener.user_id:
+            return []
+        frame = _solo_frame(transcript_id, event.original_text, event.translated_text,
+                            event.source_language, event.target_language, event.speaker_name, pos)
+    elif event.speaker_id != listener.user_id and listener.language == event.target_language:
+        frame = _translated_frame(
+            transcript_id, event.original_text, event.translated_text, event.source_language,
+            event.target_language, event.speaker_id, listener.user_id, event.speaker_name, pos,
+        )
+    else:
+        return []
+    if event.error_code is not None:
+        frame["data"]["errorCode"] = event.error_code
+    return [frame]
+
+
+def _solo_frame(
+    transcript_id: str, original: str, translated: str, source: str, target: str,
+    speaker_name: str, pos: int,
+) -> Frame:
+    return server_frame(
+        "solo-translated",
+        {
+            "id": transcript_id,
+            "originalText": original,
+            "translatedText": translated,
+            "sourceLang": source,
+            "targetLang": target,
+            "speakerName": speaker_name,
+        },
+        pos,
+    )
+
+
+def _translated_frame(
+    transcript_id: str, original: str, translated: str, source: str, target: str,
+    from_user: str, to_user: str, speaker_name: str, pos: int,
+) -> Frame:
+    return server_frame(
+        "translated-message",
+        {
+            "id": transcript_id,
+            "originalText": original,
+            "translatedText": translated,
+            "sourceLang": source,
+            "targetLang": target,
+            "fromUserId": from_user,
+            "toUserId": to_user,
+            "speakerName": speaker_name,
+        },
+        pos,
+    )

@@ -1,0 +1,456 @@
+"""The WebSocket gateway: a thin asyncio shell around the protocol and actors.
+
+Each connection reads frames, validates them with :mod:`adapters.protocol`,
+and turns them into typed actor messages. Replies come back through
+callbacks that hop onto the event loop with ``call_soon_threadsafe``; the loop
+never waits on a pykka future. Everything the client receives goes through
+one bounded outbox, so a client that stops reading is dropped with a reason
+instead of growing the server's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from actors.messages import (
+    Accepted,
+    ChangeLanguage,
+    JoinRoom,
+    LeaveRoom,
+    Outcome,
+    Refused,
+    ReleaseHeld,
+    ReportClientError,
+    Reply,
+    Resume,
+    RoomCommand,
+    StartSpeech,
+    StopSpeech,
+    SubmitTranscript,
+    ignore_reply,
+)
+from actors.service import VoiceService
+from actors.session import DeliveryCursor, SessionSpec
+from adapters.auth import Identity, TokenError, verify_token
+from adapters.frames import Frame, server_frame
+from adapters.protocol import (
+    Authenticate,
+    ClientErrorFrame,
+    ClientFrame,
+    Command,
+    JoinRoomFrame,
+    LeaveRoomFrame,
+    ProtocolError,
+    Ref,
+    ResumeFrame,
+    SetLanguage,
+    SpeechTranscript,
+    StartSpeechFrame,
+    StopSpeechFrame,
+    parse_frame,
+)
+from adapters.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "/ws"
+CLOSE_POLICY = 1008
+CLOSE_AUTH = 4401
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Limits of the control plane (per connection unless said otherwise)."""
+
+    secret: str
+    auth_timeout_s: float = 10.0
+    outbox_frames: int = 2048
+    frames_per_s: float = 50.0
+    frame_burst: int = 100
+    hard_frame_bytes: int = 1024 * 1024
+    command_timeout_s: float = 15.0
+
+
+class Gateway:
+    """Serves ``ws://HOST:PORT/ws`` for the actor system."""
+
+    def __init__(self, service: VoiceService, settings: GatewaySettings) -> None:
+        self.service = service
+        self.settings = settings
+        self._identities: weakref.WeakKeyDictionary[ServerConnection, Identity] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._ids = itertools.count(1)
+
+    async def serve(self, host: str, port: int) -> Server:
+        """Start listening; the returned server is already serving."""
+        return await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._check_request,
+            max_size=self.settings.hard_frame_bytes,
+            max_queue=64,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=2,
+        )
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse unknown paths and bad query tokens before the handshake."""
+        url = urlsplit(request.path)
+        if url.path != WS_PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"no WebSocket at {url.path}\n")
+        token = parse_qs(url.query).get("token", [None])[0]
+        if token is None:
+            return None
+        try:
+            self._identities[connection] = verify_token(self.settings.secret, token)
+        except TokenError as error:
+            return connection.respond(HTTPStatus.UNAUTHORIZED, f"{error.code}: {error.message}\n")
+        return None
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        client = ClientConnection(
+            self, websocket, self._identities.get(websocket), next(self._ids)
+        )
+        await client.run()
+
+
+class ClientConnection:
+    """One client: its identity, room, session and outbox."""
+
+    def __init__(
+        self, gateway: Gateway, websocket: ServerConnection, identity: Identity | None, number: int
+    ) -> None:
+        self.gateway = gateway
+        self.service = gateway.service
+        self.settings = gateway.settings
+        self.websocket = websocket
+        self.identity = identity
+        self.loop = asyncio.get_running_loop()
+        self.session_key = f"session:{number}"
+        self.room_code: str | None = None
+        self.room_id: UUID | None = None
+        self.outbox: asyncio.Queue[bytes] = asyncio.Queue(self.settings.outbox_frames)
+        self.bucket = TokenBucket(self.settings.frames_per_s, self.settings.frame_burst)
+        self._last_rate_error = 0.0
+        self._dropped = False
+
+    async def run(self) -> None:
+        """Serve the client until it goes away or is dropped."""
+        writer = asyncio.create_task(self._write())
+        try:
+            if self.identity is None and not await self._authenticate():
+                return
+            async for message in self.websocket:
+                await self._receive(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            writer.cancel()
+            self._leave("disconnected")
+
+    # outbound ----------------------------------------------------------------
+
+    def push(self, payloads: list[bytes]) -> None:
+        """Queue frames from any thread (the session actor's sink)."""
+        self.loop.call_soon_threadsafe(self._enqueue, payloads)
+
+    def send(self, frame: Frame) -> None:
+        """Queue one frame from the loop thread."""
+        self._enqueue([orjson.dumps(frame)])
+
+    def _enqueue(self, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            if self._dropped:
+                return
+            try:
+                self.outbox.put_nowait(payload)
+            except asyncio.QueueFull:
+                self._drop("slow_consumer", "client does not read its frames fast enough")
+                return
+
+    async def _write(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                payload = await self.outbox.get()
+                await self.websocket.send(payload, text=True)
+
+    def _drop(self, code: str, message: str) -> None:
+        """Disconnect a misbehaving client; its room sees why."""
+        self._dropped = True
+        log.warning("dropping %s: %s", self.session_key, code)
+        self._leave(code)
+        asyncio.ensure_future(self._close(CLOSE_POLICY, f"{code}: {message}"))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self.websocket.close(code, reason), 3)
+        except (TimeoutError, ConnectionClosed):
+            pass
+        finally:
+            self.websocket.transport.abort()
+
+    def error(self, code: str, message: str, ref: Ref = None) -> None:
+        """Tell the client what was wrong with what it sent."""
+        frame = server_frame("error", {"code": code, "message": message})
+        if ref is not None:
+            frame["ref"] = ref
+        self.send(frame)
+
+    def reply(self, event: str, data: dict[str, Any], ref: Ref) -> None:
+        """Answer a command (echoing the client's ``ref``)."""
+        frame = server_frame(event, data)
+        if ref is not None:
+            frame["ref"] = ref
+        self.send(frame)
+
+    # inbound -----------------------------------------------------------------
+
+    async def _authenticate(self) -> bool:
+        """Wait for a first ``authenticate`` frame; refuse anything else."""
+        try:
+            message = await asyncio.wait_for(self.websocket.recv(), self.settings.auth_timeout_s)
+        except TimeoutError:
+            await self._refuse("auth_timeout", "send an authenticate frame first")
+            return False
+        try:
+            frame = self._parse(message)
+        except ProtocolError as error:
+            await self._refuse(error.code, error.message, error.ref)
+            return False
+        if not isinstance(frame.command, Authenticate):
+            await self._refuse("not_authenticated", "authenticate before anything else", frame.ref)
+            return False
+        try:
+            self.identity = verify_token(self.settings.secret, frame.command.token)
+        except TokenError as error:
+            await self._refuse(error.code, error.message, frame.ref)
+            return False
+        self.reply("authenticated", {"userId": self.identity.user_id}, frame.ref)
+        return True
+
+    async def _refuse(self, code: str, message: str, ref: Ref = None) -> None:
+        """Refuse an unauthenticated connection with a reason, then close it."""
+        self.error(code, message, ref)
+        await asyncio.sleep(0.05)
+        await self.websocket.close(CLOSE_AUTH, f"{code}: {message}"[:120])
+
+    def _parse(self, message: str | bytes) -> ClientFrame:
+        if isinstance(message, bytes):
+            raise ProtocolError("binary_not_expected", "binary frames carry speech-data only")
+        return parse_frame(message)
+
+    async def _receive(self, message: str | bytes) -> None:
+        if not self.bucket.take():
+            self._rate_limited()
+            return
+        try:
+            frame = self._parse(message)
+        except ProtocolError as error:
+            self.error(error.code, error.message, error.ref)
+            return
+        if self.room_code is not None and not isinstance(frame.command, ResumeFrame):
+            self._tell_session(ReleaseHeld())
+        handler = self._HANDLERS.get(type(frame.command))
+        assert handler is not None
+        await handler(self, frame.command, frame.ref)
+
+    def _rate_limited(self) -> None:
+        now = time.monotonic()
+        if now - self._last_rate_error >= 1.0:
+            self._last_rate_error = now
+            self.error(
+                "rate_limited",
+                f"more than {self.settings.frames_per_s:g} frames/s; frames are being dropped",
+            )
+
+    async def _ask_room(self, make: Callable[[Reply], RoomCommand]) -> Outcome:
+        """Send a command to the room and await its outcome without blocking the loop."""
+        assert self.room_code is not None
+        future: asyncio.Future[Outcome] = self.loop.create_future()
+
+        def reply(outcome: Outcome) -> None:
+            self.loop.call_soon_threadsafe(_resolve, future, outcome)
+
+        self.service.tell_room(self.room_code, make(reply))
+        try:
+            return await asyncio.wait_for(future, self.settings.command_timeout_s)
+        except TimeoutError:
+            return Refused("timeout", "the room did not answer in time")
+
+    def _refused(self, outcome: Outcome, ref: Ref) -> bool:
+        if isinstance(outcome, Refused):
+            self.error(outcome.code, outcome.message, ref)
+            return True
+        return False
+
+    def _ack(self, name: str, outcome: Accepted, ref: Ref) -> None:
+        if ref is not None:
+            self.reply("ack", {"event": name, "position": outcome.position}, ref)
+
+    def _require_room(self, ref: Ref) -> bool:
+        if self.room_code is None:
+            self.error("not_in_room", "join a room first", ref)
+            return False
+        return True
+
+    def _tell_session(self, message: object) -> None:
+        session = self.service.session(self.session_key)
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.tell(message)
+
+    def _leave(self, reason: str) -> None:
+        """Leave the current room without waiting (disconnects, drops, switching rooms)."""
+        if self.room_code is None or self.identity is None:
+            return
+        user_id = self.identity.user_id
+        self.service.tell_room(self.room_code, LeaveRoom(user_id, reason, ignore_reply))
+        if self.room_id is not None:
+            self.service.close_session(self.session_key, self.room_id)
+        self.room_code = None
+        self.room_id = None
+
+    async def _on_authenticate(self, _: Command, ref: Ref) -> None:
+        self.error("already_authenticated", "this connection is already authenticated", ref)
+
+    async def _on_join(self, command: Command, ref: Ref) -> None:
+        assert isinstance(command, JoinRoomFrame) and self.identity is not None
+        identity = self.identity
+        if self.room_code is not None:
+            await self._on_leave(LeaveRoomFrame(), None)
+        language = command.language or identity.language
+        self.room_code = command.room_code
+        outcome = await self._ask_room(
+            lambda reply: JoinRoom(identity.user_id, identity.name, language, reply)
+        )
+        if self._refused(outcome, ref):
+            self.room_code = None
+            return
+        assert isinstance(outcome, Accepted) and outcome.room_id is not None
+        self.room_id = outcome.room_id
+        self.reply(
+            "joined-room",
+            {"roomId": command.room_code, "userId": identity.user_id, "language": language,
+             "position": outcome.position},
+            ref,
+        )
+        spec = SessionSpec(
+            user_id=identity.user_id,
+            room_code=command.room_code,
+            language=language,
+            joined_at=outcome.position,
+            store=self.service.store,
+            sink=self,
+            cursor=DeliveryCursor(outcome.position),
+            hold_s=0.0 if command.since is not None else self.service.settings.resume_window_s,
+        )
+        self.service.open_session(self.session_key, outcome.room_id, spec)
+        if command.since is not None:
+            self._tell_session(Resume(command.since))
+
+    async def _on_leave(self, _: Command, ref: Ref) -> None:
+        if not self._require_room(ref) or self.identity is None:
+            return
+        user_id = self.identity.user_id
+        code = self.room_code
+        outcome = await self._ask_room(lambda reply: LeaveRoom(user_id, "left", reply))
+        if self.room_id is not None:
+            self.service.close_session(self.session_key, self.room_id)
+        self.room_code = None
+        self.room_id = None
+        if not self._refused(outcome, ref):
+            self.reply("left-room", {"roomId": code}, ref)
+
+    async def _on_set_language(self, command: Command, ref: Ref) -> None:
+        assert isinstance(command, SetLanguage)
+        await self._room_command(
+            "set-language", ref, lambda user, reply: ChangeLanguage(user, command.language, reply)
+        )
+
+    async def _on_start_speech(self, command: Command, ref: Ref) -> None:
+        assert isinstance(command, StartSpeechFrame)
+        await self._room_command(
+            "start-speech",
+            ref,
+            lambda user, reply: StartSpeech(
+                user, command.language, command.solo_target, command.encoding,
+                command.sample_rate, reply,
+            ),
+        )
+
+    async def _on_stop_speech(self, _: Command, ref: Ref) -> None:
+        await self._room_command("stop-speech", ref, StopSpeech)
+
+    async def _on_transcript(self, command: Command, ref: Ref) -> None:
+        assert isinstance(command, SpeechTranscript)
+        await self._room_command(
+            "speech-transcript",
+            ref,
+            lambda user, reply: SubmitTranscript(
+                user, command.text, command.source_language, "client", 0, reply
+            ),
+        )
+
+    async def _on_client_error(self, command: Command, ref: Ref) -> None:
+        assert isinstance(command, ClientErrorFrame)
+        await self._room_command(
+            "client-error",
+            ref,
+            lambda user, reply: ReportClientError(
+                user, command.code, command.message, command.details, reply
+            ),
+        )
+
+    async def _on_resume(self, command: Command, ref: Ref) -> None:
+        assert isinstance(command, ResumeFrame)
+        if self._require_room(ref):
+            self._tell_session(Resume(command.since))
+
+    async def _room_command(
+        self, name: str, ref: Ref, make: Callable[[str, Reply], RoomCommand]
+    ) -> None:
+        """Send a member's command to their room; ack or report the refusal."""
+        if not self._require_room(ref) or self.identity is None:
+            return
+        user_id = self.identity.user_id
+        outcome = await self._ask_room(lambda reply: make(user_id, reply))
+        if not self._refused(outcome, ref):
+            assert isinstance(outcome, Accepted)
+            self._ack(name, outcome, ref)
+
+    _HANDLERS: dict[type, Callable[[ClientConnection, Command, Ref], Any]] = {
+        Authenticate: _on_authenticate,
+        JoinRoomFrame: _on_join,
+        LeaveRoomFrame: _on_leave,
+        SetLanguage: _on_set_language,
+        StartSpeechFrame: _on_start_speech,
+        StopSpeechFrame: _on_stop_speech,
+        SpeechTranscript: _on_transcript,
+        ClientErrorFrame: _on_client_error,
+        ResumeFrame: _on_resume,
+    }
+
+
+def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():
+        future.set_result(outcome)
+

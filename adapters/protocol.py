@@ -1,0 +1,315 @@
+"""The WebSocket control-plane protocol, parsed and validated without I/O.
+
+A client text frame is one JSON object ``{"event": NAME, "data": {...},
+"ref"?: str|int}``. :func:`parse_frame` turns it into a typed command or
+raises :class:`ProtocolError` with a stable ``code``. Nothing here touches a
+socket, so every rule is unit-testable and fuzzable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from adapters.languages import UnknownLanguageError, normalize_language
+
+MAX_TEXT_FRAME_BYTES = 64 * 1024
+MAX_TRANSCRIPT_CHARS = 5000
+MAX_ERROR_MESSAGE_CHARS = 2000
+ROOM_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ENCODINGS = ("LINEAR16", "WEBM_OPUS", "OGG_OPUS")
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 48000
+
+Ref = str | int | None
+
+
+class ProtocolError(Exception):
+    """A client frame that cannot be accepted, with a stable error code."""
+
+    def __init__(self, code: str, message: str, ref: Ref = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+@dataclass(frozen=True)
+class Authenticate:
+    """``authenticate {token}``: identify the connection."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class JoinRoomFrame:
+    """``join-room {roomCode, language?, since?}``."""
+
+    room_code: str
+    language: str | None
+    since: int | None
+
+
+@dataclass(frozen=True)
+class LeaveRoomFrame:
+    """``leave-room``."""
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    """``set-language {language}``: change the language this user hears."""
+
+    language: str
+
+
+@dataclass(frozen=True)
+class StartSpeechFrame:
+    """``start-speech {languageCode, soloMode?, soloTargetLang?, encoding?, sampleRateHertz?}``."""
+
+    language: str
+    solo_target: str | None
+    encoding: str
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class StopSpeechFrame:
+    """``stop-speech``."""
+
+
+@dataclass(frozen=True)
+class SpeechTranscript:
+    """``speech-transcript {transcript, sourceLang}``: text already recognized."""
+
+    text: str
+    source_language: str
+
+
+@dataclass(frozen=True)
+class ClientErrorFrame:
+    """``client-error {code, message, details?}``: the client reports a problem."""
+
+    code: str
+    message: str
+    details: str | None
+
+
+@dataclass(frozen=True)
+class ResumeFrame:
+    """``resume {since}``: send what was missed after position ``since``."""
+
+    since: int
+
+
+Command = (
+    Authenticate
+    | JoinRoomFrame
+    | LeaveRoomFrame
+    | SetLanguage
+    | StartSpeechFrame
+    | StopSpeechFrame
+    | SpeechTranscript
+    | ClientErrorFrame
+    | ResumeFrame
+)
+
+
+@dataclass(frozen=True)
+class ClientFrame:
+    """A parsed client frame: the command and the client's correlation id."""
+
+    name: str
+    command: Command
+    ref: Ref
+
+
+class _Fields:
+    """Typed access to a frame's ``data`` object, raising ProtocolError."""
+
+    def __init__(self, data: dict[str, Any], ref: Ref) -> None:
+        self.data = data
+        self.ref = ref
+
+    def _get(self, key: str, kind: type | tuple[type, ...], kind_name: str, required: bool) -> Any:
+        if key not in self.data or self.data[key] is None:
+            if required:
+                raise ProtocolError("missing_field", f"data.{key} is required", self.ref)
+            return None
+        value = self.data[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ProtocolError("invalid_field", f"data.{key} must be {kind_name}", self.ref)
+        return value
+
+    def text(self, key: str, *, required: bool = True) -> str | None:
+        """A string field."""
+        value: str | None = self._get(key, str, "a string", required)
+        return value
+
+    def required_text(self, key: str) -> str:
+        """A string field that must be present."""
+        value = self.text(key)
+        assert value is not None
+        return value
+
+    def flag(self, key: str) -> bool:
+        """An optional boolean field (absent means false)."""
+        return bool(self._get(key, bool, "a boolean", False))
+
+    def integer(self, key: str, *, required: bool) -> int | None:
+        """An integer field."""
+        value: int | None = self._get(key, int, "an integer", required)
+        return value
+
+    def language(self, key: str, *, required: bool = True) -> str | None:
+        """A language code field, normalized to ISO 639-1."""
+        value = self.text(key, required=required)
+        if value is None:
+            return None
+        try:
+            return normalize_language(value)
+        except UnknownLanguageError as error:
+            raise ProtocolError(error.code, str(error), self.ref) from error
+
+
+def parse_frame(raw: str | bytes) -> ClientFrame:
+    """Parse and validate one client text frame.
+
+    Raises:
+        ProtocolError: with one of the codes ``frame_too_large``,
+            ``malformed_json``, ``invalid_frame``, ``unknown_event``,
+            ``missing_field``, ``invalid_field``, ``unknown_language``,
+            ``empty_transcript``, ``transcript_too_long``,
+            ``unsupported_encoding``, ``invalid_sample_rate``, ``invalid_room_code``.
+    """
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_TEXT_FRAME_BYTES:
+        raise ProtocolError(
+            "frame_too_large", f"text frames are limited to {MAX_TEXT_FRAME_BYTES} bytes"
+        )
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ProtocolError("malformed_json", f"frame is not valid JSON: {error}") from error
+    if not isinstance(frame, dict):
+        raise ProtocolError("invalid_frame", "a frame must be a JSON object")
+    ref = frame.get("ref")
+    if ref is not None and (not isinstance(ref, str | int) or isinstance(ref, bool)):
+        raise ProtocolError("invalid_field", "ref must be a string or an integer")
+    name = frame.get("event")
+    if not isinstance(name, str):
+        raise ProtocolError("invalid_frame", "a frame needs an \"event\" string", ref)
+    data = frame.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_frame", "\"data\" must be a JSON object", ref)
+    parser = _PARSERS.get(name)
+    if parser is None:
+        raise ProtocolError("unknown_event", f"unknown event {name!r}", ref)
+    return ClientFrame(name, parser(_Fields(data, ref)), ref)
+
+
+def _authenticate(fields: _Fields) -> Command:
+    return Authenticate(fields.required_text("token"))
+
+
+def _join_room(fields: _Fields) -> Command:
+    code = fields.required_text("roomCode")
+    if not ROOM_CODE.match(code):
+        raise ProtocolError(
+            "invalid_room_code", "roomCode is 1-64 letters, digits, '.', '_' or '-'", fields.ref
+        )
+    return JoinRoomFrame(code, fields.language("language", required=False),
+                         _position(fields, "since", required=False))
+
+
+def _leave_room(_: _Fields) -> Command:
+    return LeaveRoomFrame()
+
+
+def _set_language(fields: _Fields) -> Command:
+    language = fields.language("language")
+    assert language is not None
+    return SetLanguage(language)
+
+
+def _start_speech(fields: _Fields) -> Command:
+    language = fields.language("languageCode")
+    assert language is not None
+    solo_target = fields.language("soloTargetLang", required=False)
+    if fields.flag("soloMode"):
+        if solo_target is None:
+            raise ProtocolError("missing_field", "soloMode needs data.soloTargetLang", fields.ref)
+    else:
+        solo_target = None
+    encoding = fields.text("encoding", required=False) or "LINEAR16"
+    if encoding not in ENCODINGS:
+        raise ProtocolError(
+            "unsupported_encoding", f"encoding must be one of {', '.join(ENCODINGS)}", fields.ref
+        )
+    rate = fields.integer("sampleRateHertz", required=False) or 16000
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ProtocolError(
+            "invalid_sample_rate",
+            f"sampleRateHertz must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE}",
+            fields.ref,
+        )
+    return StartSpeechFrame(language, solo_target, encoding, rate)
+
+
+def _stop_speech(_: _Fields) -> Command:
+    return StopSpeechFrame()
+
+
+def _speech_transcript(fields: _Fields) -> Command:
+    text = fields.required_text("transcript").strip()
+    if not text:
+        raise ProtocolError("empty_transcript", "transcript is empty", fields.ref)
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise ProtocolError(
+            "transcript_too_long",
+            f"transcripts are limited to {MAX_TRANSCRIPT_CHARS} characters",
+            fields.ref,
+        )
+    language = fields.language("sourceLang")
+    assert language is not None
+    return SpeechTranscript(text, language)
+
+
+def _client_error(fields: _Fields) -> Command:
+    message = fields.required_text("message")
+    details = fields.data.get("details")
+    details_text = None if details is None else orjson.dumps(details).decode()
+    if len(message) > MAX_ERROR_MESSAGE_CHARS or len(details_text or "") > MAX_ERROR_MESSAGE_CHARS:
+        raise ProtocolError("invalid_field", "client-error message or details too long", fields.ref)
+    return ClientErrorFrame(fields.required_text("code")[:100], message, details_text)
+
+
+def _resume(fields: _Fields) -> Command:
+    since = _position(fields, "since", required=True)
+    assert since is not None
+    return ResumeFrame(since)
+
+
+def _position(fields: _Fields, key: str, *, required: bool) -> int | None:
+    value = fields.integer(key, required=required)
+    if value is not None and value < 0:
+        raise ProtocolError("invalid_field", f"data.{key} must be >= 0", fields.ref)
+    return value
+
+
+_PARSERS: dict[str, Callable[[_Fields], Command]] = {
+    "authenticate": _authenticate,
+    "join-room": _join_room,
+    "leave-room": _leave_room,
+    "set-language": _set_language,
+    "start-speech": _start_speech,
+    "stop-speech": _stop_speech,
+    "speech-transcript": _speech_transcript,
+    "client-error": _client_error,
+    "resume": _resume,
+}

@@ -1,0 +1,717 @@
+"""Delivery overhead of ``voicemode serve`` under many rooms, over real WebSockets.
+
+``voicemode serve`` runs as a subprocess on a fresh SQLite store. Client
+processes (``--client-procs``, default 1, asyncio + the ``websockets`` client)
+open ROOMS x 4 connections: one speaker (en) and three listeners (es, fr, en)
+per room. Each speaker sends one ``speech-transcript`` per second, the rooms
+staggered evenly across the second. The text carries a unique id token, so
+every ``translated-message`` a listener receives is matched to its send by
+``originalText``. Delivery overhead = receive time at the listener minus send
+time at the speaker (same machine, same monotonic clock), measured after a
+warm-up; lost and duplicated messages are counted over the whole run.
+
+Runs, all in the same invocation (``--runs``):
+
+* ``relay``: baseline. A bare ``websockets`` relay (this file, ``--serve-relay``)
+  answers join-room and forwards each transcript to the room's other members as
+  a translated-message: no actors, no event store, no translation. It is the
+  floor set by the transport, the client and the shared CPUs.
+* ``identity``: ``voicemode serve`` with ``VOICEMODE_TRANSLATION_ENGINES=identity``,
+  so only the system (actors, event store, projections, gateway) is timed.
+  Goal: p99 <= 10 ms.
+* ``apertium``: ``voicemode serve`` with its default engine (Apertium).
+
+The server's memory is sampled during each run (VmRSS of the server process,
+and of its child processes, i.e. Apertium pipelines) and its peak (VmHWM) read
+at the end. Goal: <= 300 MB.
+
+    .venv/bin/python bench/delivery.py                        # 200 rooms, 5 s warm-up + 30 s
+    .venv/bin/python bench/delivery.py --rooms 20 --seconds 10 --runs identity
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import common  # sets sys.path and the core work-arounds
+from common import Row, fmt_summary, heading, machine_note, print_workarounds, summary_ms
+
+import orjson  # noqa: E402
+from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+
+from adapters.auth import issue_token  # noqa: E402
+
+LISTENERS = (("l-es", "es"), ("l-fr", "fr"), ("l-en", "en"))
+SPEAKER_LANG = "en"
+SENTENCES = (
+    "Good morning everyone, can you hear me clearly",
+    "Let us start with the numbers for the northern region",
+    "The new build fixed the crash we saw on older phones",
+    "Could you share the slides again, the second page did not load",
+    "I think we should move the launch to the first week of March",
+    "Thanks, that answers my question about the schedule",
+)
+JOIN_CONCURRENCY = 32
+RUN_NAMES = ("relay", "identity", "apertium")
+
+
+# ================================================================ client worker process
+
+
+@dataclass
+class Conn:
+    """One client connection and what it received."""
+
+    user: str
+    room: int
+    language: str
+    ws: ClientConnection | None = None
+    waiters: dict[Any, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    closed: str | None = None
+
+
+@dataclass
+class Tally:
+    """Everything a worker records (one per worker process)."""
+
+    sent: dict[str, tuple[float, int, bool]] = field(default_factory=dict)  # text -> (t, room, warm)
+    received: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    recognized: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    unknown: int = 0
+    misrouted: int = 0
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    send_lag: list[float] = field(default_factory=list)
+
+
+async def reader(conn: Conn, tally: Tally) -> None:
+    assert conn.ws is not None
+    clock = time.perf_counter
+    try:
+        async for message in conn.ws:
+            now = clock()
+            frame = orjson.loads(message)
+            name = frame.get("event")
+            if name == "translated-message":
+                data = frame["data"]
+                text = data["originalText"]
+                if text not in tally.sent:
+                    tally.unknown += 1
+                    continue
+                if data.get("toUserId") != conn.user:
+                    tally.misrouted += 1
+                tally.received[(text, conn.user)].append(now)
+            elif name == "recognized-speech":
+                tally.recognized[frame["data"]["text"]] += 1
+            elif name == "error":
+                tally.errors[frame["data"].get("code", "?")] += 1
+            ref = frame.get("ref")
+            if ref is not None and ref in conn.waiters:
+                waiter = conn.waiters.pop(ref)
+                if not waiter.done():
+                    waiter.set_result(frame)
+    except Exception as error:  # noqa: BLE001 - recorded and reported
+        conn.closed = repr(error)
+    else:
+        conn.closed = "closed"
+
+
+async def open_conn(conn: Conn, url: str, secret: str, tally: Tally, compression: str | None,
+                    tasks: list[asyncio.Task[None]]) -> None:
+    token = issue_token(secret, conn.user, conn.user, conn.language, 6 * 3600)
+    conn.ws = await connect(f"{url}?token={token}", compression=compression, max_queue=None,
+                            open_timeout=60, ping_interval=None)
+    tasks.append(asyncio.create_task(reader(conn, tally)))
+    ref = f"join-{conn.user}"
+    waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    conn.waiters[ref] = waiter
+    await conn.ws.send(orjson.dumps(
+        {"event": "join-room", "data": {"roomCode": f"room-{conn.room}"}, "ref": ref}
+    ).decode())
+    reply = await asyncio.wait_for(waiter, 60)
+    if reply.get("event") != "joined-room":
+        raise RuntimeError(f"{conn.user} could not join: {reply}")
+
+
+async def speak(conn: Conn, room: int, rooms_total: int, t0: float, ticks: int, warmup: int,
+                tally: Tally) -> None:
+    assert conn.ws is not None
+    offset = room / rooms_total
+    loop = asyncio.get_running_loop()
+    clock = time.perf_counter
+    for tick in range(ticks):
+        due = t0 + tick + offset
+        delay = due - clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        text = f"{SENTENCES[(room + tick) % len(SENTENCES)]} (id b{room}x{tick})."
+        payload = orjson.dumps(
+            {"event": "speech-transcript", "data": {"transcript": text, "sourceLang": "en"}}
+        ).decode()
+        if conn.closed:
+            return
+        now = clock()
+        tally.sent[text] = (now, room, tick < warmup)
+        tally.send_lag.append(now - due)
+        try:
+            await conn.ws.send(payload)
+        except Exception:  # noqa: BLE001 - the reader records why the connection closed
+            return
+    del loop
+
+
+async def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
+    rooms: list[int] = spec["rooms"]
+    tally = Tally()
+    conns: dict[int, list[Conn]] = {}
+    for room in rooms:
+        conns[room] = [Conn(f"r{room}-s", room, SPEAKER_LANG)] + [
+            Conn(f"r{room}-{suffix}", room, lang) for suffix, lang in LISTENERS
+        ]
+    tasks: list[asyncio.Task[None]] = []
+    semaphore = asyncio.Semaphore(JOIN_CONCURRENCY)
+    compression = None if spec["compression"] == "none" else "deflate"
+
+    async def join(conn: Conn) -> None:
+        async with semaphore:
+            await open_conn(conn, spec["url"], spec["secret"], tally, compression, tasks)
+
+    began = time.perf_counter()
+    # Listeners first, so each room's members are in before anyone speaks.
+    await asyncio.gather(*(join(c) for room in rooms for c in conns[room][1:]))
+    await asyncio.gather(*(join(conns[room][0]) for room in rooms))
+    join_s = time.perf_counter() - began
+    print(json.dumps({"ready": True, "join_s": join_s}), flush=True)
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    t0 = float(json.loads(line)["t0"])
+    ticks = spec["warmup"] + spec["seconds"]
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
+    load_began = time.perf_counter()
+    await asyncio.gather(*(
+        speak(conns[room][0], room, spec["rooms_total"], t0, ticks, spec["warmup"], tally)
+        for room in rooms
+    ))
+    load_s = time.perf_counter() - load_began
+    usage_after = resource.getrusage(resource.RUSAGE_SELF)
+    # Drain: wait until every expected delivery arrived, or the drain timeout.
+    expected = len(tally.sent) * len(LISTENERS)
+    deadline = time.perf_counter() + spec["drain"]
+    while time.perf_counter() < deadline:
+        if len(tally.received) >= expected and len(tally.recognized) >= len(tally.sent):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # catch duplicates that would arrive late
+    cpu = (usage_after.ru_utime - usage_before.ru_utime) + (
+        usage_after.ru_stime - usage_before.ru_stime)
+    result = summarize_worker(tally, conns)
+    result.update({"join_s": join_s, "load_s": load_s, "client_cpu_s": cpu})
+    for room in rooms:
+        for conn in conns[room]:
+            if conn.ws is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.ws.close(), 2)
+    for task in tasks:
+        task.cancel()
+    return result
+
+
+def summarize_worker(tally: Tally, conns: dict[int, list[Conn]]) -> dict[str, Any]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    lost = duplicated = 0
+    lost_samples: list[str] = []
+    for room_conns in conns.values():
+        for conn in room_conns[1:]:
+            for text, (sent_at, room, warm) in tally.sent.items():
+                if room != conn.room:
+                    continue
+                arrivals = tally.received.get((text, conn.user), [])
+                if not arrivals:
+                    lost += 1
+                    if len(lost_samples) < 5:
+                        lost_samples.append(f"{conn.user}: {text}")
+                    continue
+                duplicated += len(arrivals) - 1
+                if not warm:
+                    latencies[conn.language].append(arrivals[0] - sent_at)
+    recognized_lost = sum(1 for text in tally.sent if tally.recognized.get(text, 0) == 0)
+    recognized_dup = sum(max(0, n - 1) for n in tally.recognized.values())
+    closed = [c.closed for cs in conns.values() for c in cs if c.closed]
+    return {
+        "latencies": latencies,
+        "sent": len(tally.sent),
+        "sent_measured": sum(1 for _, _, warm in tally.sent.values() if not warm),
+        "expected": len(tally.sent) * len(LISTENERS),
+        "lost": lost,
+        "lost_samples": lost_samples,
+        "duplicated": duplicated,
+        "unknown": tally.unknown,
+        "misrouted": tally.misrouted,
+        "recognized_lost": recognized_lost,
+        "recognized_dup": recognized_dup,
+        "errors": dict(tally.errors),
+        "closed_early": len(closed),
+        "closed_samples": closed[:3],
+        "send_lag_p99_ms": summary_ms(tally.send_lag)["p99"] if tally.send_lag else 0.0,
+    }
+
+
+def run_worker() -> int:
+    spec = json.loads(sys.stdin.readline())
+    result = asyncio.run(worker_main(spec))
+    print(json.dumps({"result": result}), flush=True)
+    return 0
+
+
+# ================================================================ baseline relay server
+
+
+def run_relay(port: int) -> int:
+    """A bare websockets server with the same frames and no system behind them."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from adapters.auth import verify_token
+
+    secret = os.environ["VOICEMODE_SECRET"]
+    rooms: dict[str, dict[str, ServerConnection]] = defaultdict(dict)
+    counter = [0]
+
+    async def handle(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        query = ws.request.path.partition("?token=")[2]
+        identity = verify_token(secret, query)
+        user = identity.user_id
+        room: str | None = None
+        try:
+            async for message in ws:
+                frame = orjson.loads(message)
+                name = frame.get("event")
+                data = frame.get("data") or {}
+                if name == "join-room":
+                    room = data["roomCode"]
+                    rooms[room][user] = ws
+                    await ws.send(orjson.dumps({
+                        "event": "joined-room", "ref": frame.get("ref"),
+                        "data": {"roomId": room, "userId": user, "language": identity.language},
+                    }).decode())
+                elif name == "speech-transcript" and room is not None:
+                    counter[0] += 1
+                    text = data["transcript"].strip()
+                    tid = f"t{counter[0]}"
+                    for other, other_ws in list(rooms[room].items()):
+                        if other == user:
+                            frame_out = {"event": "recognized-speech", "pos": counter[0], "data": {
+                                "id": tid, "text": text, "sourceLang": data["sourceLang"],
+                                "speakerName": identity.name}}
+                        else:
+                            frame_out = {"event": "translated-message", "pos": counter[0],
+                                         "data": {
+                                "id": tid, "originalText": text, "translatedText": text,
+                                "sourceLang": data["sourceLang"], "targetLang": "xx",
+                                "fromUserId": user, "toUserId": other,
+                                "speakerName": identity.name}}
+                        with contextlib.suppress(Exception):
+                            await other_ws.send(orjson.dumps(frame_out).decode())
+        finally:
+            if room is not None:
+                rooms[room].pop(user, None)
+
+    async def main() -> None:
+        async with serve(handle, "127.0.0.1", port, max_size=1024 * 1024, max_queue=64):
+            print(f"relay listening on {port}", flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            await stop.wait()
+
+    asyncio.run(main())
+    return 0
+
+
+# ================================================================ orchestration
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def proc_status(pid: int, key: str) -> int:
+    """A ``kB`` field of /proc/<pid>/status, in bytes (0 if gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children[ppid].append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+class MemorySampler:
+    """Samples VmRSS of the server and of its child processes in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_rss = 0
+        self.peak_tree = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = proc_status(self.pid, "VmRSS")
+            tree = rss + sum(proc_status(child, "VmRSS") for child in descendants(self.pid))
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_tree = max(self.peak_tree, tree)
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+
+@dataclass
+class Server:
+    kind: str
+    workdir: Path
+    secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        env = common.subprocess_env({"VOICEMODE_SECRET": self.secret})
+        if self.kind == "relay":
+            command = [sys.executable, str(Path(__file__).resolve()), "--serve-relay",
+                       str(self.port)]
+        else:
+            env["VOICEMODE_TRANSLATION_ENGINES"] = self.kind
+            db = self.workdir / f"{self.kind}.db"
+            command = [common.voicemode_exe(), "serve", "--host", "127.0.0.1",
+                       "--port", str(self.port), "--db", str(db)]
+        self.log_path = self.workdir / f"{self.kind}.log"
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                        cwd=common.ROOT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited: {self.log_path.read_text()}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.kind} server did not listen within 60 s")
+
+    def stop(self) -> tuple[float, int | None]:
+        """SIGTERM; return (seconds to exit, exit code or None if it had to be killed)."""
+        assert self.process is not None
+        began = time.perf_counter()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return time.perf_counter() - began, None
+        return time.perf_counter() - began, self.process.returncode
+
+    def log_lines(self, needle: str) -> list[str]:
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        return [line for line in self.log_path.read_text(errors="replace").splitlines()
+                if needle in line]
+
+
+def split_rooms(rooms: int, procs: int) -> list[list[int]]:
+    return [list(range(i, rooms, procs)) for i in range(procs)]
+
+
+def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    heading(f"run: {kind}" + {
+        "relay": " (baseline: bare websockets relay, no actors/store/translation)",
+        "identity": " (voicemode serve, VOICEMODE_TRANSLATION_ENGINES=identity)",
+        "apertium": " (voicemode serve, default engine: Apertium)",
+    }[kind], "-")
+    server = Server(kind, workdir)
+    server.start()
+    assert server.process is not None
+    pid = server.process.pid
+    time.sleep(1.0)
+    idle_rss = proc_status(pid, "VmRSS")
+    sampler = MemorySampler(pid)
+    sampler.start()
+    workers: list[subprocess.Popen[bytes]] = []
+    drain = args.drain if args.drain is not None else (30 if kind == "apertium" else 10)
+    try:
+        for rooms in split_rooms(args.rooms, args.client_procs):
+            spec = {"url": server.url, "secret": server.secret, "rooms": rooms,
+                    "rooms_total": args.rooms, "warmup": args.warmup, "seconds": args.seconds,
+                    "drain": drain, "compression": args.compression}
+            worker = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=common.subprocess_env(),
+                cwd=common.ROOT,
+            )
+            assert worker.stdin is not None
+            worker.stdin.write((json.dumps(spec) + "\n").encode())
+            worker.stdin.flush()
+            workers.append(worker)
+        join_s = 0.0
+        for worker in workers:
+            assert worker.stdout is not None
+            line = worker.stdout.readline()
+            if not line:
+                raise RuntimeError(f"client worker failed to join (exit {worker.wait()})")
+            join_s = max(join_s, json.loads(line)["join_s"])
+        joined_rss = proc_status(pid, "VmRSS")
+        print(f"  {args.rooms * 4} connections joined {args.rooms} rooms in {join_s:.1f} s; "
+              f"server RSS idle {idle_rss / 2**20:.0f} MB, after joins {joined_rss / 2**20:.0f} MB",
+              flush=True)
+        t0 = time.perf_counter() + 1.0
+        server_pids = [pid, *descendants(pid)]
+        cpu_before = cpu_seconds(server_pids)
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.write((json.dumps({"t0": t0}) + "\n").encode())
+            worker.stdin.flush()
+        print(f"  load: 1 transcript/s per room ({args.rooms}/s total), {args.warmup} s warm-up "
+              f"+ {args.seconds} s measured ...", flush=True)
+        results = []
+        for worker in workers:
+            assert worker.stdout is not None
+            line = worker.stdout.readline()
+            if not line:
+                raise RuntimeError(f"client worker died (exit {worker.wait()})")
+            results.append(json.loads(line)["result"])
+            worker.wait()
+        load_s = max(r["load_s"] for r in results)
+        server_cpu = cpu_seconds([pid, *descendants(pid)]) - cpu_before
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        sampler.stop()
+    hwm = proc_status(pid, "VmHWM")
+    children_rss = sum(proc_status(child, "VmRSS") for child in descendants(pid))
+    stop_s, code = server.stop()
+    warnings = server.log_lines("WARNING") + server.log_lines("ERROR") + server.log_lines(
+        "Traceback")
+    return report_run(kind, args, results, {
+        "idle_rss": idle_rss, "joined_rss": joined_rss, "peak_rss": sampler.peak_rss,
+        "peak_tree": sampler.peak_tree, "hwm": hwm, "children_rss": children_rss,
+        "server_cpu_s": server_cpu, "load_s": load_s, "stop_s": stop_s, "exit": code,
+        "warnings": warnings, "log": str(server.log_path),
+    })
+
+
+def report_run(kind: str, args: argparse.Namespace, results: list[dict[str, Any]],
+               server: dict[str, Any]) -> dict[str, Any]:
+    by_lang: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        for lang, values in result["latencies"].items():
+            by_lang[lang].extend(values)
+    everything = [value for values in by_lang.values() for value in values]
+    totals = {key: sum(r[key] for r in results) for key in (
+        "sent", "sent_measured", "expected", "lost", "duplicated", "unknown", "misrouted",
+        "recognized_lost", "recognized_dup", "closed_early")}
+    errors: dict[str, int] = defaultdict(int)
+    for result in results:
+        for code, count in result["errors"].items():
+            errors[code] += count
+    client_cpu = sum(r["client_cpu_s"] for r in results)
+    load_s = server["load_s"]
+    stats = summary_ms(everything)
+    print(f"  delivery overhead (send -> translated-message at each listener, after warm-up):")
+    print(f"    all listeners   {fmt_summary(stats)}")
+    for lang in sorted(by_lang):
+        route = "from TranscriptRecognized" if lang == SPEAKER_LANG else "via TranslationProduced"
+        print(f"    listener {lang}     {fmt_summary(summary_ms(by_lang[lang]))}  [{route}]")
+    print(f"  messages: {totals['sent']} transcripts sent ({totals['sent_measured']} measured), "
+          f"{totals['expected']} deliveries expected; lost {totals['lost']}, "
+          f"duplicated {totals['duplicated']}, misrouted {totals['misrouted']}, "
+          f"unmatched {totals['unknown']}")
+    print(f"  speaker echo (recognized-speech): lost {totals['recognized_lost']}, "
+          f"duplicated {totals['recognized_dup']}")
+    if errors:
+        print(f"  error frames received: {dict(errors)}")
+    if totals["closed_early"]:
+        samples = [s for r in results for s in r["closed_samples"]][:3]
+        print(f"  connections closed during the run: {totals['closed_early']} {samples}")
+    lost_samples = [s for r in results for s in r["lost_samples"]][:3]
+    if lost_samples:
+        print(f"  lost, e.g.: {lost_samples}")
+    mb = 2**20
+    print(f"  server memory: VmHWM {server['hwm'] / mb:.0f} MB (peak sampled VmRSS "
+          f"{server['peak_rss'] / mb:.0f} MB; idle {server['idle_rss'] / mb:.0f} MB; after joins "
+          f"{server['joined_rss'] / mb:.0f} MB); with child processes peak "
+          f"{server['peak_tree'] / mb:.0f} MB")
+    print(f"  CPU during load ({load_s:.0f} s, 2 cores = {2 * load_s:.0f} core-s): server "
+          f"{server['server_cpu_s']:.1f} core-s ({server['server_cpu_s'] / load_s:.0%} of a core), "
+          f"clients {client_cpu:.1f} core-s ({client_cpu / load_s:.0%} of a core); "
+          f"client send lag p99 {max(r['send_lag_p99_ms'] for r in results):.1f} ms")
+    exit_note = "killed after 30 s" if server["exit"] is None else f"exit {server['exit']}"
+    print(f"  server stop (SIGTERM): {server['stop_s']:.1f} s, {exit_note}; log {server['log']}")
+    if server["warnings"]:
+        print(f"  server log: {len(server['warnings'])} warning/error line(s), first: "
+              f"{server['warnings'][0][:200]}")
+    return {"kind": kind, "stats": stats,
+            "by_lang": {k: summary_ms(v) for k, v in by_lang.items()},
+            "totals": totals, "errors": dict(errors), "server": server,
+            "client_cpu_s": client_cpu}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rooms", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=30, help="measured seconds")
+    parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds (not timed)")
+    parser.add_argument("--runs", default=",".join(RUN_NAMES),
+                        help=f"comma-separated, of {', '.join(RUN_NAMES)}")
+    parser.add_argument("--client-procs", type=int, default=1,
+                        help="client processes generating the load")
+    parser.add_argument("--drain", type=float, default=None,
+                        help="seconds to wait for late deliveries (default 10, Apertium 30)")
+    parser.add_argument("--compression", choices=("deflate", "none"), default="deflate",
+                        help="client permessage-deflate offer (browsers offer deflate)")
+    parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-relay", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return run_worker()
+    if args.serve_relay is not None:
+        return run_relay(args.serve_relay)
+
+    runs = [name.strip() for name in args.runs.split(",") if name.strip()]
+    unknown = [name for name in runs if name not in RUN_NAMES]
+    if unknown:
+        parser.error(f"unknown run(s): {unknown}")
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    heading("bench/delivery.py: delivery overhead over real WebSockets")
+    print(machine_note())
+    print(f"Load: {args.rooms} rooms x 4 connections (speaker {SPEAKER_LANG}; listeners "
+          f"{', '.join(lang for _, lang in LISTENERS)}), 1 speech-transcript per room per second, "
+          f"staggered; {args.client_procs} client process(es); compression {args.compression}.")
+    print_workarounds()
+    workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-delivery-"))
+    print(f"Work dir (fresh SQLite store per run, server logs): {workdir}")
+    outcomes = {name: run_one(name, args, workdir) for name in runs}
+
+    heading("Summary", "-")
+    rows = summary_rows(outcomes, args)
+    print(common.markdown_table(rows))
+    common.write_results(args.results, rows, {"runs": {
+        name: {"stats": o["stats"], "totals": o["totals"], "hwm": o["server"]["hwm"]}
+        for name, o in outcomes.items()}})
+    return 0
+
+
+def summary_rows(outcomes: dict[str, dict[str, Any]], args: argparse.Namespace) -> list[Row]:
+    def p(name: str, key: str = "p99") -> str:
+        if name not in outcomes:
+            return "not run"
+        return f"{outcomes[name]['stats'][key]:.2f} ms"
+
+    def loss(name: str) -> str:
+        totals = outcomes[name]["totals"]
+        return f"{totals['lost']} lost / {totals['duplicated']} dup of {totals['expected']}"
+
+    size = f"{args.rooms} rooms x 4, {args.seconds} s"
+    relay_base = (f"{p('relay')} p99 / {p('relay', 'p50')} p50 (bare websockets relay)"
+                  if "relay" in outcomes else "not run")
+    rows: list[Row] = []
+    if "identity" in outcomes:
+        rows.append(Row("delivery", f"delivery overhead p99, identity engine ({size})",
+                        "<= 10 ms", f"{p('identity')} (p50 {p('identity', 'p50')}, "
+                        f"p95 {p('identity', 'p95')}, max {p('identity', 'max')})", relay_base))
+    if "apertium" in outcomes:
+        base = (f"{p('identity')} p99 (identity engine)" if "identity" in outcomes
+                else relay_base)
+        rows.append(Row("delivery", f"delivery overhead p99, Apertium ({size})", "-",
+                        f"{p('apertium')} (p50 {p('apertium', 'p50')}, "
+                        f"p95 {p('apertium', 'p95')}, max {p('apertium', 'max')})", base))
+    for name in ("identity", "apertium"):
+        if name in outcomes:
+            base = loss("relay") + " (relay)" if "relay" in outcomes else "-"
+            rows.append(Row("delivery", f"lost / duplicated deliveries, {name}", "0 / 0",
+                            loss(name), base))
+    for name in ("identity", "apertium"):
+        if name in outcomes:
+            server = outcomes[name]["server"]
+            rows.append(Row(
+                "delivery", f"server peak RSS (VmHWM), {name}", "<= 300 MB",
+                f"{server['hwm'] / 2**20:.0f} MB (+children peak "
+                f"{(server['peak_tree'] - server['peak_rss']) / 2**20:.0f} MB)",
+                f"{server['idle_rss'] / 2**20:.0f} MB idle after start"))
+    return rows
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

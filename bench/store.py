@@ -1,0 +1,469 @@
+"""Durable append throughput of the event store.
+
+(a) ours: ``events.writer.GroupCommitWriter`` over ``events.store.EventStore``
+    (SQLite file, orjson transcoder), with many concurrent producers that behave
+    like room actors: each owns one room stream and has at most one 1-event
+    batch in flight (it waits for the commit before appending its next event).
+    Two producer shapes are measured:
+      * ``threads``: one thread per room calling ``writer.append`` (blocking), as
+        pykka's threading actors do;
+      * ``async``: few threads driving many rooms through ``writer.submit`` and
+        callbacks.
+(b) baseline: the eventsourcing library's default path, one
+    ``Application.save()`` per event with its default JSON transcoder on its
+    SQLite recorder (``PERSISTENCE_MODULE=eventsourcing.sqlite``), from one
+    thread (and, for a like-for-like shape, from the same number of threads).
+Extra: our ``EventStore.append`` one event per transaction from one thread
+(orjson transcoder without group commit), to separate the two effects.
+
+Every measurement gets a fresh file in the same temporary directory, with the
+default (durable) SQLite settings the code uses: WAL journal, synchronous=FULL,
+nothing turned off.
+
+    .venv/bin/python bench/store.py                   # full: 200 rooms, 10 s each
+    .venv/bin/python bench/store.py --rooms 20 --seconds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import queue
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import common  # sets sys.path and the core work-arounds
+from common import Row, heading, machine_note, print_workarounds, rate, summary_ms
+
+from eventsourcing.application import Application  # noqa: E402
+from eventsourcing.domain import Aggregate, event  # noqa: E402
+
+from events.domain import Room, room_id_for  # noqa: E402
+from events.store import EventStore  # noqa: E402
+from events.writer import AppendRequest, GroupCommitWriter  # noqa: E402
+
+SENTENCES = (
+    "Good morning everyone, can you hear me clearly?",
+    "Let's start with the quarterly numbers for the northern region.",
+    "The new build fixed the crash we saw on older phones last week.",
+    "Could you share the slides again, the second page did not load.",
+    "I think we should move the launch to the first week of March.",
+    "Thanks, that answers my question about the translation latency.",
+)
+
+
+@dataclass
+class Measured:
+    events: int
+    seconds: float
+    commits: int = 0
+    latencies: Sequence[float] = ()
+    busy_s: float = 0.0  # time the writer spent inside EventStore.append (encode+insert+fsync)
+
+    @property
+    def per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+class RoomStream:
+    """A producer's view of one room: its stream id and next version."""
+
+    def __init__(self, index: int) -> None:
+        self.code = f"bench-room-{index}"
+        self.room_id = room_id_for(self.code)
+        self.speaker = f"user-{index}-a"
+        self.version = 1  # RoomOpened is version 1
+        self.count = 0
+
+    def next_transcript(self) -> Room.TranscriptRecognized:
+        self.version += 1
+        self.count += 1
+        return Room.TranscriptRecognized(
+            originator_id=self.room_id,
+            originator_version=self.version,
+            timestamp=Room.Event.create_timestamp(),
+            transcript_id=uuid4(),
+            speaker_id=self.speaker,
+            speaker_name="Alice Example",
+            text=SENTENCES[self.count % len(SENTENCES)],
+            source_language="en",
+            solo_target=None,
+            targets=("es", "fr"),
+            engine="faster-whisper:tiny.en",
+            duration_ms=1840 + self.count % 700,
+        )
+
+
+def sqlite_settings(path: Path) -> str:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        journal = db.execute("PRAGMA journal_mode").fetchone()[0]
+        sync = db.execute("PRAGMA synchronous").fetchone()[0]
+    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    return f"journal_mode={journal}, synchronous={names.get(sync, sync)} (default connection)"
+
+
+@contextlib.contextmanager
+def counting_commits(store: EventStore) -> Iterator[list[float]]:
+    """Count the writer's transactions and the time spent in them: [count, seconds].
+
+    Wraps this store instance's ``append`` only; nothing in the core changes.
+    """
+    counter = [0.0, 0.0]
+    original = store.append
+
+    def append(events: Any, tracking: Any = None) -> Any:
+        began = time.perf_counter()
+        try:
+            return original(events, tracking)
+        finally:
+            counter[0] += 1
+            counter[1] += time.perf_counter() - began
+
+    store.append = append  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        store.append = original  # type: ignore[method-assign]
+
+
+def open_rooms(store: EventStore, count: int) -> list[RoomStream]:
+    """Record each room's RoomOpened (untimed set-up)."""
+    rooms = [RoomStream(i) for i in range(count)]
+    opened = []
+    for stream in rooms:
+        room = Room(code=stream.code)
+        opened.extend(room.collect_events())
+    store.append(opened)
+    return rooms
+
+
+def run_group_commit_threads(path: Path, rooms: int, seconds: float) -> Measured:
+    """One thread per room, blocking ``writer.append`` of one event at a time."""
+    store = EventStore.open(str(path))
+    streams = open_rooms(store, rooms)
+    writer = GroupCommitWriter(store)
+    start_barrier = threading.Barrier(rooms + 1)
+    stop = threading.Event()
+    latencies: list[list[float]] = [[] for _ in range(rooms)]
+    counts = [0] * rooms
+
+    def producer(index: int) -> None:
+        stream = streams[index]
+        mine = latencies[index]
+        start_barrier.wait()
+        while not stop.is_set():
+            event = stream.next_transcript()
+            began = time.perf_counter()
+            writer.append([event])
+            mine.append(time.perf_counter() - began)
+            counts[index] += 1
+
+    threads = [threading.Thread(target=producer, args=(i,), daemon=True) for i in range(rooms)]
+    for thread in threads:
+        thread.start()
+    with counting_commits(store) as commits:
+        start_barrier.wait()
+        began = time.perf_counter()
+        time.sleep(seconds)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+    writer.stop()
+    verify(store, rooms + sum(counts))
+    store.close()
+    return Measured(sum(counts), elapsed, int(commits[0]), [x for lat in latencies for x in lat],
+                    commits[1])
+
+
+def run_group_commit_async(path: Path, rooms: int, seconds: float, threads: int) -> Measured:
+    """``threads`` producer threads drive ``rooms`` rooms through ``writer.submit``.
+
+    A room's next event is created and submitted by its producer thread when
+    the callback (on the writer thread) says its previous one is durable.
+    """
+    store = EventStore.open(str(path))
+    streams = open_rooms(store, rooms)
+    writer = GroupCommitWriter(store)
+    inboxes: list[queue.SimpleQueue[tuple[int, float] | None]] = [
+        queue.SimpleQueue() for _ in range(threads)
+    ]
+    latencies: list[float] = []
+    done = [0]
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def submit(index: int) -> None:
+        stream = streams[index]
+        began = time.perf_counter()
+
+        def on_done(result: Sequence[int] | BaseException) -> None:
+            if isinstance(result, BaseException):
+                raise result
+            finished = time.perf_counter()
+            with lock:
+                latencies.append(finished - began)
+                done[0] += 1
+            inboxes[index % threads].put((index, finished))
+
+        writer.submit(AppendRequest([stream.next_transcript()], on_done))
+
+    def producer(slot: int) -> None:
+        for index in range(slot, rooms, threads):
+            submit(index)
+        inbox = inboxes[slot]
+        while (item := inbox.get()) is not None:
+            if not stop.is_set():
+                submit(item[0])
+
+    workers = [threading.Thread(target=producer, args=(s,), daemon=True) for s in range(threads)]
+    with counting_commits(store) as commits:
+        began = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        time.sleep(seconds)
+        stop.set()
+        with lock:
+            counted = done[0]
+            elapsed = time.perf_counter() - began
+        writer.stop()  # commits what is queued; producers stop submitting
+        for inbox in inboxes:
+            inbox.put(None)
+        for worker in workers:
+            worker.join()
+    verify(store, rooms + sum(stream.count for stream in streams))
+    store.close()
+    return Measured(counted, elapsed, int(commits[0]), latencies, commits[1])
+
+
+def run_store_single(path: Path, seconds: float) -> Measured:
+    """Our store without group commit: one event per transaction, one thread."""
+    store = EventStore.open(str(path))
+    (stream,) = open_rooms(store, 1)
+    count = 0
+    began = time.perf_counter()
+    deadline = began + seconds
+    while time.perf_counter() < deadline:
+        store.append([stream.next_transcript()])
+        count += 1
+    elapsed = time.perf_counter() - began
+    verify(store, 1 + count)
+    store.close()
+    return Measured(count, elapsed, count)
+
+
+# --- baseline: the eventsourcing library's default ---------------------------------------
+
+
+class LibraryRoom(Aggregate):
+    """An aggregate with the same transcript event, for the library's own path."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.transcripts = 0
+
+    @event("TranscriptRecognized")
+    def recognize(
+        self,
+        transcript_id: UUID,
+        speaker_id: str,
+        speaker_name: str,
+        text: str,
+        source_language: str,
+        solo_target: str | None,
+        targets: tuple[str, ...],
+        engine: str,
+        duration_ms: int,
+    ) -> None:
+        self.transcripts += 1
+
+
+class LibraryApp(Application):
+    """The library's Application with its defaults (JSONTranscoder, no snapshots)."""
+
+
+def library_app(path: Path) -> LibraryApp:
+    return LibraryApp(env={
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+    })
+
+
+def library_transcript(room: LibraryRoom, count: int) -> None:
+    room.recognize(
+        transcript_id=uuid4(),
+        speaker_id="user-a",
+        speaker_name="Alice Example",
+        text=SENTENCES[count % len(SENTENCES)],
+        source_language="en",
+        solo_target=None,
+        targets=("es", "fr"),
+        engine="faster-whisper:tiny.en",
+        duration_ms=1840 + count % 700,
+    )
+
+
+def run_library_sequential(path: Path, seconds: float) -> Measured:
+    app = library_app(path)
+    room = LibraryRoom("bench-room")
+    app.save(room)
+    count = 0
+    began = time.perf_counter()
+    deadline = began + seconds
+    while time.perf_counter() < deadline:
+        library_transcript(room, count)
+        app.save(room)
+        count += 1
+    elapsed = time.perf_counter() - began
+    stored = app.recorder.max_notification_id() or 0
+    if stored != count + 1:
+        print(f"  WARNING: library store holds {stored} events, expected {count + 1}")
+    app.close()
+    return Measured(count, elapsed, count)
+
+
+def run_library_threads(path: Path, rooms: int, seconds: float) -> Measured:
+    """One thread per aggregate, each ``save()`` per event, like (a)'s threads."""
+    app = library_app(path)
+    aggregates = [LibraryRoom(f"bench-room-{i}") for i in range(rooms)]
+    app.save(*aggregates)
+    barrier = threading.Barrier(rooms + 1)
+    stop = threading.Event()
+    counts = [0] * rooms
+    errors: list[BaseException] = []
+
+    def producer(index: int) -> None:
+        room = aggregates[index]
+        barrier.wait()
+        while not stop.is_set():
+            library_transcript(room, counts[index])
+            try:
+                app.save(room)
+            except Exception as error:  # noqa: BLE001 - reported, not fatal to the bench
+                errors.append(error)
+                return
+            counts[index] += 1
+
+    threads = [threading.Thread(target=producer, args=(i,), daemon=True) for i in range(rooms)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        print(f"  WARNING: {len(errors)} library save(s) failed, first: {errors[0]!r}")
+    app.close()
+    return Measured(sum(counts), elapsed, sum(counts))
+
+
+def verify(store: EventStore, expected: int) -> None:
+    stored = store.position()
+    if stored != expected:
+        print(f"  WARNING: store holds {stored} events, producers were acked {expected}")
+
+
+def describe(label: str, measured: Measured, *, latency: bool = False) -> None:
+    line = f"  {label:<58} {measured.per_s:>10,.0f} events/s  ({measured.events:,} in {measured.seconds:.2f} s"
+    if measured.commits and measured.commits != measured.events:
+        line += f", {measured.commits:,} commits, {measured.events / measured.commits:.1f} events/commit"
+    if measured.busy_s:
+        line += f", writer busy in append {measured.busy_s / measured.seconds:.0%} of the time"
+    line += ")"
+    print(line, flush=True)
+    if latency and measured.latencies:
+        stats = summary_ms(measured.latencies)
+        print(f"  {'':<58} append->durable: p50 {stats['p50']:.2f} ms, p99 {stats['p99']:.2f} ms, "
+              f"max {stats['max']:.2f} ms", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rooms", type=int, default=200, help="concurrent producers (rooms)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
+    parser.add_argument("--async-threads", type=int, default=4,
+                        help="producer threads of the submit/callback variant")
+    parser.add_argument("--dir", default=None, help="directory for the database files "
+                        "(default: a fresh temp dir)")
+    parser.add_argument("--skip-library-threads", action="store_true",
+                        help="skip the multi-threaded library variant")
+    parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    heading("bench/store.py: durable append throughput of the event store")
+    print(machine_note("producer threads and the SQLite writer share them"))
+    print_workarounds()
+    workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-store-", dir=args.dir))
+    print(f"Files: fresh SQLite databases in {workdir} (same disk for every measurement)")
+    print(f"Event: Room.TranscriptRecognized (9 fields, ~{len(SENTENCES[0])}-char text); "
+          f"{args.rooms} rooms, {args.seconds:g} s per measurement.")
+    try:
+        probe = workdir / "probe.db"
+        EventStore.open(str(probe)).close()
+        print(f"SQLite: {sqlite_settings(probe)}; the library's WAL switch applies to both stores.")
+
+        heading("(a) ours: GroupCommitWriter over EventStore", "-")
+        ours = run_group_commit_threads(workdir / "ours-threads.db", args.rooms, args.seconds)
+        describe(f"{args.rooms} room threads, blocking writer.append, 1 event each", ours,
+                 latency=True)
+        ours_async = run_group_commit_async(
+            workdir / "ours-async.db", args.rooms, args.seconds, args.async_threads
+        )
+        describe(f"{args.rooms} rooms on {args.async_threads} threads, writer.submit + callback",
+                 ours_async, latency=True)
+        single = run_store_single(workdir / "ours-single.db", args.seconds)
+        describe("EventStore.append, 1 event/transaction, 1 thread (no group commit)", single)
+
+        heading("(b) baseline: eventsourcing Application.save() per event (JSONTranscoder)", "-")
+        library = run_library_sequential(workdir / "library.db", args.seconds)
+        describe("Application.save() per event, 1 thread", library)
+        library_threads = None
+        if not args.skip_library_threads:
+            library_threads = run_library_threads(
+                workdir / "library-threads.db", args.rooms, args.seconds
+            )
+            describe(f"Application.save() per event, {args.rooms} threads", library_threads)
+
+        heading("Summary", "-")
+        speedup = ours.per_s / library.per_s if library.per_s else float("nan")
+        print(f"  group commit, {args.rooms} producers: {ours.per_s:,.0f} events/s "
+              f"(goal >= 20,000) = {speedup:.1f}x the library baseline "
+              f"{library.per_s:,.0f} events/s (1 save per event)")
+        rows = [
+            Row("store", f"durable appends, GroupCommitWriter, {args.rooms} producers (1-event batches)",
+                ">= 20,000 events/s", rate(ours.per_s),
+                f"{rate(library.per_s)} (library Application.save per event, 1 thread)"),
+            Row("store", f"durable appends, writer.submit from {args.async_threads} threads "
+                f"for {args.rooms} rooms", "-", rate(ours_async.per_s),
+                f"{rate(single.per_s)} (our EventStore.append, 1 event/transaction)"),
+        ]
+        if library_threads is not None:
+            rows.append(Row("store", f"library Application.save per event, {args.rooms} threads",
+                            "-", rate(library_threads.per_s),
+                            f"{rate(library.per_s)} (same, 1 thread)"))
+        common.write_results(args.results, rows, {
+            "ours_threads": ours.per_s, "ours_async": ours_async.per_s,
+            "ours_single": single.per_s, "library": library.per_s,
+            "library_threads": library_threads.per_s if library_threads else None,
+        })
+    finally:
+        if args.dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""SQLite recorders that can be subscribed to, selected with ``PERSISTENCE_MODULE=events.sqlite``.
+
+The library's SQLite application recorder cannot be subscribed to, but the
+projections (translation fan-out, delivery) follow the application sequence
+live. SQLite has no LISTEN/NOTIFY, so a :class:`SQLiteSubscription` is woken in
+two ways:
+
+* at once, by any recorder in this process that commits events to the same
+  database file (a process-wide registry of wake-up events, keyed by file);
+* by polling every ``SQLITE_POLL_INTERVAL`` seconds (default 0.05), which is how
+  commits made by other processes are seen.
+
+Each wake-up runs one indexed ``rowid > last`` query, so polling is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import cached_property
+from math import isfinite
+from threading import Event, Lock, Thread
+from typing import Any, TypeVar
+
+from eventsourcing import sqlite as library_sqlite
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    ListenNotifySubscription,
+    ProcessRecorder,
+    StoredEvent,
+)
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteProcessRecorder
+from eventsourcing.utils import Environment, EnvType
+
+DEFAULT_POLL_INTERVAL = 0.05
+
+_TRecorder = TypeVar("_TRecorder", bound=ApplicationRecorder)
+
+
+class _CommitSignals:
+    """Wake-up events of the subscriptions in this process, by database file."""
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._events: dict[str, set[Event]] = {}
+
+    def add(self, database: str, event: Event) -> None:
+        """Have ``event`` set whenever events are committed to ``database``."""
+        with self._lock:
+            self._events.setdefault(database, set()).add(event)
+
+    def discard(self, database: str, event: Event) -> None:
+        """Stop setting ``event`` for commits to ``database``."""
+        with self._lock:
+            events = self._events.get(database)
+            if events is not None:
+                events.discard(event)
+                if not events:
+                    del self._events[database]
+
+    def notify(self, database: str) -> None:
+        """Wake every subscription on ``database``."""
+        with self._lock:
+            events = tuple(self._events.get(database, ()))
+        for event in events:
+            event.set()
+
+
+_COMMITS = _CommitSignals()
+
+
+def database_key(db_name: str, *, in_memory: bool) -> str:
+    """Return one name for every way of naming the same SQLite database.
+
+    A file may be named by a relative or absolute path, or a ``file:`` URI with
+    query parameters; in-memory databases are only shared by their exact name.
+    """
+    if in_memory:
+        return db_name
+    path = db_name.removeprefix("file:").split("?", 1)[0]
+    return os.path.realpath(path)
+
+
+class SubscribableSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite application recorder, plus :meth:`subscribe`.
+
+    Every successful :meth:`insert_events` wakes the subscriptions on the same
+    database in this process; ``poll_interval`` bounds how late a subscription
+    sees events committed by another process.
+    """
+
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+
+    @cached_property
+    def database_key(self) -> str:
+        """The name under which commits to this recorder's database are signalled."""
+        pool = self.datastore.pool
+        return database_key(pool.db_name, in_memory=pool.is_sqlite_memory_mode)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert and commit the events, then wake the subscriptions in this process."""
+        notification_ids = super().insert_events(stored_events, **kwargs)
+        _COMMITS.notify(self.database_key)
+        return notification_ids
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> SQLiteSubscription:
+        """Return an iterator over the notifications after ``gt``, live once caught up."""
+        return SQLiteSubscription(self, gt=gt, topics=topics)
+
+
+class SubscribableSQLiteProcessRecorder(
+    SQLiteProcessRecorder, SubscribableSQLiteApplicationRecorder
+):
+    """The library's SQLite process recorder (events + tracking), plus :meth:`subscribe`."""
+
+
+class SQLiteSubscription(ListenNotifySubscription[SubscribableSQLiteApplicationRecorder]):
+    """A subscription to an SQLite application sequence, woken by commits and a timer.
+
+    The library's listen/notify subscription pulls new notifications in a thread
+    each time its "notified" event is set; this class sets that event on commits
+    in this process (through the registry) and every poll interval.
+    """
+
+    def __init__(
+        self,
+        recorder: SubscribableSQLiteApplicationRecorder,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+    ) -> None:
+        self._database = recorder.database_key
+        self._poll_interval = recorder.poll_interval
+        self._stop_polling = Event()
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        _COMMITS.add(self._database, self._has_been_notified)
+        if self._has_been_stopped:
+            # stop() ran in the pull thread before the event was registered.
+            _COMMITS.discard(self._database, self._has_been_notified)
+        # Catch up with commits made while the first pull was under way.
+        self._has_been_notified.set()
+        self._poll_thread = Thread(target=self._poll, name="sqlite-subscription-poll", daemon=True)
+        self._poll_thread.start()
+
+    def stop(self) -> None:
+        """Stop the subscription, its polling and its wake-ups by local commits."""
+        super().stop()
+        self._stop_polling.set()
+        _COMMITS.discard(self._database, self._has_been_notified)
+
+    def __exit__(self, *args: object, **kwargs: Any) -> None:
+        try:
+            super().__exit__(*args, **kwargs)
+        finally:
+            self._poll_thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop_polling.wait(self._poll_interval):
+            self._has_been_notified.set()
+
+
+class SubscribableSQLiteFactory(library_sqlite.SQLiteFactory):
+    """The library's SQLite factory, making subscribable application/process recorders.
+
+    Reads ``SQLITE_POLL_INTERVAL`` (seconds, default 0.05) besides the library's
+    SQLite settings. It is the only factory class in this module, so
+    ``PERSISTENCE_MODULE=events.sqlite`` selects it.
+    """
+
+    SQLITE_POLL_INTERVAL = "SQLITE_POLL_INTERVAL"
+
+    application_recorder_class = SubscribableSQLiteApplicationRecorder
+    process_recorder_class = SubscribableSQLiteProcessRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.poll_interval = self._env_poll_interval()
+
+    def application_recorder(self) -> ApplicationRecorder:
+        """Construct the application recorder, polling at the configured interval."""
+        return self._with_poll_interval(super().application_recorder())
+
+    def process_recorder(self) -> ProcessRecorder:
+        """Construct the process recorder, polling at the configured interval."""
+        return self._with_poll_interval(super().process_recorder())
+
+    def _with_poll_interval(self, recorder: _TRecorder) -> _TRecorder:
+        if isinstance(recorder, SubscribableSQLiteApplicationRecorder):
+            recorder.poll_interval = self.poll_interval
+        return recorder
+
+    def _env_poll_interval(self) -> float:
+        text = (self.env.get(self.SQLITE_POLL_INTERVAL) or "").strip()
+        if not text:
+            return DEFAULT_POLL_INTERVAL
+        try:
+            interval = float(text)
+        except ValueError:
+            interval = 0.0
+        if not (isfinite(interval) and interval > 0):
+            msg = (
+                f"SQLite environment value for key '{self.SQLITE_POLL_INTERVAL}' is "
+                f"invalid. If set, a positive number of seconds is expected: '{text}'"
+            )
+            raise OSError(msg)
+        return interval

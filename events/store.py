@@ -1,0 +1,179 @@
+"""The event store: one log of every fact, read by position.
+
+Wraps an eventsourcing process recorder (events plus tracking in one
+database) and a mapper. Positions are the recorder's notification ids: every
+stored event has one, they only grow, and clients see them as ``pos``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    Mapper,
+    Notification,
+    ProcessRecorder,
+    Subscription,
+    Tracking,
+)
+
+from events.domain import Room, TranslationProduced, room_id_for
+from events.postgres import postgres_environment
+from events.transcoder import build_transcoder
+
+SQLITE_POLL_INTERVAL_S = "0.05"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A stored event together with its position in the log."""
+
+    position: int
+    event: DomainEvent
+
+
+class LogFollower:
+    """A live subscription to the log that yields positioned events."""
+
+    def __init__(
+        self, subscription: Subscription[Any], decode: Callable[[Notification], Recorded]
+    ) -> None:
+        self._subscription = subscription
+        self._decode = decode
+
+    def __iter__(self) -> Iterator[Recorded]:
+        """Events in log order; blocks while waiting for new ones."""
+        return (self._decode(notification) for notification in self._subscription)
+
+    def notifications(self) -> Iterator[Notification]:
+        """The raw stored notifications, for readers that decode themselves."""
+        return iter(self._subscription)
+
+    def stop(self) -> None:
+        """End the iteration (thread-safe)."""
+        self._subscription.stop()
+
+
+def store_environment(db: str) -> dict[str, str]:
+    """Translate a ``VOICEMODE_DB`` value into eventsourcing's environment.
+
+    A ``postgresql://`` URL selects PostgreSQL; anything else is a SQLite file.
+    """
+    if db.startswith(("postgresql://", "postgres://")):
+        return postgres_environment(db)
+    return {
+        "PERSISTENCE_MODULE": "events.sqlite",
+        "SQLITE_DBNAME": db,
+        "SQLITE_LOCK_TIMEOUT": "30",
+        "SQLITE_POLL_INTERVAL": SQLITE_POLL_INTERVAL_S,
+    }
+
+
+def room_of(event: DomainEvent) -> UUID:
+    """The id of the room an event belongs to, whatever stream holds it."""
+    if isinstance(event, TranslationProduced):
+        return event.room_id
+    return event.originator_id
+
+
+class EventStore:
+    """Append domain events and read them back as a positioned log.
+
+    Blocking: call it from actor or worker threads, never the asyncio loop.
+    """
+
+    def __init__(self, recorder: ProcessRecorder, mapper: Mapper[UUID]) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+
+    @classmethod
+    def open(cls, db: str) -> EventStore:
+        """Open (creating tables if needed) the store named by ``db``."""
+        env = {**store_environment(db), "CREATE_TABLE": "y"}
+        factory = InfrastructureFactory.construct(env)
+        recorder = cast(ProcessRecorder, factory.process_recorder())
+        return cls(recorder, Mapper(transcoder=build_transcoder()))
+
+    def append(
+        self, events: Sequence[DomainEvent], tracking: Tracking | None = None
+    ) -> Sequence[int]:
+        """Record events (and optionally a projection's position) atomically.
+
+        Returns:
+            The positions given to the events, in order.
+        """
+        stored = [self.mapper.to_stored_event(event) for event in events]
+        positions = self.recorder.insert_events(stored, tracking=tracking)
+        return list(positions or ())
+
+    def load_room(self, code: str) -> Room | None:
+        """Rebuild a room from its stream, or None if it was never opened."""
+        room: Any = None
+        for stored in self.recorder.select_events(room_id_for(code)):
+            room = self.mapper.to_domain_event(stored).mutate(room)  # type: ignore[attr-defined]
+        return cast(Room | None, room)
+
+    def decode(self, notification: Notification) -> Recorded:
+        """Turn a notification from the recorder into a positioned event."""
+        event = cast(DomainEvent, self.mapper.to_domain_event(notification))
+        return Recorded(notification.id, event)
+
+    def read(
+        self,
+        after: int = 0,
+        until: int | None = None,
+        batch: int = 1000,
+        topics: Sequence[str] = (),
+    ) -> Iterator[Recorded]:
+        """Yield events with positions in ``(after, until]``, in order."""
+        position = after
+        while True:
+            notifications = self.recorder.select_notifications(
+                start=position,
+                limit=batch,
+                stop=until,
+                topics=topics,
+                inclusive_of_start=False,
+            )
+            for notification in notifications:
+                yield self.decode(notification)
+            if len(notifications) < batch:
+                return
+            position = notifications[-1].id
+
+    def read_room(self, code: str, after: int = 0, until: int | None = None) -> Iterator[Recorded]:
+        """Yield the events of one room (its stream and its translations)."""
+        room_id = room_id_for(code)
+        for recorded in self.read(after, until):
+            if room_of(recorded.event) == room_id:
+                yield recorded
+
+    @contextmanager
+    def follow(self, after: int, topics: Sequence[str] = ()) -> Iterator[LogFollower]:
+        """Subscribe to the log from ``after``: past events, then new ones live.
+
+        Iterating blocks for new events; ``stop()`` (from any thread) or
+        leaving the context ends it.
+        """
+        with self.recorder.subscribe(gt=after, topics=topics) as subscription:
+            yield LogFollower(subscription, self.decode)
+
+    def position(self) -> int:
+        """The position of the newest event (0 for an empty store)."""
+        return self.recorder.max_notification_id() or 0
+
+    def tracked(self, projection: str) -> int:
+        """How far a projection got: the last position it recorded (0 if none)."""
+        return self.recorder.max_tracking_id(projection) or 0
+
+    def close(self) -> None:
+        """Close the database connections."""
+        datastore = getattr(self.recorder, "datastore", None)
+        if datastore is not None:
+            datastore.close()

@@ -1,0 +1,125 @@
+"""Group commit: one writer thread turns many appends into one transaction.
+
+Every room's actor and the translation fan-out hand their events to the
+writer; it commits whatever has queued up since its last commit in a single
+transaction, so the cost of a durable commit is shared by everyone waiting.
+A request is acknowledged only after its transaction committed. If a batch
+fails, its requests are retried one by one so that only the offending
+request is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import Tracking
+
+from events.store import EventStore
+
+log = logging.getLogger(__name__)
+
+AppendCallback = Callable[[Sequence[int] | BaseException], None]
+MAX_BATCH_EVENTS = 5000
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    """Events to record together, and whom to tell when they are durable."""
+
+    events: Sequence[DomainEvent]
+    on_done: AppendCallback
+    tracking: Tracking | None = None
+
+
+@dataclass
+class _Batch:
+    requests: list[AppendRequest] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, request: AppendRequest) -> None:
+        self.requests.append(request)
+        self.size += len(request.events)
+
+
+class GroupCommitWriter:
+    """The single writer thread of an event store."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._queue: queue.SimpleQueue[AppendRequest | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: AppendRequest) -> None:
+        """Queue events for the next commit; ``on_done`` runs on the writer thread."""
+        self._queue.put(request)
+
+    def append(
+        self, events: Sequence[DomainEvent], tracking: Tracking | None = None
+    ) -> Sequence[int]:
+        """Append and wait until durable (for threads that may block)."""
+        done = threading.Event()
+        outcome: list[Sequence[int] | BaseException] = []
+
+        def finish(result: Sequence[int] | BaseException) -> None:
+            outcome.append(result)
+            done.set()
+
+        self.submit(AppendRequest(events, finish, tracking))
+        done.wait()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def stop(self) -> None:
+        """Commit what is queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        running = True
+        while running:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = _Batch()
+            batch.add(first)
+            while batch.size < MAX_BATCH_EVENTS:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    running = False
+                    break
+                batch.add(more)
+            self._commit(batch.requests)
+
+    def _commit(self, requests: list[AppendRequest]) -> None:
+        events = [event for request in requests for event in request.events]
+        trackings = [request.tracking for request in requests if request.tracking]
+        if len({t.application_name for t in trackings}) > 1:
+            for request in requests:
+                self._commit([request])
+            return
+        tracking = max(trackings, key=lambda t: t.notification_id) if trackings else None
+        try:
+            positions = self.store.append(events, tracking)
+        except Exception as error:
+            if len(requests) == 1:
+                log.warning("append refused: %s", error)
+                requests[0].on_done(error)
+                return
+            for request in requests:
+                self._commit([request])
+            return
+        offset = 0
+        for request in requests:
+            count = len(request.events)
+            request.on_done(positions[offset : offset + count])
+            offset += count

@@ -1,0 +1,274 @@
+"""Composition root and command line of voicemode.
+
+``voicemode serve`` wires the event store, the actor system, the translation
+engines and the WebSocket gateway; ``voicemode token`` signs a user token;
+``voicemode replay`` explains a room's history from the event log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import orjson
+from aiohttp import web
+
+from actors.service import ServiceSettings, VoiceService
+from adapters.auth import WeakSecretError, check_secret, generate_secret, issue_token, parse_ttl
+from adapters.gateway import Gateway, GatewaySettings
+from adapters.languages import UnknownLanguageError
+from adapters.translation.apertium import ApertiumTranslator
+from adapters.translation.base import Translator
+from adapters.translation.identity import IdentityTranslator
+from adapters.translation.registry import TranslationRegistry
+from events.store import EventStore
+from events.timeline import Timeline, TimelineEntry, TimelineFilter, describe_room, state_at
+
+log = logging.getLogger("voicemode")
+
+DEFAULT_DB = "./voicemode.db"
+ENGINES: dict[str, type[Translator]] = {
+    "apertium": ApertiumTranslator,
+    "identity": IdentityTranslator,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``serve`` reads from its flags and the environment."""
+
+    host: str
+    port: int
+    http_port: int | None
+    db: str
+    gateway: GatewaySettings
+    translation_engines: tuple[str, ...]
+    translation_timeout_s: float
+    away_grace: timedelta
+
+
+def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistry:
+    """Create the translation engines named, in order of preference."""
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        raise SystemExit(f"unknown translation engine(s): {', '.join(unknown)}; "
+                         f"known: {', '.join(ENGINES)}")
+    return TranslationRegistry([ENGINES[name]() for name in names], timeout_s=timeout_s)
+
+
+def build_service(settings: Settings) -> VoiceService:
+    """Open the store and start the actor system on it."""
+    store = EventStore.open(settings.db)
+    registry = build_registry(settings.translation_engines, settings.translation_timeout_s)
+    return VoiceService(store, registry, ServiceSettings(away_grace=settings.away_grace))
+
+
+async def serve(settings: Settings) -> None:
+    """Run the service until SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    service = await loop.run_in_executor(None, build_service, settings)
+    gateway = Gateway(service, settings.gateway)
+    server = await gateway.serve(settings.host, settings.port)
+    runner: web.AppRunner | None = None
+    print(f"voicemode: WebSocket control plane on ws://{settings.host}:{settings.port}/ws",
+          flush=True)
+    if settings.http_port is not None:
+        runner = await start_http(service, settings.host, settings.http_port)
+        print(f"voicemode: HTTP on http://{settings.host}:{settings.http_port}/healthz", flush=True)
+    print(f"voicemode: event store {settings.db}", flush=True)
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+    if runner is not None:
+        await runner.cleanup()
+    await loop.run_in_executor(None, service.close)
+
+
+async def start_http(service: VoiceService, host: str, port: int) -> web.AppRunner:
+    """Serve the HTTP side: health for now."""
+
+    async def health(_: web.Request) -> web.Response:
+        position = await asyncio.get_running_loop().run_in_executor(None, service.store.position)
+        return web.json_response({"status": "ok", "position": position})
+
+    app = web.Application()
+    app.router.add_get("/healthz", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def resolve_secret(dev: bool) -> str:
+    """The server secret, or a generated one in ``--dev`` mode."""
+    try:
+        return check_secret(os.environ.get("VOICEMODE_SECRET"))
+    except WeakSecretError as error:
+        if not dev:
+            raise SystemExit(f"voicemode: {error}. Set a random VOICEMODE_SECRET "
+                             f"(e.g. `export VOICEMODE_SECRET=$(openssl rand -hex 32)`) "
+                             f"or run with --dev.") from error
+    secret = generate_secret()
+    os.environ["VOICEMODE_SECRET"] = secret
+    print(f"voicemode: --dev: generated VOICEMODE_SECRET={secret}", flush=True)
+    return secret
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``voicemode serve``."""
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        http_port=args.http_port,
+        db=args.db,
+        gateway=GatewaySettings(
+            secret=resolve_secret(args.dev),
+            outbox_frames=int(os.environ.get("VOICEMODE_OUTBOX_FRAMES", "2048")),
+            frames_per_s=float(os.environ.get("VOICEMODE_RATE_FRAMES_PER_S", "50")),
+            frame_burst=int(os.environ.get("VOICEMODE_RATE_BURST", "100")),
+        ),
+        translation_engines=tuple(
+            os.environ.get("VOICEMODE_TRANSLATION_ENGINES", "apertium").split(",")
+        ),
+        translation_timeout_s=float(os.environ.get("VOICEMODE_TRANSLATION_TIMEOUT_S", "3")),
+        away_grace=timedelta(seconds=float(os.environ.get("VOICEMODE_AWAY_GRACE_S", "900"))),
+    )
+    asyncio.run(serve(settings))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """``voicemode token``: print a signed user token."""
+    try:
+        secret = check_secret(os.environ.get("VOICEMODE_SECRET"))
+        token = issue_token(secret, args.user, args.name or args.user, args.lang,
+                            parse_ttl(args.ttl))
+    except (WeakSecretError, UnknownLanguageError, ValueError) as error:
+        print(f"voicemode token: {error}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``voicemode replay``: print a room's timeline, or its state at a position."""
+    store = EventStore.open(args.db)
+    try:
+        if args.state_at is not None:
+            if not args.room:
+                print("voicemode replay: --state-at needs a ROOM", file=sys.stderr)
+                return 2
+            room = state_at(store, args.room, args.state_at)
+            if room is None:
+                print(f"room {args.room} did not exist at position {args.state_at}")
+                return 1
+            print("\n".join(describe_room(room, args.state_at)))
+            return 0
+        selection = TimelineFilter(
+            room=args.room,
+            types=frozenset(args.type or ()),
+            participant=args.participant,
+            since=args.since,
+            until=args.until,
+        )
+        timeline = Timeline(store)
+        last = print_entries(timeline.entries(selection), as_json=args.json)
+        if args.follow and args.until is None:
+            follow_selection = TimelineFilter(
+                room=args.room, types=selection.types, participant=args.participant,
+                since=max(last, args.since),
+            )
+            with contextlib.suppress(KeyboardInterrupt), store.follow(
+                follow_selection.since
+            ) as follower:
+                print_entries(timeline.follow(follow_selection, follower), as_json=args.json,
+                              flush_each=True)
+    finally:
+        store.close()
+    return 0
+
+
+def print_entries(
+    entries: Iterable[TimelineEntry], *, as_json: bool, flush_each: bool = False
+) -> int:
+    """Write entries to stdout in large chunks; return the last position seen."""
+    out = sys.stdout.buffer
+    chunk: list[bytes] = []
+    last = 0
+    for entry in entries:
+        last = entry.position
+        if as_json:
+            chunk.append(orjson.dumps(entry.record(), default=str) + b"\n")
+        else:
+            chunk.append(entry.line().encode() + b"\n")
+        if flush_each or len(chunk) >= 4096:
+            out.write(b"".join(chunk))
+            out.flush()
+            chunk.clear()
+    out.write(b"".join(chunk))
+    out.flush()
+    return last
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    main_parser = argparse.ArgumentParser(prog="voicemode", description=__doc__)
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    db_default = os.environ.get("VOICEMODE_DB", DEFAULT_DB)
+
+    serve_parser = commands.add_parser("serve", help="run the service")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8765)
+    serve_parser.add_argument("--http-port", type=int, default=None)
+    serve_parser.add_argument("--db", default=db_default,
+                              help="SQLite file path or postgresql:// URL (VOICEMODE_DB)")
+    serve_parser.add_argument("--dev", action="store_true",
+                              help="generate a secret if VOICEMODE_SECRET is missing or weak")
+    serve_parser.set_defaults(run=cmd_serve)
+
+    token_parser = commands.add_parser("token", help="print a signed user token")
+    token_parser.add_argument("--user", required=True)
+    token_parser.add_argument("--name", default=None)
+    token_parser.add_argument("--lang", default="en")
+    token_parser.add_argument("--ttl", default="6h")
+    token_parser.set_defaults(run=cmd_token)
+
+    replay_parser = commands.add_parser("replay", help="explain a room's history")
+    replay_parser.add_argument("room", nargs="?", default=None)
+    replay_parser.add_argument("--db", default=db_default)
+    replay_parser.add_argument("--type", action="append",
+                               help="only this event type (repeatable)")
+    replay_parser.add_argument("--participant", default=None)
+    replay_parser.add_argument("--since", type=int, default=0)
+    replay_parser.add_argument("--until", type=int, default=None)
+    replay_parser.add_argument("--json", action="store_true")
+    replay_parser.add_argument("--follow", action="store_true")
+    replay_parser.add_argument("--state-at", type=int, default=None)
+    replay_parser.set_defaults(run=cmd_replay)
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``voicemode`` console script."""
+    logging.basicConfig(
+        level=os.environ.get("VOICEMODE_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args = parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
