@@ -59,8 +59,9 @@ def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistr
     """Create the translation engines named, in order of preference."""
     unknown = [name for name in names if name not in ENGINES]
     if unknown:
-        raise SystemExit(f"unknown translation engine(s): {', '.join(unknown)}; "
-                         f"known: {', '.join(ENGINES)}")
+        raise SystemExit(
+            f"unknown translation engine(s): {', '.join(unknown)}; known: {', '.join(ENGINES)}"
+        )
     return TranslationRegistry([ENGINES[name]() for name in names], timeout_s=timeout_s)
 
 
@@ -78,8 +79,9 @@ async def serve(settings: Settings) -> None:
     gateway = Gateway(service, settings.gateway)
     server = await gateway.serve(settings.host, settings.port)
     runner: web.AppRunner | None = None
-    print(f"voicemode: WebSocket control plane on ws://{settings.host}:{settings.port}/ws",
-          flush=True)
+    print(
+        f"voicemode: WebSocket control plane on ws://{settings.host}:{settings.port}/ws", flush=True
+    )
     if settings.http_port is not None:
         runner = await start_http(service, settings.host, settings.http_port)
         print(f"voicemode: HTTP on http://{settings.host}:{settings.http_port}/healthz", flush=True)
@@ -116,9 +118,11 @@ def resolve_secret(dev: bool) -> str:
         return check_secret(os.environ.get("VOICEMODE_SECRET"))
     except WeakSecretError as error:
         if not dev:
-            raise SystemExit(f"voicemode: {error}. Set a random VOICEMODE_SECRET "
-                             f"(e.g. `export VOICEMODE_SECRET=$(openssl rand -hex 32)`) "
-                             f"or run with --dev.") from error
+            raise SystemExit(
+                f"voicemode: {error}. Set a random VOICEMODE_SECRET "
+                f"(e.g. `export VOICEMODE_SECRET=$(openssl rand -hex 32)`) "
+                f"or run with --dev."
+            ) from error
     secret = generate_secret()
     os.environ["VOICEMODE_SECRET"] = secret
     print(f"voicemode: --dev: generated VOICEMODE_SECRET={secret}", flush=True)
@@ -152,8 +156,9 @@ def cmd_token(args: argparse.Namespace) -> int:
     """``voicemode token``: print a signed user token."""
     try:
         secret = check_secret(os.environ.get("VOICEMODE_SECRET"))
-        token = issue_token(secret, args.user, args.name or args.user, args.lang,
-                            parse_ttl(args.ttl))
+        token = issue_token(
+            secret, args.user, args.name or args.user, args.lang, parse_ttl(args.ttl)
+        )
     except (WeakSecretError, UnknownLanguageError, ValueError) as error:
         print(f"voicemode token: {error}", file=sys.stderr)
         return 2
@@ -186,14 +191,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
         last = print_entries(timeline.entries(selection), as_json=args.json)
         if args.follow and args.until is None:
             follow_selection = TimelineFilter(
-                room=args.room, types=selection.types, participant=args.participant,
+                room=args.room,
+                types=selection.types,
+                participant=args.participant,
                 since=max(last, args.since),
             )
-            with contextlib.suppress(KeyboardInterrupt), store.follow(
-                follow_selection.since
-            ) as follower:
-                print_entries(timeline.follow(follow_selection, follower), as_json=args.json,
-                              flush_each=True)
+            with (
+                contextlib.suppress(KeyboardInterrupt),
+                store.follow(follow_selection.since) as follower,
+            ):
+                print_entries(
+                    timeline.follow(follow_selection, follower), as_json=args.json, flush_each=True
+                )
     finally:
         store.close()
     return 0
@@ -231,10 +240,14 @@ def parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8765)
     serve_parser.add_argument("--http-port", type=int, default=None)
-    serve_parser.add_argument("--db", default=db_default,
-                              help="SQLite file path or postgresql:// URL (VOICEMODE_DB)")
-    serve_parser.add_argument("--dev", action="store_true",
-                              help="generate a secret if VOICEMODE_SECRET is missing or weak")
+    serve_parser.add_argument(
+        "--db", default=db_default, help="SQLite file path or postgresql:// URL (VOICEMODE_DB)"
+    )
+    serve_parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="generate a secret if VOICEMODE_SECRET is missing or weak",
+    )
     serve_parser.set_defaults(run=cmd_serve)
 
     token_parser = commands.add_parser("token", help="print a signed user token")
@@ -247,8 +260,7 @@ def parser() -> argparse.ArgumentParser:
     replay_parser = commands.add_parser("replay", help="explain a room's history")
     replay_parser.add_argument("room", nargs="?", default=None)
     replay_parser.add_argument("--db", default=db_default)
-    replay_parser.add_argument("--type", action="append",
-                               help="only this event type (repeatable)")
+    replay_parser.add_argument("--type", action="append", help="only this event type (repeatable)")
     replay_parser.add_argument("--participant", default=None)
     replay_parser.add_argument("--since", type=int, default=0)
     replay_parser.add_argument("--until", type=int, default=None)

@@ -1,5 +1,4 @@
-"""The delivery projection: follows the log and hands each event to the
-sessions of its room.
+"""The delivery projection: hands each new event of the log to its room's sessions.
 
 One thread reads the store's subscription (woken at once by local commits)
 and tells every session registered for the event's room. Registering a session

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 from contextlib import suppress
 from dataclasses import replace
+from datetime import timedelta
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 import pykka
+from eventsourcing.domain import DomainEvent
 
-from actors.supervisor import FailureReport
 from actors.messages import (
     Accepted,
     ChangeLanguage,
@@ -38,6 +38,7 @@ from actors.messages import (
     StopSpeech,
     SubmitTranscript,
 )
+from actors.supervisor import FailureReport
 from events.domain import Room
 from events.store import EventStore
 from events.writer import AppendRequest, GroupCommitWriter
@@ -195,7 +196,7 @@ class RoomActor(pykka.ThreadingActor):
         if self._in_flight or not self._waiting or self.room is None:
             return
         self._in_flight = True
-        events = self.room.collect_events()
+        events = cast(Sequence[DomainEvent], self.room.collect_events())
         waiting, self._waiting = tuple(self._waiting), []
         before = self._last_position
         me = self.actor_ref
@@ -251,4 +252,3 @@ class RoomActor(pykka.ThreadingActor):
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.actor_ref.tell(FlushRoom())
-

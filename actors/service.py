@@ -58,7 +58,10 @@ class VoiceService:
 
         def start() -> pykka.ActorRef[Any]:
             return RoomActor.start(
-                code, self.store, self.writer, self.settings.away_grace,
+                code,
+                self.store,
+                self.writer,
+                self.settings.away_grace,
                 self.supervisor.report_failure_of(key),
             )
 

@@ -87,8 +87,12 @@ class Supervisor:
             while child.failures and now - child.failures[0] > self.window_s:
                 child.failures.popleft()
             if len(child.failures) > self.max_restarts:
-                log.error("%s failed %d times in %.0fs; giving up", key, len(child.failures),
-                          self.window_s)
+                log.error(
+                    "%s failed %d times in %.0fs; giving up",
+                    key,
+                    len(child.failures),
+                    self.window_s,
+                )
                 del self._children[key]
                 refuse_unread(unread)
                 return

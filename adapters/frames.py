@@ -60,7 +60,9 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
     return []
 
 
-def _transcript_frames(listener: Listener, event: Room.TranscriptRecognized, pos: int) -> list[Frame]:
+def _transcript_frames(
+    listener: Listener, event: Room.TranscriptRecognized, pos: int
+) -> list[Frame]:
     transcript_id = str(event.transcript_id)
     if event.speaker_id == listener.user_id:
         if event.solo_target is None:
@@ -77,15 +79,30 @@ def _transcript_frames(listener: Listener, event: Room.TranscriptRecognized, pos
                 )
             ]
         if not event.targets:
-            return [_solo_frame(transcript_id, event.text, event.text, event.source_language,
-                                event.solo_target, event.speaker_name, pos)]
+            return [
+                _solo_frame(
+                    transcript_id,
+                    event.text,
+                    event.text,
+                    event.source_language,
+                    event.solo_target,
+                    event.speaker_name,
+                    pos,
+                )
+            ]
         return []
     if event.solo_target is None and listener.language == event.source_language:
         return [
             _translated_frame(
-                transcript_id, event.text, event.text, event.source_language,
-                event.source_language, event.speaker_id, listener.user_id,
-                event.speaker_name, pos,
+                transcript_id,
+                event.text,
+                event.text,
+                event.source_language,
+                event.source_language,
+                event.speaker_id,
+                listener.user_id,
+                event.speaker_name,
+                pos,
             )
         ]
     return []
@@ -96,12 +113,26 @@ def _translation_frames(listener: Listener, event: TranslationProduced, pos: int
     if event.solo:
         if event.speaker_id != listener.user_id:
             return []
-        frame = _solo_frame(transcript_id, event.original_text, event.translated_text,
-                            event.source_language, event.target_language, event.speaker_name, pos)
+        frame = _solo_frame(
+            transcript_id,
+            event.original_text,
+            event.translated_text,
+            event.source_language,
+            event.target_language,
+            event.speaker_name,
+            pos,
+        )
     elif event.speaker_id != listener.user_id and listener.language == event.target_language:
         frame = _translated_frame(
-            transcript_id, event.original_text, event.translated_text, event.source_language,
-            event.target_language, event.speaker_id, listener.user_id, event.speaker_name, pos,
+            transcript_id,
+            event.original_text,
+            event.translated_text,
+            event.source_language,
+            event.target_language,
+            event.speaker_id,
+            listener.user_id,
+            event.speaker_name,
+            pos,
         )
     else:
         return []
@@ -111,8 +142,13 @@ def _translation_frames(listener: Listener, event: TranslationProduced, pos: int
 
 
 def _solo_frame(
-    transcript_id: str, original: str, translated: str, source: str, target: str,
-    speaker_name: str, pos: int,
+    transcript_id: str,
+    original: str,
+    translated: str,
+    source: str,
+    target: str,
+    speaker_name: str,
+    pos: int,
 ) -> Frame:
     return server_frame(
         "solo-translated",
@@ -129,8 +165,15 @@ def _solo_frame(
 
 
 def _translated_frame(
-    transcript_id: str, original: str, translated: str, source: str, target: str,
-    from_user: str, to_user: str, speaker_name: str, pos: int,
+    transcript_id: str,
+    original: str,
+    translated: str,
+    source: str,
+    target: str,
+    from_user: str,
+    to_user: str,
+    speaker_name: str,
+    pos: int,
 ) -> Frame:
     return server_frame(
         "translated-message",

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
@@ -36,8 +36,8 @@ from actors.messages import (
     Outcome,
     Refused,
     ReleaseHeld,
-    ReportClientError,
     Reply,
+    ReportClientError,
     Resume,
     RoomCommand,
     StartSpeech,
@@ -127,9 +127,7 @@ class Gateway:
         return None
 
     async def _handle(self, websocket: ServerConnection) -> None:
-        client = ClientConnection(
-            self, websocket, self._identities.get(websocket), next(self._ids)
-        )
+        client = ClientConnection(self, websocket, self._identities.get(websocket), next(self._ids))
         await client.run()
 
 
@@ -152,6 +150,7 @@ class ClientConnection:
         self.bucket = TokenBucket(self.settings.frames_per_s, self.settings.frame_burst)
         self._last_rate_error = 0.0
         self._dropped = False
+        self._closing: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
         """Serve the client until it goes away or is dropped."""
@@ -198,7 +197,7 @@ class ClientConnection:
         self._dropped = True
         log.warning("dropping %s: %s", self.session_key, code)
         self._leave(code)
-        asyncio.ensure_future(self._close(CLOSE_POLICY, f"{code}: {message}"))
+        self._closing = asyncio.ensure_future(self._close(CLOSE_POLICY, f"{code}: {message}"))
 
     async def _close(self, code: int, reason: str) -> None:
         try:
@@ -349,8 +348,12 @@ class ClientConnection:
         self.room_id = outcome.room_id
         self.reply(
             "joined-room",
-            {"roomId": command.room_code, "userId": identity.user_id, "language": language,
-             "position": outcome.position},
+            {
+                "roomId": command.room_code,
+                "userId": identity.user_id,
+                "language": language,
+                "position": outcome.position,
+            },
             ref,
         )
         spec = SessionSpec(
@@ -392,8 +395,12 @@ class ClientConnection:
             "start-speech",
             ref,
             lambda user, reply: StartSpeech(
-                user, command.language, command.solo_target, command.encoding,
-                command.sample_rate, reply,
+                user,
+                command.language,
+                command.solo_target,
+                command.encoding,
+                command.sample_rate,
+                reply,
             ),
         )
 
@@ -437,7 +444,7 @@ class ClientConnection:
             assert isinstance(outcome, Accepted)
             self._ack(name, outcome, ref)
 
-    _HANDLERS: dict[type, Callable[[ClientConnection, Command, Ref], Any]] = {
+    _HANDLERS: ClassVar[dict[type, Callable[[ClientConnection, Command, Ref], Any]]] = {
         Authenticate: _on_authenticate,
         JoinRoomFrame: _on_join,
         LeaveRoomFrame: _on_leave,
@@ -453,4 +460,3 @@ class ClientConnection:
 def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
     if not future.done():
         future.set_result(outcome)
-

@@ -201,12 +201,12 @@ def parse_frame(raw: str | bytes) -> ClientFrame:
         raise ProtocolError("invalid_field", "ref must be a string or an integer")
     name = frame.get("event")
     if not isinstance(name, str):
-        raise ProtocolError("invalid_frame", "a frame needs an \"event\" string", ref)
+        raise ProtocolError("invalid_frame", 'a frame needs an "event" string', ref)
     data = frame.get("data", {})
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ProtocolError("invalid_frame", "\"data\" must be a JSON object", ref)
+        raise ProtocolError("invalid_frame", '"data" must be a JSON object', ref)
     parser = _PARSERS.get(name)
     if parser is None:
         raise ProtocolError("unknown_event", f"unknown event {name!r}", ref)
@@ -223,8 +223,11 @@ def _join_room(fields: _Fields) -> Command:
         raise ProtocolError(
             "invalid_room_code", "roomCode is 1-64 letters, digits, '.', '_' or '-'", fields.ref
         )
-    return JoinRoomFrame(code, fields.language("language", required=False),
-                         _position(fields, "since", required=False))
+    return JoinRoomFrame(
+        code,
+        fields.language("language", required=False),
+        _position(fields, "since", required=False),
+    )
 
 
 def _leave_room(_: _Fields) -> Command:

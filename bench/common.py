@@ -23,9 +23,8 @@ for entry in (str(ROOT), str(BENCH_DIR)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-import _workarounds  # noqa: E402
-
-_workarounds.install_postgres_stub()
+# Core bugs the benches work around (each bench appends a line when it does).
+NOTES: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,8 @@ def voicemode_exe() -> str:
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for ``voicemode`` subprocesses (with any core work-around)."""
-    return _workarounds.subprocess_env({**os.environ, **(extra or {})})
+    """Environment for ``voicemode`` subprocesses."""
+    return {**os.environ, **(extra or {})}
 
 
 def cpu_model() -> str:
@@ -67,8 +66,10 @@ def cpu_model() -> str:
 
 def machine_note(shared: str = "the load generator and the server share them") -> str:
     cores = os.cpu_count() or 0
-    return (f"Machine: {cores} cores ({cpu_model()}), Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}; {shared}.")
+    return (
+        f"Machine: {cores} cores ({cpu_model()}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; {shared}."
+    )
 
 
 def heading(title: str, char: str = "=") -> None:
@@ -78,7 +79,7 @@ def heading(title: str, char: str = "=") -> None:
 
 
 def workaround_notes() -> list[str]:
-    return list(_workarounds.NOTES)
+    return list(NOTES)
 
 
 def print_workarounds() -> None:
@@ -108,8 +109,10 @@ def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
 
 
 def fmt_summary(stats: dict[str, float]) -> str:
-    return (f"p50 {stats['p50']:.2f} ms, p95 {stats['p95']:.2f} ms, "
-            f"p99 {stats['p99']:.2f} ms, max {stats['max']:.2f} ms (n={int(stats['count'])})")
+    return (
+        f"p50 {stats['p50']:.2f} ms, p95 {stats['p95']:.2f} ms, "
+        f"p99 {stats['p99']:.2f} ms, max {stats['max']:.2f} ms (n={int(stats['count'])})"
+    )
 
 
 def rate(value: float) -> str:
@@ -125,8 +128,7 @@ def write_results(path: str | None, rows: Sequence[Row], extra: dict[str, object
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
-    lines = ["| bench | figure | goal | measured | baseline (same run) |",
-             "|---|---|---|---|---|"]
+    lines = ["| bench | figure | goal | measured | baseline (same run) |", "|---|---|---|---|---|"]
     for row in rows:
         cells = [row.bench, row.figure, row.goal, row.measured, row.baseline]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")

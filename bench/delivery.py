@@ -51,12 +51,11 @@ from pathlib import Path
 from typing import Any
 
 import common  # sets sys.path and the core work-arounds
+import orjson
 from common import Row, fmt_summary, heading, machine_note, print_workarounds, summary_ms
+from websockets.asyncio.client import ClientConnection, connect
 
-import orjson  # noqa: E402
-from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
-
-from adapters.auth import issue_token  # noqa: E402
+from adapters.auth import issue_token
 
 LISTENERS = (("l-es", "es"), ("l-fr", "fr"), ("l-en", "en"))
 SPEAKER_LANG = "en"
@@ -91,7 +90,9 @@ class Conn:
 class Tally:
     """Everything a worker records (one per worker process)."""
 
-    sent: dict[str, tuple[float, int, bool]] = field(default_factory=dict)  # text -> (t, room, warm)
+    sent: dict[str, tuple[float, int, bool]] = field(
+        default_factory=dict
+    )  # text -> (t, room, warm)
     received: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
     recognized: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     unknown: int = 0
@@ -126,31 +127,45 @@ async def reader(conn: Conn, tally: Tally) -> None:
                 waiter = conn.waiters.pop(ref)
                 if not waiter.done():
                     waiter.set_result(frame)
-    except Exception as error:  # noqa: BLE001 - recorded and reported
+    except Exception as error:
         conn.closed = repr(error)
     else:
         conn.closed = "closed"
 
 
-async def open_conn(conn: Conn, url: str, secret: str, tally: Tally, compression: str | None,
-                    tasks: list[asyncio.Task[None]]) -> None:
+async def open_conn(
+    conn: Conn,
+    url: str,
+    secret: str,
+    tally: Tally,
+    compression: str | None,
+    tasks: list[asyncio.Task[None]],
+) -> None:
     token = issue_token(secret, conn.user, conn.user, conn.language, 6 * 3600)
-    conn.ws = await connect(f"{url}?token={token}", compression=compression, max_queue=None,
-                            open_timeout=60, ping_interval=None)
+    conn.ws = await connect(
+        f"{url}?token={token}",
+        compression=compression,
+        max_queue=None,
+        open_timeout=60,
+        ping_interval=None,
+    )
     tasks.append(asyncio.create_task(reader(conn, tally)))
     ref = f"join-{conn.user}"
     waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
     conn.waiters[ref] = waiter
-    await conn.ws.send(orjson.dumps(
-        {"event": "join-room", "data": {"roomCode": f"room-{conn.room}"}, "ref": ref}
-    ).decode())
+    await conn.ws.send(
+        orjson.dumps(
+            {"event": "join-room", "data": {"roomCode": f"room-{conn.room}"}, "ref": ref}
+        ).decode()
+    )
     reply = await asyncio.wait_for(waiter, 60)
     if reply.get("event") != "joined-room":
         raise RuntimeError(f"{conn.user} could not join: {reply}")
 
 
-async def speak(conn: Conn, room: int, rooms_total: int, t0: float, ticks: int, warmup: int,
-                tally: Tally) -> None:
+async def speak(
+    conn: Conn, room: int, rooms_total: int, t0: float, ticks: int, warmup: int, tally: Tally
+) -> None:
     assert conn.ws is not None
     offset = room / rooms_total
     loop = asyncio.get_running_loop()
@@ -171,7 +186,7 @@ async def speak(conn: Conn, room: int, rooms_total: int, t0: float, ticks: int, 
         tally.send_lag.append(now - due)
         try:
             await conn.ws.send(payload)
-        except Exception:  # noqa: BLE001 - the reader records why the connection closed
+        except Exception:
             return
     del loop
 
@@ -203,10 +218,12 @@ async def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
     ticks = spec["warmup"] + spec["seconds"]
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
     load_began = time.perf_counter()
-    await asyncio.gather(*(
-        speak(conns[room][0], room, spec["rooms_total"], t0, ticks, spec["warmup"], tally)
-        for room in rooms
-    ))
+    await asyncio.gather(
+        *(
+            speak(conns[room][0], room, spec["rooms_total"], t0, ticks, spec["warmup"], tally)
+            for room in rooms
+        )
+    )
     load_s = time.perf_counter() - load_began
     usage_after = resource.getrusage(resource.RUSAGE_SELF)
     # Drain: wait until every expected delivery arrived, or the drain timeout.
@@ -218,7 +235,8 @@ async def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # catch duplicates that would arrive late
     cpu = (usage_after.ru_utime - usage_before.ru_utime) + (
-        usage_after.ru_stime - usage_before.ru_stime)
+        usage_after.ru_stime - usage_before.ru_stime
+    )
     result = summarize_worker(tally, conns)
     result.update({"join_s": join_s, "load_s": load_s, "client_cpu_s": cpu})
     for room in rooms:
@@ -305,26 +323,50 @@ def run_relay(port: int) -> int:
                 if name == "join-room":
                     room = data["roomCode"]
                     rooms[room][user] = ws
-                    await ws.send(orjson.dumps({
-                        "event": "joined-room", "ref": frame.get("ref"),
-                        "data": {"roomId": room, "userId": user, "language": identity.language},
-                    }).decode())
+                    await ws.send(
+                        orjson.dumps(
+                            {
+                                "event": "joined-room",
+                                "ref": frame.get("ref"),
+                                "data": {
+                                    "roomId": room,
+                                    "userId": user,
+                                    "language": identity.language,
+                                },
+                            }
+                        ).decode()
+                    )
                 elif name == "speech-transcript" and room is not None:
                     counter[0] += 1
                     text = data["transcript"].strip()
                     tid = f"t{counter[0]}"
                     for other, other_ws in list(rooms[room].items()):
                         if other == user:
-                            frame_out = {"event": "recognized-speech", "pos": counter[0], "data": {
-                                "id": tid, "text": text, "sourceLang": data["sourceLang"],
-                                "speakerName": identity.name}}
+                            frame_out = {
+                                "event": "recognized-speech",
+                                "pos": counter[0],
+                                "data": {
+                                    "id": tid,
+                                    "text": text,
+                                    "sourceLang": data["sourceLang"],
+                                    "speakerName": identity.name,
+                                },
+                            }
                         else:
-                            frame_out = {"event": "translated-message", "pos": counter[0],
-                                         "data": {
-                                "id": tid, "originalText": text, "translatedText": text,
-                                "sourceLang": data["sourceLang"], "targetLang": "xx",
-                                "fromUserId": user, "toUserId": other,
-                                "speakerName": identity.name}}
+                            frame_out = {
+                                "event": "translated-message",
+                                "pos": counter[0],
+                                "data": {
+                                    "id": tid,
+                                    "originalText": text,
+                                    "translatedText": text,
+                                    "sourceLang": data["sourceLang"],
+                                    "targetLang": "xx",
+                                    "fromUserId": user,
+                                    "toUserId": other,
+                                    "speakerName": identity.name,
+                                },
+                            }
                         with contextlib.suppress(Exception):
                             await other_ws.send(orjson.dumps(frame_out).decode())
         finally:
@@ -365,6 +407,17 @@ def proc_status(pid: int, key: str) -> int:
     return 0
 
 
+def proc_pss(pid: int) -> int:
+    """Proportional set size of a process in bytes (shared pages split among sharers)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = defaultdict(list)
     for entry in os.listdir("/proc"):
@@ -398,7 +451,12 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 class MemorySampler:
-    """Samples VmRSS of the server and of its child processes in a thread."""
+    """Samples VmRSS of the server, and that plus its children's PSS, in a thread.
+
+    Children (Apertium pipelines: a dozen processes per direction) share most
+    of their pages, so their VmRSS would be counted many times over; PSS
+    splits shared pages among the processes that map them.
+    """
 
     def __init__(self, pid: int, interval: float = 0.25) -> None:
         self.pid = pid
@@ -419,7 +477,7 @@ class MemorySampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             rss = proc_status(self.pid, "VmRSS")
-            tree = rss + sum(proc_status(child, "VmRSS") for child in descendants(self.pid))
+            tree = rss + sum(proc_pss(child) for child in descendants(self.pid))
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_tree = max(self.peak_tree, tree)
             self.samples += 1
@@ -442,17 +500,30 @@ class Server:
     def start(self) -> None:
         env = common.subprocess_env({"VOICEMODE_SECRET": self.secret})
         if self.kind == "relay":
-            command = [sys.executable, str(Path(__file__).resolve()), "--serve-relay",
-                       str(self.port)]
+            command = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve-relay",
+                str(self.port),
+            ]
         else:
             env["VOICEMODE_TRANSLATION_ENGINES"] = self.kind
             db = self.workdir / f"{self.kind}.db"
-            command = [common.voicemode_exe(), "serve", "--host", "127.0.0.1",
-                       "--port", str(self.port), "--db", str(db)]
+            command = [
+                common.voicemode_exe(),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--db",
+                str(db),
+            ]
         self.log_path = self.workdir / f"{self.kind}.log"
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                        cwd=common.ROOT)
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=common.ROOT
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -480,8 +551,11 @@ class Server:
     def log_lines(self, needle: str) -> list[str]:
         if self.log_path is None or not self.log_path.exists():
             return []
-        return [line for line in self.log_path.read_text(errors="replace").splitlines()
-                if needle in line]
+        return [
+            line
+            for line in self.log_path.read_text(errors="replace").splitlines()
+            if needle in line
+        ]
 
 
 def split_rooms(rooms: int, procs: int) -> list[list[int]]:
@@ -489,11 +563,15 @@ def split_rooms(rooms: int, procs: int) -> list[list[int]]:
 
 
 def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    heading(f"run: {kind}" + {
-        "relay": " (baseline: bare websockets relay, no actors/store/translation)",
-        "identity": " (voicemode serve, VOICEMODE_TRANSLATION_ENGINES=identity)",
-        "apertium": " (voicemode serve, default engine: Apertium)",
-    }[kind], "-")
+    heading(
+        f"run: {kind}"
+        + {
+            "relay": " (baseline: bare websockets relay, no actors/store/translation)",
+            "identity": " (voicemode serve, VOICEMODE_TRANSLATION_ENGINES=identity)",
+            "apertium": " (voicemode serve, default engine: Apertium)",
+        }[kind],
+        "-",
+    )
     server = Server(kind, workdir)
     server.start()
     assert server.process is not None
@@ -506,12 +584,21 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
     drain = args.drain if args.drain is not None else (30 if kind == "apertium" else 10)
     try:
         for rooms in split_rooms(args.rooms, args.client_procs):
-            spec = {"url": server.url, "secret": server.secret, "rooms": rooms,
-                    "rooms_total": args.rooms, "warmup": args.warmup, "seconds": args.seconds,
-                    "drain": drain, "compression": args.compression}
+            spec = {
+                "url": server.url,
+                "secret": server.secret,
+                "rooms": rooms,
+                "rooms_total": args.rooms,
+                "warmup": args.warmup,
+                "seconds": args.seconds,
+                "drain": drain,
+                "compression": args.compression,
+            }
             worker = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--worker"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=common.subprocess_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=common.subprocess_env(),
                 cwd=common.ROOT,
             )
             assert worker.stdin is not None
@@ -526,9 +613,11 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
                 raise RuntimeError(f"client worker failed to join (exit {worker.wait()})")
             join_s = max(join_s, json.loads(line)["join_s"])
         joined_rss = proc_status(pid, "VmRSS")
-        print(f"  {args.rooms * 4} connections joined {args.rooms} rooms in {join_s:.1f} s; "
-              f"server RSS idle {idle_rss / 2**20:.0f} MB, after joins {joined_rss / 2**20:.0f} MB",
-              flush=True)
+        print(
+            f"  {args.rooms * 4} connections joined {args.rooms} rooms in {join_s:.1f} s; "
+            f"server RSS idle {idle_rss / 2**20:.0f} MB, after joins {joined_rss / 2**20:.0f} MB",
+            flush=True,
+        )
         t0 = time.perf_counter() + 1.0
         server_pids = [pid, *descendants(pid)]
         cpu_before = cpu_seconds(server_pids)
@@ -536,8 +625,11 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
             assert worker.stdin is not None
             worker.stdin.write((json.dumps({"t0": t0}) + "\n").encode())
             worker.stdin.flush()
-        print(f"  load: 1 transcript/s per room ({args.rooms}/s total), {args.warmup} s warm-up "
-              f"+ {args.seconds} s measured ...", flush=True)
+        print(
+            f"  load: 1 transcript/s per room ({args.rooms}/s total), {args.warmup} s warm-up "
+            f"+ {args.seconds} s measured ...",
+            flush=True,
+        )
         results = []
         for worker in workers:
             assert worker.stdout is not None
@@ -555,28 +647,57 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
                 worker.wait()
         sampler.stop()
     hwm = proc_status(pid, "VmHWM")
-    children_rss = sum(proc_status(child, "VmRSS") for child in descendants(pid))
+    children = descendants(pid)
+    children_pss = sum(proc_pss(child) for child in children)
     stop_s, code = server.stop()
-    warnings = server.log_lines("WARNING") + server.log_lines("ERROR") + server.log_lines(
-        "Traceback")
-    return report_run(kind, args, results, {
-        "idle_rss": idle_rss, "joined_rss": joined_rss, "peak_rss": sampler.peak_rss,
-        "peak_tree": sampler.peak_tree, "hwm": hwm, "children_rss": children_rss,
-        "server_cpu_s": server_cpu, "load_s": load_s, "stop_s": stop_s, "exit": code,
-        "warnings": warnings, "log": str(server.log_path),
-    })
+    warnings = (
+        server.log_lines("WARNING") + server.log_lines("ERROR") + server.log_lines("Traceback")
+    )
+    return report_run(
+        kind,
+        args,
+        results,
+        {
+            "idle_rss": idle_rss,
+            "joined_rss": joined_rss,
+            "peak_rss": sampler.peak_rss,
+            "peak_tree": sampler.peak_tree,
+            "hwm": hwm,
+            "children_pss": children_pss,
+            "children": len(children),
+            "server_cpu_s": server_cpu,
+            "load_s": load_s,
+            "stop_s": stop_s,
+            "exit": code,
+            "warnings": warnings,
+            "log": str(server.log_path),
+        },
+    )
 
 
-def report_run(kind: str, args: argparse.Namespace, results: list[dict[str, Any]],
-               server: dict[str, Any]) -> dict[str, Any]:
+def report_run(
+    kind: str, args: argparse.Namespace, results: list[dict[str, Any]], server: dict[str, Any]
+) -> dict[str, Any]:
     by_lang: dict[str, list[float]] = defaultdict(list)
     for result in results:
         for lang, values in result["latencies"].items():
             by_lang[lang].extend(values)
     everything = [value for values in by_lang.values() for value in values]
-    totals = {key: sum(r[key] for r in results) for key in (
-        "sent", "sent_measured", "expected", "lost", "duplicated", "unknown", "misrouted",
-        "recognized_lost", "recognized_dup", "closed_early")}
+    totals = {
+        key: sum(r[key] for r in results)
+        for key in (
+            "sent",
+            "sent_measured",
+            "expected",
+            "lost",
+            "duplicated",
+            "unknown",
+            "misrouted",
+            "recognized_lost",
+            "recognized_dup",
+            "closed_early",
+        )
+    }
     errors: dict[str, int] = defaultdict(int)
     for result in results:
         for code, count in result["errors"].items():
@@ -584,17 +705,21 @@ def report_run(kind: str, args: argparse.Namespace, results: list[dict[str, Any]
     client_cpu = sum(r["client_cpu_s"] for r in results)
     load_s = server["load_s"]
     stats = summary_ms(everything)
-    print(f"  delivery overhead (send -> translated-message at each listener, after warm-up):")
+    print("  delivery overhead (send -> translated-message at each listener, after warm-up):")
     print(f"    all listeners   {fmt_summary(stats)}")
     for lang in sorted(by_lang):
         route = "from TranscriptRecognized" if lang == SPEAKER_LANG else "via TranslationProduced"
         print(f"    listener {lang}     {fmt_summary(summary_ms(by_lang[lang]))}  [{route}]")
-    print(f"  messages: {totals['sent']} transcripts sent ({totals['sent_measured']} measured), "
-          f"{totals['expected']} deliveries expected; lost {totals['lost']}, "
-          f"duplicated {totals['duplicated']}, misrouted {totals['misrouted']}, "
-          f"unmatched {totals['unknown']}")
-    print(f"  speaker echo (recognized-speech): lost {totals['recognized_lost']}, "
-          f"duplicated {totals['recognized_dup']}")
+    print(
+        f"  messages: {totals['sent']} transcripts sent ({totals['sent_measured']} measured), "
+        f"{totals['expected']} deliveries expected; lost {totals['lost']}, "
+        f"duplicated {totals['duplicated']}, misrouted {totals['misrouted']}, "
+        f"unmatched {totals['unknown']}"
+    )
+    print(
+        f"  speaker echo (recognized-speech): lost {totals['recognized_lost']}, "
+        f"duplicated {totals['recognized_dup']}"
+    )
     if errors:
         print(f"  error frames received: {dict(errors)}")
     if totals["closed_early"]:
@@ -604,39 +729,61 @@ def report_run(kind: str, args: argparse.Namespace, results: list[dict[str, Any]
     if lost_samples:
         print(f"  lost, e.g.: {lost_samples}")
     mb = 2**20
-    print(f"  server memory: VmHWM {server['hwm'] / mb:.0f} MB (peak sampled VmRSS "
-          f"{server['peak_rss'] / mb:.0f} MB; idle {server['idle_rss'] / mb:.0f} MB; after joins "
-          f"{server['joined_rss'] / mb:.0f} MB); with child processes peak "
-          f"{server['peak_tree'] / mb:.0f} MB")
-    print(f"  CPU during load ({load_s:.0f} s, 2 cores = {2 * load_s:.0f} core-s): server "
-          f"{server['server_cpu_s']:.1f} core-s ({server['server_cpu_s'] / load_s:.0%} of a core), "
-          f"clients {client_cpu:.1f} core-s ({client_cpu / load_s:.0%} of a core); "
-          f"client send lag p99 {max(r['send_lag_p99_ms'] for r in results):.1f} ms")
+    print(
+        f"  server memory: VmHWM {server['hwm'] / mb:.0f} MB (peak sampled VmRSS "
+        f"{server['peak_rss'] / mb:.0f} MB; idle {server['idle_rss'] / mb:.0f} MB; after joins "
+        f"{server['joined_rss'] / mb:.0f} MB); server + {server['children']} child "
+        f"processes (PSS) peak {server['peak_tree'] / mb:.0f} MB"
+    )
+    print(
+        f"  CPU during load ({load_s:.0f} s; {os.cpu_count()} cores): server "
+        f"{server['server_cpu_s']:.2f} core-s ({server['server_cpu_s'] / load_s:.0%} of a core), "
+        f"clients {client_cpu:.2f} core-s ({client_cpu / load_s:.0%} of a core); "
+        f"client send lag p99 {max(r['send_lag_p99_ms'] for r in results):.1f} ms"
+    )
     exit_note = "killed after 30 s" if server["exit"] is None else f"exit {server['exit']}"
     print(f"  server stop (SIGTERM): {server['stop_s']:.1f} s, {exit_note}; log {server['log']}")
     if server["warnings"]:
-        print(f"  server log: {len(server['warnings'])} warning/error line(s), first: "
-              f"{server['warnings'][0][:200]}")
-    return {"kind": kind, "stats": stats,
-            "by_lang": {k: summary_ms(v) for k, v in by_lang.items()},
-            "totals": totals, "errors": dict(errors), "server": server,
-            "client_cpu_s": client_cpu}
+        print(
+            f"  server log: {len(server['warnings'])} warning/error line(s), first: "
+            f"{server['warnings'][0][:200]}"
+        )
+    return {
+        "kind": kind,
+        "stats": stats,
+        "by_lang": {k: summary_ms(v) for k, v in by_lang.items()},
+        "totals": totals,
+        "errors": dict(errors),
+        "server": server,
+        "client_cpu_s": client_cpu,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rooms", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=30, help="measured seconds")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds (not timed)")
-    parser.add_argument("--runs", default=",".join(RUN_NAMES),
-                        help=f"comma-separated, of {', '.join(RUN_NAMES)}")
-    parser.add_argument("--client-procs", type=int, default=1,
-                        help="client processes generating the load")
-    parser.add_argument("--drain", type=float, default=None,
-                        help="seconds to wait for late deliveries (default 10, Apertium 30)")
-    parser.add_argument("--compression", choices=("deflate", "none"), default="deflate",
-                        help="client permessage-deflate offer (browsers offer deflate)")
+    parser.add_argument(
+        "--runs", default=",".join(RUN_NAMES), help=f"comma-separated, of {', '.join(RUN_NAMES)}"
+    )
+    parser.add_argument(
+        "--client-procs", type=int, default=1, help="client processes generating the load"
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=None,
+        help="seconds to wait for late deliveries (default 10, Apertium 30)",
+    )
+    parser.add_argument(
+        "--compression",
+        choices=("deflate", "none"),
+        default="deflate",
+        help="client permessage-deflate offer (browsers offer deflate)",
+    )
     parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-relay", type=int, default=None, help=argparse.SUPPRESS)
@@ -656,9 +803,11 @@ def main(argv: list[str] | None = None) -> int:
 
     heading("bench/delivery.py: delivery overhead over real WebSockets")
     print(machine_note())
-    print(f"Load: {args.rooms} rooms x 4 connections (speaker {SPEAKER_LANG}; listeners "
-          f"{', '.join(lang for _, lang in LISTENERS)}), 1 speech-transcript per room per second, "
-          f"staggered; {args.client_procs} client process(es); compression {args.compression}.")
+    print(
+        f"Load: {args.rooms} rooms x 4 connections (speaker {SPEAKER_LANG}; listeners "
+        f"{', '.join(lang for _, lang in LISTENERS)}), 1 speech-transcript per room per second, "
+        f"staggered; {args.client_procs} client process(es); compression {args.compression}."
+    )
     print_workarounds()
     workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-delivery-"))
     print(f"Work dir (fresh SQLite store per run, server logs): {workdir}")
@@ -667,9 +816,16 @@ def main(argv: list[str] | None = None) -> int:
     heading("Summary", "-")
     rows = summary_rows(outcomes, args)
     print(common.markdown_table(rows))
-    common.write_results(args.results, rows, {"runs": {
-        name: {"stats": o["stats"], "totals": o["totals"], "hwm": o["server"]["hwm"]}
-        for name, o in outcomes.items()}})
+    common.write_results(
+        args.results,
+        rows,
+        {
+            "runs": {
+                name: {"stats": o["stats"], "totals": o["totals"], "hwm": o["server"]["hwm"]}
+                for name, o in outcomes.items()
+            }
+        },
+    )
     return 0
 
 
@@ -684,32 +840,54 @@ def summary_rows(outcomes: dict[str, dict[str, Any]], args: argparse.Namespace) 
         return f"{totals['lost']} lost / {totals['duplicated']} dup of {totals['expected']}"
 
     size = f"{args.rooms} rooms x 4, {args.seconds} s"
-    relay_base = (f"{p('relay')} p99 / {p('relay', 'p50')} p50 (bare websockets relay)"
-                  if "relay" in outcomes else "not run")
+    relay_base = (
+        f"{p('relay')} p99 / {p('relay', 'p50')} p50 (bare websockets relay)"
+        if "relay" in outcomes
+        else "not run"
+    )
     rows: list[Row] = []
     if "identity" in outcomes:
-        rows.append(Row("delivery", f"delivery overhead p99, identity engine ({size})",
-                        "<= 10 ms", f"{p('identity')} (p50 {p('identity', 'p50')}, "
-                        f"p95 {p('identity', 'p95')}, max {p('identity', 'max')})", relay_base))
+        rows.append(
+            Row(
+                "delivery",
+                f"delivery overhead p99, identity engine ({size})",
+                "<= 10 ms",
+                f"{p('identity')} (p50 {p('identity', 'p50')}, "
+                f"p95 {p('identity', 'p95')}, max {p('identity', 'max')})",
+                relay_base,
+            )
+        )
     if "apertium" in outcomes:
-        base = (f"{p('identity')} p99 (identity engine)" if "identity" in outcomes
-                else relay_base)
-        rows.append(Row("delivery", f"delivery overhead p99, Apertium ({size})", "-",
-                        f"{p('apertium')} (p50 {p('apertium', 'p50')}, "
-                        f"p95 {p('apertium', 'p95')}, max {p('apertium', 'max')})", base))
+        base = f"{p('identity')} p99 (identity engine)" if "identity" in outcomes else relay_base
+        rows.append(
+            Row(
+                "delivery",
+                f"delivery overhead p99, Apertium ({size})",
+                "-",
+                f"{p('apertium')} (p50 {p('apertium', 'p50')}, "
+                f"p95 {p('apertium', 'p95')}, max {p('apertium', 'max')})",
+                base,
+            )
+        )
     for name in ("identity", "apertium"):
         if name in outcomes:
             base = loss("relay") + " (relay)" if "relay" in outcomes else "-"
-            rows.append(Row("delivery", f"lost / duplicated deliveries, {name}", "0 / 0",
-                            loss(name), base))
+            rows.append(
+                Row("delivery", f"lost / duplicated deliveries, {name}", "0 / 0", loss(name), base)
+            )
     for name in ("identity", "apertium"):
         if name in outcomes:
             server = outcomes[name]["server"]
-            rows.append(Row(
-                "delivery", f"server peak RSS (VmHWM), {name}", "<= 300 MB",
-                f"{server['hwm'] / 2**20:.0f} MB (+children peak "
-                f"{(server['peak_tree'] - server['peak_rss']) / 2**20:.0f} MB)",
-                f"{server['idle_rss'] / 2**20:.0f} MB idle after start"))
+            rows.append(
+                Row(
+                    "delivery",
+                    f"server peak RSS (VmHWM), {name}",
+                    "<= 300 MB",
+                    f"{server['hwm'] / 2**20:.0f} MB (with {server['children']} child "
+                    f"processes, PSS: {server['peak_tree'] / 2**20:.0f} MB)",
+                    f"{server['idle_rss'] / 2**20:.0f} MB idle after start",
+                )
+            )
     return rows
 
 

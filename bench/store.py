@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import queue
 import shutil
 import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,12 @@ from uuid import UUID, uuid4
 
 import common  # sets sys.path and the core work-arounds
 from common import Row, heading, machine_note, print_workarounds, rate, summary_ms
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
 
-from eventsourcing.application import Application  # noqa: E402
-from eventsourcing.domain import Aggregate, event  # noqa: E402
-
-from events.domain import Room, room_id_for  # noqa: E402
-from events.store import EventStore  # noqa: E402
-from events.writer import AppendRequest, GroupCommitWriter  # noqa: E402
+from events.domain import Room, room_id_for
+from events.store import EventStore
+from events.writer import AppendRequest, GroupCommitWriter
 
 SENTENCES = (
     "Good morning everyone, can you hear me clearly?",
@@ -181,8 +179,9 @@ def run_group_commit_threads(path: Path, rooms: int, seconds: float) -> Measured
     writer.stop()
     verify(store, rooms + sum(counts))
     store.close()
-    return Measured(sum(counts), elapsed, int(commits[0]), [x for lat in latencies for x in lat],
-                    commits[1])
+    return Measured(
+        sum(counts), elapsed, int(commits[0]), [x for lat in latencies for x in lat], commits[1]
+    )
 
 
 def run_group_commit_async(path: Path, rooms: int, seconds: float, threads: int) -> Measured:
@@ -292,10 +291,12 @@ class LibraryApp(Application):
 
 
 def library_app(path: Path) -> LibraryApp:
-    return LibraryApp(env={
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(path),
-    })
+    return LibraryApp(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+        }
+    )
 
 
 def library_transcript(room: LibraryRoom, count: int) -> None:
@@ -348,7 +349,7 @@ def run_library_threads(path: Path, rooms: int, seconds: float) -> Measured:
             library_transcript(room, counts[index])
             try:
                 app.save(room)
-            except Exception as error:  # noqa: BLE001 - reported, not fatal to the bench
+            except Exception as error:
                 errors.append(error)
                 return
             counts[index] += 1
@@ -385,21 +386,33 @@ def describe(label: str, measured: Measured, *, latency: bool = False) -> None:
     print(line, flush=True)
     if latency and measured.latencies:
         stats = summary_ms(measured.latencies)
-        print(f"  {'':<58} append->durable: p50 {stats['p50']:.2f} ms, p99 {stats['p99']:.2f} ms, "
-              f"max {stats['max']:.2f} ms", flush=True)
+        print(
+            f"  {'':<58} append->durable: p50 {stats['p50']:.2f} ms, p99 {stats['p99']:.2f} ms, "
+            f"max {stats['max']:.2f} ms",
+            flush=True,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rooms", type=int, default=200, help="concurrent producers (rooms)")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
-    parser.add_argument("--async-threads", type=int, default=4,
-                        help="producer threads of the submit/callback variant")
-    parser.add_argument("--dir", default=None, help="directory for the database files "
-                        "(default: a fresh temp dir)")
-    parser.add_argument("--skip-library-threads", action="store_true",
-                        help="skip the multi-threaded library variant")
+    parser.add_argument(
+        "--async-threads",
+        type=int,
+        default=4,
+        help="producer threads of the submit/callback variant",
+    )
+    parser.add_argument(
+        "--dir", default=None, help="directory for the database files (default: a fresh temp dir)"
+    )
+    parser.add_argument(
+        "--skip-library-threads",
+        action="store_true",
+        help="skip the multi-threaded library variant",
+    )
     parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -408,8 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_workarounds()
     workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-store-", dir=args.dir))
     print(f"Files: fresh SQLite databases in {workdir} (same disk for every measurement)")
-    print(f"Event: Room.TranscriptRecognized (9 fields, ~{len(SENTENCES[0])}-char text); "
-          f"{args.rooms} rooms, {args.seconds:g} s per measurement.")
+    print(
+        f"Event: Room.TranscriptRecognized (9 fields, ~{len(SENTENCES[0])}-char text); "
+        f"{args.rooms} rooms, {args.seconds:g} s per measurement."
+    )
     try:
         probe = workdir / "probe.db"
         EventStore.open(str(probe)).close()
@@ -417,13 +432,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         heading("(a) ours: GroupCommitWriter over EventStore", "-")
         ours = run_group_commit_threads(workdir / "ours-threads.db", args.rooms, args.seconds)
-        describe(f"{args.rooms} room threads, blocking writer.append, 1 event each", ours,
-                 latency=True)
+        describe(
+            f"{args.rooms} room threads, blocking writer.append, 1 event each", ours, latency=True
+        )
         ours_async = run_group_commit_async(
             workdir / "ours-async.db", args.rooms, args.seconds, args.async_threads
         )
-        describe(f"{args.rooms} rooms on {args.async_threads} threads, writer.submit + callback",
-                 ours_async, latency=True)
+        describe(
+            f"{args.rooms} rooms on {args.async_threads} threads, writer.submit + callback",
+            ours_async,
+            latency=True,
+        )
         single = run_store_single(workdir / "ours-single.db", args.seconds)
         describe("EventStore.append, 1 event/transaction, 1 thread (no group commit)", single)
 
@@ -439,26 +458,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         heading("Summary", "-")
         speedup = ours.per_s / library.per_s if library.per_s else float("nan")
-        print(f"  group commit, {args.rooms} producers: {ours.per_s:,.0f} events/s "
-              f"(goal >= 20,000) = {speedup:.1f}x the library baseline "
-              f"{library.per_s:,.0f} events/s (1 save per event)")
+        print(
+            f"  group commit, {args.rooms} producers: {ours.per_s:,.0f} events/s "
+            f"(goal >= 20,000) = {speedup:.1f}x the library baseline "
+            f"{library.per_s:,.0f} events/s (1 save per event)"
+        )
         rows = [
-            Row("store", f"durable appends, GroupCommitWriter, {args.rooms} producers (1-event batches)",
-                ">= 20,000 events/s", rate(ours.per_s),
-                f"{rate(library.per_s)} (library Application.save per event, 1 thread)"),
-            Row("store", f"durable appends, writer.submit from {args.async_threads} threads "
-                f"for {args.rooms} rooms", "-", rate(ours_async.per_s),
-                f"{rate(single.per_s)} (our EventStore.append, 1 event/transaction)"),
+            Row(
+                "store",
+                f"durable appends, GroupCommitWriter, {args.rooms} producers (1-event batches)",
+                ">= 20,000 events/s",
+                rate(ours.per_s),
+                f"{rate(library.per_s)} (library Application.save per event, 1 thread)",
+            ),
+            Row(
+                "store",
+                f"durable appends, writer.submit from {args.async_threads} threads "
+                f"for {args.rooms} rooms",
+                "-",
+                rate(ours_async.per_s),
+                f"{rate(single.per_s)} (our EventStore.append, 1 event/transaction)",
+            ),
         ]
         if library_threads is not None:
-            rows.append(Row("store", f"library Application.save per event, {args.rooms} threads",
-                            "-", rate(library_threads.per_s),
-                            f"{rate(library.per_s)} (same, 1 thread)"))
-        common.write_results(args.results, rows, {
-            "ours_threads": ours.per_s, "ours_async": ours_async.per_s,
-            "ours_single": single.per_s, "library": library.per_s,
-            "library_threads": library_threads.per_s if library_threads else None,
-        })
+            rows.append(
+                Row(
+                    "store",
+                    f"library Application.save per event, {args.rooms} threads",
+                    "-",
+                    rate(library_threads.per_s),
+                    f"{rate(library.per_s)} (same, 1 thread)",
+                )
+            )
+        common.write_results(
+            args.results,
+            rows,
+            {
+                "ours_threads": ours.per_s,
+                "ours_async": ours_async.per_s,
+                "ours_single": single.per_s,
+                "library": library.per_s,
+                "library_threads": library_threads.per_s if library_threads else None,
+            },
+        )
     finally:
         if args.dir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, DomainEvent
 ROOM_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:room")
 TRANSLATIONS_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:translations")
 
+
 def room_id_for(code: str) -> UUID:
     """Return the stable stream id of the room with this code.
 
@@ -59,11 +60,13 @@ class Room(Aggregate):
     class Event(Aggregate.Event):
         """Base class of the room's events."""
 
+    @dataclass(frozen=True)
     class RoomOpened(Aggregate.Created, Event):
         """The room came into being the first time someone joined it."""
 
         code: str
 
+    @dataclass(frozen=True)
     class ParticipantJoined(Event):
         """A participant entered (or re-entered) the room."""
 
@@ -76,6 +79,7 @@ class Room(Aggregate):
             assert isinstance(aggregate, Room)
             aggregate.members[self.user_id] = Member(self.user_id, self.name, self.language)
 
+    @dataclass(frozen=True)
     class ParticipantLeft(Event):
         """A participant left (``reason`` ``left``) or was disconnected (any other reason)."""
 
@@ -92,6 +96,7 @@ class Room(Aggregate):
             else:
                 aggregate.members.pop(self.user_id, None)
 
+    @dataclass(frozen=True)
     class LanguageChanged(Event):
         """A participant chose another language to hear and speak."""
 
@@ -104,6 +109,7 @@ class Room(Aggregate):
             assert isinstance(aggregate, Room)
             aggregate.members[self.user_id].language = self.language
 
+    @dataclass(frozen=True)
     class SpeechStarted(Event):
         """A participant started speaking, in group or solo mode.
 
@@ -124,6 +130,7 @@ class Room(Aggregate):
             member.solo_target = self.solo_target
             member.speaking = True
 
+    @dataclass(frozen=True)
     class SpeechEnded(Event):
         """A participant stopped speaking."""
 
@@ -134,6 +141,7 @@ class Room(Aggregate):
             assert isinstance(aggregate, Room)
             aggregate.members[self.user_id].speaking = False
 
+    @dataclass(frozen=True)
     class TranscriptRecognized(Event):
         """A final transcript of one utterance (partials are never stored).
 
@@ -157,6 +165,7 @@ class Room(Aggregate):
             assert isinstance(aggregate, Room)
             aggregate.transcripts += 1
 
+    @dataclass(frozen=True)
     class ClientErrorReported(Event):
         """A client reported an error of its own (telemetry)."""
 
@@ -206,9 +215,7 @@ class Room(Aggregate):
         dropped connection, a client too slow to read) keeps them as an away
         member, so they can come back and resume.
         """
-        if self.present(user_id):
-            self.trigger_event(self.ParticipantLeft, user_id=user_id, reason=reason)
-        elif reason == "left" and user_id in self.members:
+        if self.present(user_id) or (reason == "left" and user_id in self.members):
             self.trigger_event(self.ParticipantLeft, user_id=user_id, reason=reason)
 
     def change_language(self, user_id: str, language: str) -> None:
@@ -297,6 +304,7 @@ class Room(Aggregate):
         )
 
 
+@dataclass(frozen=True)
 class TranslationProduced(DomainEvent):
     """One transcript rendered into one target language.
 

@@ -138,7 +138,7 @@ class SQLiteSubscription(ListenNotifySubscription[SubscribableSQLiteApplicationR
         if self._has_been_stopped:
             # stop() ran in the pull thread before the event was registered.
             _COMMITS.discard(self._database, self._has_been_notified)
-        # Catch up with commits made while the first pull was under way.
+        # A commit may have landed between the first pull and the registration.
         self._has_been_notified.set()
         self._poll_thread = Thread(target=self._poll, name="sqlite-subscription-poll", daemon=True)
         self._poll_thread.start()

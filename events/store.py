@@ -97,7 +97,7 @@ class EventStore:
         """Open (creating tables if needed) the store named by ``db``."""
         env = {**store_environment(db), "CREATE_TABLE": "y"}
         factory = InfrastructureFactory.construct(env)
-        recorder = cast(ProcessRecorder, factory.process_recorder())
+        recorder = factory.process_recorder()
         return cls(recorder, Mapper(transcoder=build_transcoder()))
 
     def append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -117,15 +117,13 @@ class Timeline:
         """Explain one stored event."""
         state: State = self._decode(notification.state)
         name = notification.topic.rpartition(".")[2]
-        room_uuid = state.get("room_id") or notification.originator_id
+        room_uuid = cast(UUID, state.get("room_id") or notification.originator_id)
         if name == "RoomOpened":
             self._room_codes[room_uuid] = state["code"]
         room = self._room_codes.get(room_uuid) or room_uuid.hex[:8]
         state["room_id"] = room_uuid
         who, summary = _SUMMARIES.get(name, _generic)(state)
-        return TimelineEntry(
-            notification.id, state["timestamp"], room, name, who, summary, state
-        )
+        return TimelineEntry(notification.id, state["timestamp"], room, name, who, summary, state)
 
 
 def state_at(store: EventStore, code: str, position: int) -> Room | None:

@@ -2,9 +2,10 @@
 
 The library's :class:`~eventsourcing.persistence.JSONTranscoder` turns tuples into
 lists and is slow on the replay hot path. :class:`OrjsonTranscoder` keeps the same
-wire format for custom types (``{"_type_": name, "_data_": ...}``), so stored
-events stay readable by either, but does the JSON work in orjson and walks the
-object tree in a tight loop of its own:
+wire format for custom types (``{"_type_": name, "_data_": ...}``), so each reads
+what the other wrote given the same transcodings (a JSONTranscoder needs
+:class:`TupleAsList` registered to read tuples), but does the JSON work in orjson
+and walks the object tree in a tight loop of its own:
 
 * ``str``, ``int``, ``float``, ``bool``, ``None``, ``dict`` and ``list`` are JSON;
 * tuples are stored as ``{"_type_": "tuple_as_list", "_data_": [...]}`` and come
@@ -222,13 +223,7 @@ def _json_restorer(decoders: dict[str, Callable[[Any], Any]]) -> Callable[[Any],
             cls = type(value)
             if cls is dict:
                 if len(value) == 2 and _TYPE in value and _DATA in value:
-                    name = value[_TYPE]
-                    data = value[_DATA]
-                    # Most tagged values are a string under a known name: decode inline.
-                    if type(data) is str and type(name) is str and name in decoders:
-                        obj[key] = decoders[name](data)
-                    else:
-                        obj[key] = untag(value)
+                    obj[key] = untag(value)
                 else:
                     obj[key] = restore_dict(value)
             elif cls is list:

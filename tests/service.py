@@ -48,13 +48,30 @@ class ServedInstance:
 
     def start(self) -> None:
         env = {**os.environ, "VOICEMODE_SECRET": self.secret, **self.env}
-        self.log_path = Path(self.db + f".{time.monotonic_ns()}.log") if "://" not in self.db \
+        self.log_path = (
+            Path(self.db + f".{time.monotonic_ns()}.log")
+            if "://" not in self.db
             else Path(f"/tmp/voicemode-{self.port}.log")
+        )
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "runtime.py"), "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--http-port", str(self.http_port), "--db", self.db],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            [
+                sys.executable,
+                str(ROOT / "runtime.py"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--http-port",
+                str(self.http_port),
+                "--db",
+                self.db,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -108,7 +125,7 @@ class Client:
             async for message in self.ws:
                 self.frames.append(orjson.loads(message))
                 self._new.set()
-        except Exception as error:  # noqa: BLE001 - recorded for the test to inspect
+        except Exception as error:
             self.closed = error
         finally:
             self._new.set()
@@ -145,13 +162,16 @@ class Client:
     async def expect(self, event: str, timeout: float = 10.0, **data: Any) -> dict[str, Any]:
         """Wait for a frame named ``event`` whose data contains ``data``."""
         return await self.wait_for(
-            lambda f: f.get("event") == event
-            and all(f.get("data", {}).get(k) == v for k, v in data.items()),
+            lambda f: (
+                f.get("event") == event
+                and all(f.get("data", {}).get(k) == v for k, v in data.items())
+            ),
             timeout,
         )
 
-    async def request(self, event: str, data: dict[str, Any] | None = None,
-                      ref: str = "r", timeout: float = 10.0) -> dict[str, Any]:
+    async def request(
+        self, event: str, data: dict[str, Any] | None = None, ref: str = "r", timeout: float = 10.0
+    ) -> dict[str, Any]:
         """Send a command with a ref and wait for the ack, reply or error echoing it."""
         marker = f"{ref}-{len(self.frames)}-{time.monotonic_ns()}"
         await self.send(event, data, marker)

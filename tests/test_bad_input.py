@@ -35,30 +35,65 @@ CASES: list[tuple[str, Any, str]] = [
     ("not an object", "[1, 2]", "invalid_frame"),
     ("no event name", '{"data": {}}', "invalid_frame"),
     ("unknown event", '{"event": "dance", "ref": 7}', "unknown_event"),
-    ("missing field", '{"event": "speech-transcript", "data": {"sourceLang": "en"}}',
-     "missing_field"),
-    ("mistyped field", '{"event": "speech-transcript", "data": {"transcript": 5, '
-                       '"sourceLang": "en"}}', "invalid_field"),
-    ("empty transcript", '{"event": "speech-transcript", "data": {"transcript": "  ", '
-                         '"sourceLang": "en"}}', "empty_transcript"),
-    ("long transcript", orjson.dumps({"event": "speech-transcript", "data": {
-        "transcript": "word " * 2000, "sourceLang": "en"}}).decode(), "transcript_too_long"),
-    ("100 kB transcript", orjson.dumps({"event": "speech-transcript", "data": {
-        "transcript": "x" * 100_000, "sourceLang": "en"}}).decode(), "frame_too_large"),
-    ("unknown language", '{"event": "speech-transcript", "data": {"transcript": "hi", '
-                         '"sourceLang": "xx"}}', "unknown_language"),
+    (
+        "missing field",
+        '{"event": "speech-transcript", "data": {"sourceLang": "en"}}',
+        "missing_field",
+    ),
+    (
+        "mistyped field",
+        '{"event": "speech-transcript", "data": {"transcript": 5, "sourceLang": "en"}}',
+        "invalid_field",
+    ),
+    (
+        "empty transcript",
+        '{"event": "speech-transcript", "data": {"transcript": "  ", "sourceLang": "en"}}',
+        "empty_transcript",
+    ),
+    (
+        "long transcript",
+        orjson.dumps(
+            {
+                "event": "speech-transcript",
+                "data": {"transcript": "word " * 2000, "sourceLang": "en"},
+            }
+        ).decode(),
+        "transcript_too_long",
+    ),
+    (
+        "100 kB transcript",
+        orjson.dumps(
+            {
+                "event": "speech-transcript",
+                "data": {"transcript": "x" * 100_000, "sourceLang": "en"},
+            }
+        ).decode(),
+        "frame_too_large",
+    ),
+    (
+        "unknown language",
+        '{"event": "speech-transcript", "data": {"transcript": "hi", "sourceLang": "xx"}}',
+        "unknown_language",
+    ),
     ("binary frame", b"\x00\x01\x02", "binary_not_expected"),
-    ("second authenticate", '{"event": "authenticate", "data": {"token": "t"}}',
-     "already_authenticated"),
-    ("bad room code", '{"event": "join-room", "data": {"roomCode": "no spaces!"}}',
-     "invalid_room_code"),
+    (
+        "second authenticate",
+        '{"event": "authenticate", "data": {"token": "t"}}',
+        "already_authenticated",
+    ),
+    (
+        "bad room code",
+        '{"event": "join-room", "data": {"roomCode": "no spaces!"}}',
+        "invalid_room_code",
+    ),
     ("resume without since", '{"event": "resume", "data": {}}', "missing_field"),
     ("stop without start", '{"event": "stop-speech"}', "not_speaking"),
 ]
 
 
-@pytest.mark.parametrize(("payload", "code"), [(p, c) for _, p, c in CASES],
-                         ids=[name for name, _, _ in CASES])
+@pytest.mark.parametrize(
+    ("payload", "code"), [(p, c) for _, p, c in CASES], ids=[name for name, _, _ in CASES]
+)
 def test_bad_frame_gets_a_stable_error_and_the_room_keeps_working(
     served: ServedInstance, payload: Any, code: str
 ) -> None:
@@ -74,7 +109,9 @@ def test_bad_frame_gets_a_stable_error_and_the_room_keeps_working(
             assert error["ref"] == 7
         await still_works(alice, bob, "after")
         assert [f["data"]["originalText"] for f in bob.named("translated-message")] == [
-            "before", "after"]
+            "before",
+            "after",
+        ]
 
     asyncio.run(scenario())
 
@@ -106,8 +143,9 @@ def test_first_frame_authentication(served: ServedInstance) -> None:
         assert early.ws.close_code == 4401
 
         forged = await Client.connect(served.url)
-        reply = await forged.request("authenticate",
-                                     {"token": issue_token("f" * 64, "mallory", "M", "en", 60)})
+        reply = await forged.request(
+            "authenticate", {"token": issue_token("f" * 64, "mallory", "M", "en", 60)}
+        )
         assert reply["data"]["code"] == "invalid_token"
 
     asyncio.run(scenario())
@@ -146,16 +184,22 @@ def test_flooding_client_is_rate_limited_and_loses_nothing_accepted(
         flooder = await member(served)
         listener = await member(served, "bob", "en")
         for n in range(400):
-            await flooder.send("speech-transcript", {"transcript": f"flood {n}",
-                                                     "sourceLang": "en"}, ref=n)
-        await flooder.wait_for(lambda f: f.get("ref") == 399 or (
-            f["event"] == "error" and f["data"]["code"] == "rate_limited"))
+            await flooder.send(
+                "speech-transcript", {"transcript": f"flood {n}", "sourceLang": "en"}, ref=n
+            )
+        await flooder.wait_for(
+            lambda f: (
+                f.get("ref") == 399
+                or (f["event"] == "error" and f["data"]["code"] == "rate_limited")
+            )
+        )
         await asyncio.sleep(2.0)
         acked = {f["ref"] for f in flooder.named("ack")}
         assert 0 < len(acked) < 400
         assert any(f["data"]["code"] == "rate_limited" for f in flooder.named("error"))
         await listener.wait_for(
-            lambda f: len(listener.named("translated-message")) >= len(acked), timeout=20)
+            lambda f: len(listener.named("translated-message")) >= len(acked), timeout=20
+        )
         heard = {f["data"]["originalText"] for f in listener.named("translated-message")}
         assert heard == {f"flood {n}" for n in acked}
         await asyncio.sleep(1.2)
@@ -167,12 +211,15 @@ def test_flooding_client_is_rate_limited_and_loses_nothing_accepted(
 @pytest.fixture
 def tight(tmp_path: Path) -> Iterator[ServedInstance]:
     """A served instance with small outboxes and no translation engine cost."""
-    instance = ServedInstance(db=str(tmp_path / "tight.db"), env={
-        "VOICEMODE_OUTBOX_FRAMES": "64",
-        "VOICEMODE_RATE_FRAMES_PER_S": "2000",
-        "VOICEMODE_RATE_BURST": "2000",
-        "VOICEMODE_TRANSLATION_ENGINES": "identity",
-    })
+    instance = ServedInstance(
+        db=str(tmp_path / "tight.db"),
+        env={
+            "VOICEMODE_OUTBOX_FRAMES": "64",
+            "VOICEMODE_RATE_FRAMES_PER_S": "2000",
+            "VOICEMODE_RATE_BURST": "2000",
+            "VOICEMODE_TRANSLATION_ENGINES": "identity",
+        },
+    )
     instance.start()
     yield instance
     instance.stop()
@@ -212,14 +259,14 @@ def test_slow_client_is_dropped_and_others_are_unaffected(tight: ServedInstance)
                 break
         left = await speaker.expect("user-left", userId="sloth")
         assert left["data"]["reason"] == "slow_consumer"
-        await listener.wait_for(lambda f: len(listener.named("translated-message")) == sent,
-                                timeout=20)
+        await listener.wait_for(
+            lambda f: len(listener.named("translated-message")) == sent, timeout=20
+        )
         slow.close()
 
     asyncio.run(scenario())
 
 
 async def say_quietly(client: Client, text: str) -> None:
-    ack = await client.request("speech-transcript", {"transcript": text[:4900],
-                                                     "sourceLang": "en"})
+    ack = await client.request("speech-transcript", {"transcript": text[:4900], "sourceLang": "en"})
     assert ack["event"] == "ack"

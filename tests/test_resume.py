@@ -9,8 +9,14 @@ import pytest
 
 from tests.service import Client, ServedInstance
 
-SENTENCES = ["The house is big.", "The dog is black.", "The cat is small.",
-             "The book is red.", "The car is new.", "The tree is tall."]
+SENTENCES = [
+    "The house is big.",
+    "The dog is black.",
+    "The cat is small.",
+    "The book is red.",
+    "The car is new.",
+    "The tree is tall.",
+]
 
 
 async def joined(served: ServedInstance, user: str, lang: str, **join: Any) -> Client:
@@ -92,9 +98,7 @@ def test_resume_while_others_keep_talking_is_gapless(served: ServedInstance) -> 
         await asyncio.sleep(0.5)
         talking = False
         await task
-        await bob.wait_for(
-            lambda f: f.get("data", {}).get("originalText") == said[-1], timeout=10
-        )
+        await bob.wait_for(lambda f: f.get("data", {}).get("originalText") == said[-1], timeout=10)
         got = [f["data"]["originalText"] for f in bob.named("translated-message")]
         assert got == said
         positions = [f["pos"] for f in stored_frames(bob)]
@@ -129,8 +133,10 @@ def test_resume_after_sigkill_delivers_everything_accepted(served: ServedInstanc
         assert originals == SENTENCES[1:5]
         positions = [f["pos"] for f in stored_frames(bob)]
         assert positions == sorted(set(positions))
-        assert all(f["data"]["targetLang"] == "es"
-                   and f["data"]["translatedText"] != f["data"]["originalText"]
-                   for f in bob.named("translated-message"))
+        assert all(
+            f["data"]["targetLang"] == "es"
+            and f["data"]["translatedText"] != f["data"]["originalText"]
+            for f in bob.named("translated-message")
+        )
 
     asyncio.run(after_restart())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -11,12 +11,13 @@ import pytest
 from tests.service import Client, ServedInstance
 
 
-def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
+def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     return asyncio.run(scenario())
 
 
-async def joined(served: ServedInstance, user: str, lang: str, room: str = "r1",
-                 **join: Any) -> Client:
+async def joined(
+    served: ServedInstance, user: str, lang: str, room: str = "r1", **join: Any
+) -> Client:
     client = await Client.connect(served.url, served.token(user, lang=lang))
     reply = await client.request("join-room", {"roomCode": room, **join})
     assert reply["event"] == "joined-room", reply
@@ -32,8 +33,9 @@ def test_three_clients_hear_each_transcript_in_their_language(served: ServedInst
         await alice.expect("user-joined", userId="carol")
         await bob.expect("user-joined", userId="carol")
 
-        await alice.send("speech-transcript", {"transcript": "The house is big.",
-                                               "sourceLang": "en"})
+        await alice.send(
+            "speech-transcript", {"transcript": "The house is big.", "sourceLang": "en"}
+        )
         mine = await alice.expect("recognized-speech")
         assert mine["data"]["text"] == "The house is big."
         assert mine["data"]["sourceLang"] == "en"
@@ -58,8 +60,9 @@ def test_three_clients_hear_each_transcript_in_their_language(served: ServedInst
         assert alice.named("translated-message") == []
         assert len(bob.named("translated-message")) == 1
 
-        await bob.send("speech-transcript", {"transcript": "La casa es grande.",
-                                             "sourceLang": "es"})
+        await bob.send(
+            "speech-transcript", {"transcript": "La casa es grande.", "sourceLang": "es"}
+        )
         to_alice = await alice.expect("translated-message")
         assert "house" in to_alice["data"]["translatedText"].lower()
 
@@ -77,11 +80,13 @@ def test_solo_mode_translates_privately_for_the_speaker(served: ServedInstance) 
     async def scenario() -> None:
         alice = await joined(served, "alice", "en")
         bob = await joined(served, "bob", "en")
-        started = await alice.request("start-speech", {"languageCode": "en", "soloMode": True,
-                                                       "soloTargetLang": "es"})
+        started = await alice.request(
+            "start-speech", {"languageCode": "en", "soloMode": True, "soloTargetLang": "es"}
+        )
         assert started["event"] == "ack"
-        await alice.send("speech-transcript", {"transcript": "The dog is black.",
-                                               "sourceLang": "en"})
+        await alice.send(
+            "speech-transcript", {"transcript": "The dog is black.", "sourceLang": "en"}
+        )
         solo = await alice.expect("solo-translated")
         assert solo["data"]["targetLang"] == "es"
         assert "perro" in solo["data"]["translatedText"].lower()
@@ -99,8 +104,9 @@ def test_language_defaults_to_token_claim_and_can_change(served: ServedInstance)
         bob = await joined(served, "bob", "en")
         changed = await bob.request("set-language", {"language": "es"})
         assert changed["event"] == "ack"
-        await alice.send("speech-transcript", {"transcript": "The cat is small.",
-                                               "sourceLang": "en"})
+        await alice.send(
+            "speech-transcript", {"transcript": "The cat is small.", "sourceLang": "en"}
+        )
         to_bob = await bob.expect("translated-message")
         assert to_bob["data"]["targetLang"] == "es"
         assert "gato" in to_bob["data"]["translatedText"].lower()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from threading import Thread
+from typing import Protocol
 from uuid import UUID, uuid4
 
 import pytest
@@ -85,14 +86,32 @@ def db_path(tmp_path: Path) -> str:
     return str(tmp_path / "events.db")
 
 
-def new_recorder(
-    db_name: str, poll_interval: float = 0.05, *, process: bool = False
-) -> SubscribableSQLiteApplicationRecorder:
-    cls = SubscribableSQLiteProcessRecorder if process else SubscribableSQLiteApplicationRecorder
-    recorder = cls(SQLiteDatastore(db_name=db_name))
-    recorder.create_table()
-    recorder.poll_interval = poll_interval
-    return recorder
+class RecorderMaker(Protocol):
+    def __call__(
+        self, db_name: str, poll_interval: float = ..., *, process: bool = ...
+    ) -> SubscribableSQLiteApplicationRecorder: ...
+
+
+@pytest.fixture
+def new_recorder() -> Iterator[RecorderMaker]:
+    """Makes recorders on their own datastores, closed after the test."""
+    datastores: list[SQLiteDatastore] = []
+
+    def make(
+        db_name: str, poll_interval: float = 0.05, *, process: bool = False
+    ) -> SubscribableSQLiteApplicationRecorder:
+        datastores.append(SQLiteDatastore(db_name=db_name))
+        cls = (
+            SubscribableSQLiteProcessRecorder if process else SubscribableSQLiteApplicationRecorder
+        )
+        recorder = cls(datastores[-1])
+        recorder.create_table()
+        recorder.poll_interval = poll_interval
+        return recorder
+
+    yield make
+    for datastore in datastores:
+        datastore.close()
 
 
 def stored_event(topic: str = "topic") -> StoredEvent:
@@ -131,7 +150,7 @@ def consumers() -> Iterator[list[Consumer]]:
 
 
 def test_insert_in_this_process_wakes_subscription_at_once(
-    db_path: str, consumers: list[Consumer]
+    db_path: str, new_recorder: RecorderMaker, consumers: list[Consumer]
 ) -> None:
     reader = new_recorder(db_path, poll_interval=30.0)
     writer = new_recorder(f"file:{db_path}?mode=rw")  # same file, other datastore
@@ -148,7 +167,7 @@ def test_insert_in_this_process_wakes_subscription_at_once(
 
 
 def test_process_recorder_commits_wake_subscription(
-    db_path: str, consumers: list[Consumer]
+    db_path: str, new_recorder: RecorderMaker, consumers: list[Consumer]
 ) -> None:
     recorder = new_recorder(db_path, poll_interval=30.0, process=True)
     consumer = Consumer(recorder.subscribe(gt=0, topics=["wanted"]))
@@ -177,7 +196,7 @@ WRITER_SCRIPT = textwrap.dedent(
 
 
 def test_subscription_sees_commits_from_another_process(
-    db_path: str, consumers: list[Consumer]
+    db_path: str, new_recorder: RecorderMaker, consumers: list[Consumer]
 ) -> None:
     recorder = new_recorder(db_path, poll_interval=0.05)
     consumer = Consumer(recorder.subscribe(gt=recorder.max_notification_id()))
@@ -190,7 +209,9 @@ def test_subscription_sees_commits_from_another_process(
     assert consumer.notifications.empty()
 
 
-def test_stopped_subscription_leaves_nothing_behind(db_path: str) -> None:
+def test_stopped_subscription_leaves_nothing_behind(
+    db_path: str, new_recorder: RecorderMaker
+) -> None:
     recorder = new_recorder(db_path)
     with recorder.subscribe() as subscription:
         assert recorder.database_key in events_sqlite._COMMITS._events

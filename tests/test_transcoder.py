@@ -23,7 +23,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.tests import persistence as library_tests
 
-from events.transcoder import DataclassAsDict, OrjsonTranscoder, build_transcoder
+from events.transcoder import DataclassAsDict, OrjsonTranscoder, TupleAsList, build_transcoder
 
 
 class TestLibraryTranscoderCase(library_tests.TranscoderTestCase):
@@ -255,13 +255,13 @@ def test_what_json_cannot_hold_is_refused(transcoder: OrjsonTranscoder, value: o
 
 def test_reads_and_writes_the_library_format(transcoder: OrjsonTranscoder) -> None:
     library = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DatetimeAsISO(), DecimalAsStr()):
+    for transcoding in (UUIDAsHex(), DatetimeAsISO(), DecimalAsStr(), TupleAsList()):
         library.register(transcoding)
     event = typical_event()
     event["amount"] = Decimal("2.50")
-    del event["targets"]
-    assert transcoder.decode(library.encode(event)) == event
     assert library.decode(transcoder.encode(event)) == event
+    del event["targets"]  # JSONTranscoder writes tuples as plain lists
+    assert transcoder.decode(library.encode(event)) == event
 
 
 class Recording(Aggregate):

@@ -1,0 +1,438 @@
+"""Replay speed: ``voicemode replay`` over a store of a million events.
+
+The store is filled with realistic room traffic (200 rooms by default: rooms
+opening, four participants joining, leaving and coming back, language
+changes, speech start/stop, transcripts, and one TranslationProduced per
+target language built exactly as the fan-out builds them), interleaved across
+rooms in log order and appended with ``EventStore.append`` in large batches.
+The database is cached in the temp directory under a key made of the bench's
+format version, the event count, the room count and a hash of the code that
+decides the stored form (events/domain.py, events/transcoder.py), so re-runs
+skip generation; generation time is reported separately either way.
+
+Timed (wall clock, subprocess, stdout to /dev/null):
+
+* ``voicemode replay --db FILE``          the text timeline of every event
+* ``voicemode replay --db FILE --json``   the same as JSON lines
+* ``voicemode replay ROOM --db FILE``     one room (scans the whole log)
+* ``voicemode replay --db FILE --until 0`` start-up alone (imports, opening the store)
+
+Goal: >= 200,000 events/s. Baseline, same run: reading the same events with
+the library's standard path, ``EventStore.read`` (``Mapper.to_domain_event``:
+full domain objects), in-process and without printing.
+
+    .venv/bin/python bench/replay.py                      # 1,000,000 events, 200 rooms
+    .venv/bin/python bench/replay.py --events 100000 --rooms 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import common  # sets sys.path
+from common import Row, heading, machine_note, print_workarounds, rate
+
+from adapters.translation.base import Translation  # noqa: E402
+from events.domain import Room, TranslationProduced, translations_id_for  # noqa: E402
+from events.store import EventStore  # noqa: E402
+from events.timeline import Timeline, TimelineFilter  # noqa: E402
+
+FORMAT_VERSION = "replay-v1"
+BATCH_EVENTS = 20_000
+AWAY_GRACE = __import__("datetime").timedelta(minutes=15)
+
+SENTENCES = {
+    "en": (
+        "Good morning everyone, can you hear me clearly?",
+        "Let's start with the quarterly numbers for the northern region.",
+        "The new build fixed the crash we saw on older phones.",
+        "Could you share the slides again, please?",
+        "I think we should move the launch to the first week of March.",
+        "Thanks, that answers my question.",
+    ),
+    "es": (
+        "Buenos días a todos, ¿me oís bien?",
+        "Empecemos con las cifras trimestrales de la región norte.",
+        "La nueva versión arregló el fallo que vimos en los teléfonos antiguos.",
+        "¿Podrías compartir las diapositivas otra vez, por favor?",
+        "Creo que deberíamos mover el lanzamiento a la primera semana de marzo.",
+        "Gracias, eso responde a mi pregunta.",
+    ),
+    "fr": (
+        "Bonjour à tous, vous m'entendez bien ?",
+        "Commençons par les chiffres trimestriels de la région nord.",
+        "La nouvelle version a corrigé le plantage vu sur les anciens téléphones.",
+        "Pourriez-vous partager à nouveau les diapositives, s'il vous plaît ?",
+        "Je pense que nous devrions déplacer le lancement à la première semaine de mars.",
+        "Merci, cela répond à ma question.",
+    ),
+}
+MEMBERS = (
+    ("alice", "Alice Martin", "en"),
+    ("bruno", "Bruno Díaz", "es"),
+    ("chloe", "Chloé Bernard", "fr"),
+    ("dave", "Dave Okafor", "en"),
+)
+
+
+@dataclass
+class RoomTraffic:
+    """One room's simulated life; yields its next few events per tick."""
+
+    index: int
+    rng: random.Random
+    room: Room | None = None
+    speaker: str | None = None
+    said: int = 0
+    translations: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return f"room-{self.index}"
+
+    def tick(self) -> list[object]:
+        rng = self.rng
+        if self.room is None:
+            self.room = Room(code=self.code)
+            for user, name, lang in MEMBERS:
+                self.room.join(f"{user}-{self.index}", name, lang)
+            return list(self.room.collect_events())
+        room = self.room
+        events: list[object] = []
+        roll = rng.random()
+        users = list(room.members)
+        if roll < 0.01:  # someone drops and comes back
+            user = rng.choice(users)
+            if user != self.speaker:
+                member = room.members[user]
+                room.leave(user, "disconnected")
+                room.join(user, member.name, member.language)
+        elif roll < 0.013:  # someone switches language
+            user = rng.choice(users)
+            if user != self.speaker:
+                current = room.members[user].language
+                room.change_language(user, rng.choice([x for x in SENTENCES if x != current]))
+        elif roll < 0.015:
+            room.report_client_error(
+                rng.choice(users),
+                "mic_denied",
+                "microphone permission denied",
+                '{"browser":"Firefox 131"}',
+            )
+        if self.speaker is None or self.said >= rng.randint(3, 10):
+            if self.speaker is not None:
+                room.end_speech(self.speaker)
+            self.speaker = rng.choice(list(room.members))
+            language = room.members[self.speaker].language
+            room.start_speech(self.speaker, language, None, "LINEAR16", 16000)
+            self.said = 0
+        language = room.members[self.speaker].language
+        sentence = rng.randrange(len(SENTENCES[language]))
+        room.recognize(
+            rng_uuid(rng),
+            self.speaker,
+            SENTENCES[language][sentence],
+            language,
+            "faster-whisper:tiny.en",
+            rng.randint(600, 4000),
+            AWAY_GRACE,
+        )
+        self.said += 1
+        events.extend(room.collect_events())
+        transcript = events[-1]
+        assert isinstance(transcript, Room.TranscriptRecognized)
+        translations = [
+            Translation(
+                SENTENCES[target][sentence] if target in SENTENCES else transcript.text,
+                "apertium",
+                rng.randint(1, 40),
+            )
+            for target in transcript.targets
+        ]
+        events.extend(translation_events(transcript, translations))
+        return events
+
+
+def rng_uuid(rng: random.Random) -> __import__("uuid").UUID:
+    import uuid
+
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+def translation_events(
+    transcript: Room.TranscriptRecognized, translations: Sequence[Translation]
+) -> list[object]:
+    """What the fan-out records for a transcript (actors/fanout.py)."""
+    try:
+        from actors.fanout import _translation_events
+
+        return list(_translation_events(transcript, translations))
+    except (ImportError, TypeError):
+        stream = translations_id_for(transcript.transcript_id)
+        return [
+            TranslationProduced(
+                originator_id=stream,
+                originator_version=version,
+                timestamp=TranslationProduced.create_timestamp(),
+                room_id=transcript.originator_id,
+                transcript_id=transcript.transcript_id,
+                speaker_id=transcript.speaker_id,
+                speaker_name=transcript.speaker_name,
+                original_text=transcript.text,
+                translated_text=translation.text,
+                source_language=transcript.source_language,
+                target_language=target,
+                solo=transcript.solo_target is not None,
+                engine=translation.engine,
+                latency_ms=translation.latency_ms,
+                fallbacks=translation.fallbacks,
+                error_code=translation.error_code,
+            )
+            for version, (target, translation) in enumerate(
+                zip(transcript.targets, translations, strict=True), start=1
+            )
+        ]
+
+
+def traffic(total: int, rooms: int, seed: int = 7) -> Iterator[list[object]]:
+    """Batches of events in log order, interleaving the rooms, ``total`` in all."""
+    rng = random.Random(seed)
+    simulated = [RoomTraffic(i, random.Random(rng.getrandbits(64))) for i in range(rooms)]
+    produced = 0
+    batch: list[object] = []
+    order = list(range(rooms))
+    while produced < total:
+        rng.shuffle(order)
+        for index in order:
+            events = simulated[index].tick()
+            take = events[: total - produced]
+            batch.extend(take)
+            produced += len(take)
+            if len(batch) >= BATCH_EVENTS or produced >= total:
+                yield batch
+                batch = []
+            if produced >= total:
+                return
+
+
+def cache_key(events: int, rooms: int) -> str:
+    digest = hashlib.sha256()
+    for name in ("events/domain.py", "events/transcoder.py"):
+        digest.update((common.ROOT / name).read_bytes())
+    return f"{FORMAT_VERSION}-{events}-{rooms}-{digest.hexdigest()[:12]}"
+
+
+def generate(path: Path, events: int, rooms: int) -> tuple[float, Counter[str]]:
+    """Write the store; return seconds taken and the count of events per type."""
+    partial = path.with_suffix(".partial")
+    for leftover in path.parent.glob(partial.name + "*"):
+        leftover.unlink()
+    store = EventStore.open(str(partial))
+    kinds: Counter[str] = Counter()
+    began = time.perf_counter()
+    written = 0
+    for batch in traffic(events, rooms):
+        store.append(batch)  # type: ignore[arg-type]
+        written += len(batch)
+        kinds.update(type(event).__name__ for event in batch)
+        if written % 200_000 < BATCH_EVENTS:
+            print(f"    {written:,} events ...", flush=True)
+    elapsed = time.perf_counter() - began
+    store.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(partial) + suffix).unlink(missing_ok=True)
+    partial.rename(path)
+    path.with_suffix(".kinds").write_text(
+        "\n".join(f"{kind} {count}" for kind, count in kinds.items())
+    )
+    return elapsed, kinds
+
+
+def timed_subprocess(args: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        began = time.perf_counter()
+        subprocess.run(
+            args,
+            stdout=subprocess.DEVNULL,
+            check=True,
+            env=common.subprocess_env(),
+            cwd=common.ROOT,
+        )
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
+def count_lines(args: list[str]) -> int:
+    result = subprocess.run(
+        args, stdout=subprocess.PIPE, check=True, env=common.subprocess_env(), cwd=common.ROOT
+    )
+    return result.stdout.count(b"\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rooms", type=int, default=200)
+    parser.add_argument("--room", default="room-7", help="room code for the filtered replay")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per timing (best is kept)")
+    parser.add_argument(
+        "--cache-dir", default=os.path.join(tempfile.gettempdir(), "voicemode-bench-replay")
+    )
+    parser.add_argument("--regenerate", action="store_true", help="ignore the cached store")
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the untimed runs that count the lines printed",
+    )
+    parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    heading("bench/replay.py: voicemode replay over a large store")
+    print(machine_note("the replay process and the bench share them"))
+    print_workarounds()
+    cache = Path(args.cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    db = cache / f"{cache_key(args.events, args.rooms)}.db"
+
+    heading("store", "-")
+    if db.exists() and not args.regenerate:
+        kinds = Counter(
+            {
+                line.split()[0]: int(line.split()[1])
+                for line in db.with_suffix(".kinds").read_text().splitlines()
+            }
+        )
+        print(
+            f"  cached: {db} ({db.stat().st_size / 2**20:.0f} MB); generation skipped "
+            f"(--regenerate to redo it)"
+        )
+        generation_s = None
+    else:
+        print(
+            f"  generating {args.events:,} events over {args.rooms} rooms into {db} ...", flush=True
+        )
+        generation_s, kinds = generate(db, args.events, args.rooms)
+        print(
+            f"  generated in {generation_s:.1f} s ({rate(args.events / generation_s)}, "
+            f"batches of {BATCH_EVENTS:,}); {db.stat().st_size / 2**20:.0f} MB"
+        )
+    print("  events by type: " + ", ".join(f"{k} {v:,}" for k, v in kinds.most_common()))
+    store = EventStore.open(str(db))
+    total = store.position()
+    store.close()
+    if total != args.events:
+        print(f"  WARNING: store holds {total:,} events, expected {args.events:,}")
+
+    exe = common.voicemode_exe()
+    base = [exe, "replay", "--db", str(db)]
+    heading("voicemode replay (subprocess, stdout to /dev/null, wall clock incl. start-up)", "-")
+    startup = timed_subprocess([*base, "--until", "0"], args.repeat)
+    print(f"  start-up alone (--until 0):     {startup:6.2f} s")
+    timings = {}
+    for label, extra in (("text", []), ("json", ["--json"]), ("room", [args.room])):
+        seconds = timed_subprocess([*base, *extra], args.repeat)
+        timings[label] = seconds
+        net = seconds - startup
+        shown = {
+            "text": "text, all events",
+            "json": "--json, all events",
+            "room": f"ROOM {args.room} (scans all)",
+        }[label]
+        print(
+            f"  {shown:<31} {seconds:6.2f} s  {rate(total / seconds):>18}  "
+            f"({rate(total / net) if net > 0 else '-'} without start-up)",
+            flush=True,
+        )
+
+    if not args.no_verify:
+        lines = count_lines(base)
+        room_lines = count_lines([*base, args.room])
+        print(
+            f"  check (untimed): text printed {lines:,} lines for {total:,} events; "
+            f"ROOM {args.room} printed {room_lines:,} lines"
+        )
+        if lines != total:
+            print("  WARNING: the text replay did not print one line per event")
+
+    heading("baseline and in-process reference (same store, no output)", "-")
+    store = EventStore.open(str(db))
+    began = time.perf_counter()
+    count = sum(1 for _ in store.read())
+    library_s = time.perf_counter() - began
+    print(
+        f"  EventStore.read (Mapper.to_domain_event, domain objects): {library_s:6.2f} s  "
+        f"{rate(count / library_s)}"
+    )
+    began = time.perf_counter()
+    entries = sum(1 for _ in Timeline(store).entries(TimelineFilter()))
+    timeline_s = time.perf_counter() - began
+    print(
+        f"  Timeline.entries (what replay decodes, no formatting):   {timeline_s:6.2f} s  "
+        f"{rate(entries / timeline_s)}"
+    )
+    store.close()
+
+    heading("Summary", "-")
+    library_rate = count / library_s
+    gen = f"{generation_s:.1f} s" if generation_s is not None else "cached"
+    rows = [
+        Row(
+            "replay",
+            f"`voicemode replay` text, {total:,} events (wall, incl. {startup:.2f} s start-up)",
+            ">= 200,000 events/s",
+            rate(total / timings["text"]),
+            f"{rate(library_rate)} (EventStore.read, domain objects, no output)",
+        ),
+        Row(
+            "replay",
+            "`voicemode replay --json`",
+            ">= 200,000 events/s",
+            rate(total / timings["json"]),
+            f"{rate(library_rate)} (same)",
+        ),
+        Row(
+            "replay",
+            f"`voicemode replay ROOM` (scans {total:,})",
+            ">= 200,000 events/s",
+            rate(total / timings["room"]),
+            f"{rate(library_rate)} (same)",
+        ),
+        Row(
+            "replay",
+            "store generation (not part of the figure)",
+            "-",
+            gen,
+            f"{rate(entries / timeline_s)} Timeline.entries in-process",
+        ),
+    ]
+    print(common.markdown_table(rows))
+    common.write_results(
+        args.results,
+        rows,
+        {
+            "events": total,
+            "timings": timings,
+            "startup": startup,
+            "library_s": library_s,
+            "timeline_s": timeline_s,
+            "generation_s": generation_s,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

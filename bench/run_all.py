@@ -1,0 +1,97 @@
+"""Run every benchmark at its default (full) size, one after the other, and
+print one Markdown table of the results (figure, goal, measured, baseline)
+ready to paste into the README.
+
+    .venv/bin/python bench/run_all.py               # full sizes (delivery alone takes minutes)
+    .venv/bin/python bench/run_all.py --quick       # small sizes, a smoke run
+    .venv/bin/python bench/run_all.py --only store,replay --markdown results.md
+
+Each bench's own report is streamed as it runs; the table comes last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common
+from common import Row, heading, machine_note
+
+BENCHES = ("store", "replay", "delivery")
+QUICK_ARGS = {
+    "store": ["--rooms", "20", "--seconds", "2"],
+    "replay": ["--events", "50000", "--rooms", "20"],
+    "delivery": ["--rooms", "20", "--seconds", "5", "--warmup", "2"],
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}"
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--markdown", default=None, help="also write the table to this file")
+    args = parser.parse_args()
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BENCHES]
+    if unknown:
+        parser.error(f"unknown bench(es): {unknown}")
+
+    heading("bench/run_all.py" + (" (quick sizes)" if args.quick else " (full sizes)"))
+    print(machine_note(), flush=True)
+    rows: list[Row] = []
+    notes: list[str] = []
+    durations: dict[str, float] = {}
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="voicemode-bench-all-") as tmp:
+        for name in chosen:
+            results = Path(tmp) / f"{name}.json"
+            command = [
+                sys.executable,
+                str(common.BENCH_DIR / f"{name}.py"),
+                "--results",
+                str(results),
+            ]
+            if args.quick:
+                command += QUICK_ARGS[name]
+            began = time.perf_counter()
+            code = subprocess.call(command, cwd=common.ROOT)
+            durations[name] = time.perf_counter() - began
+            if code != 0 or not results.exists():
+                failed.append(f"{name} (exit {code})")
+                rows.append(Row(name, "bench failed", "-", f"exit {code}", "-"))
+                continue
+            payload = json.loads(results.read_text())
+            rows.extend(Row(**row) for row in payload["rows"])
+            notes.extend(note for note in payload.get("notes", []) if note not in notes)
+
+    heading("Combined results")
+    table = common.markdown_table(rows)
+    footer = [
+        "",
+        machine_note() + " Baselines are measured in the same run, on the same machine.",
+        "Run times: "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in durations.items())
+        + ".",
+    ]
+    footer += [f"Core bug worked around: {note}" for note in notes]
+    text = table + "\n" + "\n".join(footer)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
