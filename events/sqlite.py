@@ -16,7 +16,7 @@ Each wake-up runs one indexed ``rowid > last`` query, so polling is cheap.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from math import isfinite
 from threading import Event, Lock, Thread
@@ -81,6 +81,10 @@ def database_key(db_name: str, *, in_memory: bool) -> str:
     return os.path.realpath(path)
 
 
+StoredRow = tuple[int, str, str, bytes]
+"""A stored event as the replay reads it: position, originator id, topic, state."""
+
+
 class SubscribableSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """The library's SQLite application recorder, plus :meth:`subscribe`.
 
@@ -108,6 +112,27 @@ class SubscribableSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> SQLiteSubscription:
         """Return an iterator over the notifications after ``gt``, live once caught up."""
         return SQLiteSubscription(self, gt=gt, topics=topics)
+
+    def scan(self, after: int, until: int | None, batch: int) -> Iterator[StoredRow]:
+        """Stream ``(position, originator id hex, topic, state)`` rows in log order.
+
+        The replay debugger reads millions of rows; skipping the library's
+        per-row Notification objects and UUID parsing halves the cost.
+        """
+        statement = (
+            f"SELECT rowid, originator_id, topic, state FROM {self.events_table_name} "
+            "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+        )
+        stop = until if until is not None else 2**63 - 1
+        position = after
+        while True:
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, (position, stop, batch))
+                rows: list[StoredRow] = [tuple(row) for row in cursor.fetchall()]
+            yield from rows
+            if len(rows) < batch:
+                return
+            position = rows[-1][0]
 
 
 class SubscribableSQLiteProcessRecorder(

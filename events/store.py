@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 
 from events.domain import Room, TranslationProduced, room_id_for
 from events.postgres import postgres_environment
+from events.sqlite import StoredRow
 from events.transcoder import build_transcoder
 
 SQLITE_POLL_INTERVAL_S = "0.05"
@@ -73,6 +74,11 @@ def store_environment(db: str) -> dict[str, str]:
         "SQLITE_LOCK_TIMEOUT": "30",
         "SQLITE_POLL_INTERVAL": SQLITE_POLL_INTERVAL_S,
     }
+
+
+def originator_hex(originator_id: UUID | str) -> str:
+    """A stream id as stored: the hex of a UUID."""
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 def room_of(event: DomainEvent) -> UUID:
@@ -132,6 +138,12 @@ class EventStore:
         topics: Sequence[str] = (),
     ) -> Iterator[Recorded]:
         """Yield events with positions in ``(after, until]``, in order."""
+        for notification in self._notifications(after, until, batch, topics):
+            yield self.decode(notification)
+
+    def _notifications(
+        self, after: int, until: int | None, batch: int, topics: Sequence[str]
+    ) -> Iterator[Notification]:
         position = after
         while True:
             notifications = self.recorder.select_notifications(
@@ -141,8 +153,7 @@ class EventStore:
                 topics=topics,
                 inclusive_of_start=False,
             )
-            for notification in notifications:
-                yield self.decode(notification)
+            yield from notifications
             if len(notifications) < batch:
                 return
             position = notifications[-1].id
@@ -163,6 +174,22 @@ class EventStore:
         """
         with self.recorder.subscribe(gt=after, topics=topics) as subscription:
             yield LogFollower(subscription, self.decode)
+
+    def scan(
+        self, after: int = 0, until: int | None = None, batch: int = 10_000
+    ) -> Iterator[StoredRow]:
+        """Raw stored rows in ``(after, until]``, for readers that decode themselves.
+
+        Uses the recorder's fast path where it has one (SQLite).
+        """
+        fast = getattr(self.recorder, "scan", None)
+        if fast is not None:
+            rows: Iterator[StoredRow] = fast(after, until, batch)
+            return rows
+        return (
+            (n.id, originator_hex(n.originator_id), n.topic, n.state)
+            for n in self._notifications(after, until, batch, ())
+        )
 
     def position(self) -> int:
         """The position of the newest event (0 for an empty store)."""

@@ -10,25 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, cast
-from uuid import UUID
-
-from eventsourcing.persistence import Notification
+from typing import Any
 
 from events.domain import Room, room_id_for
-from events.store import EventStore, LogFollower
+from events.sqlite import StoredRow
+from events.store import EventStore, LogFollower, originator_hex
+from events.transcoder import decode_plain
 
-BATCH = 10_000
 State = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One event as the replay debugger shows it."""
+    """One event as the replay debugger shows it (JSON-native field values)."""
 
     position: int
-    time: datetime
+    time: str
     room: str
     event: str
     who: str
@@ -37,7 +34,7 @@ class TimelineEntry:
 
     def line(self) -> str:
         """The human-readable one-line form."""
-        stamp = self.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        stamp = f"{self.time[:10]} {self.time[11:23]}"
         return (
             f"{self.position:>9}  {stamp}  {self.room:<12} {self.event:<21} "
             f"{self.who:<14} {self.summary}"
@@ -46,13 +43,13 @@ class TimelineEntry:
     def record(self) -> State:
         """The machine-readable form (one JSON object per line)."""
         return {
+            **self.fields,
             "pos": self.position,
-            "time": self.time.isoformat(),
+            "time": self.time,
             "room": self.room,
             "event": self.event,
             "who": self.who,
             "summary": self.summary,
-            **{key: value for key, value in self.fields.items() if key != "timestamp"},
         }
 
 
@@ -74,56 +71,48 @@ class TimelineFilter:
 
 
 class Timeline:
-    """Turns the store's notifications into timeline entries."""
+    """Turns stored rows into timeline entries."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self._decode: Callable[[bytes], Any] = store.mapper.transcoder.decode
-        self._room_codes: dict[UUID, str] = {}
+        self._room_codes: dict[str, str] = {}
 
     def entries(self, selection: TimelineFilter) -> Iterator[TimelineEntry]:
         """The selected stored events from ``since`` to ``until``, in log order."""
-        return self._filtered(self._stored(selection), selection)
+        return self._filtered(self.store.scan(selection.since, selection.until), selection)
 
     def follow(self, selection: TimelineFilter, follower: LogFollower) -> Iterator[TimelineEntry]:
         """The selected events arriving live on ``follower``."""
-        return self._filtered(follower.notifications(), selection)
-
-    def _stored(self, selection: TimelineFilter) -> Iterator[Notification]:
-        position = selection.since
-        recorder = self.store.recorder
-        while True:
-            batch = recorder.select_notifications(
-                start=position, limit=BATCH, stop=selection.until, inclusive_of_start=False
-            )
-            yield from batch
-            if len(batch) < BATCH:
-                return
-            position = batch[-1].id
+        rows = (
+            (n.id, originator_hex(n.originator_id), n.topic, n.state)
+            for n in follower.notifications()
+        )
+        return self._filtered(rows, selection)
 
     def _filtered(
-        self, notifications: Iterable[Notification], selection: TimelineFilter
+        self, rows: Iterable[StoredRow], selection: TimelineFilter
     ) -> Iterator[TimelineEntry]:
-        room_id = None
+        room_hex = None
         if selection.room:
-            room_id = room_id_for(selection.room)
-            self._room_codes[room_id] = selection.room
-        for notification in notifications:
-            entry = self.entry(notification)
-            if (room_id is None or entry.fields["room_id"] == room_id) and selection.wants(entry):
+            room_hex = room_id_for(selection.room).hex
+            self._room_codes[room_hex] = selection.room
+        for row in rows:
+            entry = self.entry(row)
+            if (room_hex is None or entry.fields["room_id"] == room_hex) and selection.wants(entry):
                 yield entry
 
-    def entry(self, notification: Notification) -> TimelineEntry:
+    def entry(self, row: StoredRow) -> TimelineEntry:
         """Explain one stored event."""
-        state: State = self._decode(notification.state)
-        name = notification.topic.rpartition(".")[2]
-        room_uuid = cast(UUID, state.get("room_id") or notification.originator_id)
+        position, originator_id, topic, data = row
+        state = decode_plain(data)
+        name = topic[max(topic.rfind("."), topic.rfind(":")) + 1 :]
+        room_hex = state.get("room_id") or originator_id
         if name == "RoomOpened":
-            self._room_codes[room_uuid] = state["code"]
-        room = self._room_codes.get(room_uuid) or room_uuid.hex[:8]
-        state["room_id"] = room_uuid
+            self._room_codes[room_hex] = state["code"]
+        state["room_id"] = room_hex
         who, summary = _SUMMARIES.get(name, _generic)(state)
-        return TimelineEntry(notification.id, state["timestamp"], room, name, who, summary, state)
+        room = self._room_codes.get(room_hex) or room_hex[:8]
+        return TimelineEntry(position, state.pop("timestamp"), room, name, who, summary, state)
 
 
 def state_at(store: EventStore, code: str, position: int) -> Room | None:

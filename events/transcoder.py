@@ -289,3 +289,18 @@ def build_transcoder(*dataclass_types: type[Any]) -> OrjsonTranscoder:
     for cls in dataclass_types:
         transcoder.register_dataclass(cls)
     return transcoder
+
+
+def decode_plain(data: bytes) -> dict[str, Any]:
+    """Decode a stored event state into JSON-native values, without restoring types.
+
+    Tagged values (``{"_type_": ..., "_data_": ...}``) at the top level become
+    their wire data: a UUID its hex string, a datetime its ISO string, a tuple
+    a list. The replay debugger only prints these, so it skips the cost of
+    rebuilding Python objects.
+    """
+    state: dict[str, Any] = orjson.loads(data)
+    for key, value in state.items():
+        if type(value) is dict and _TYPE in value:
+            state[key] = value[_DATA]
+    return state
