@@ -151,6 +151,7 @@ class ClientConnection:
         self._last_rate_error = 0.0
         self._dropped = False
         self._closing: asyncio.Future[None] | None = None
+        self._holding = False
 
     async def run(self) -> None:
         """Serve the client until it goes away or is dropped."""
@@ -266,7 +267,8 @@ class ClientConnection:
         except ProtocolError as error:
             self.error(error.code, error.message, error.ref)
             return
-        if self.room_code is not None and not isinstance(frame.command, ResumeFrame):
+        if self._holding and not isinstance(frame.command, ResumeFrame):
+            self._holding = False
             self._tell_session(ReleaseHeld())
         handler = self._HANDLERS.get(type(frame.command))
         assert handler is not None
@@ -367,6 +369,7 @@ class ClientConnection:
             hold_s=0.0 if command.since is not None else self.service.settings.resume_window_s,
         )
         self.service.open_session(self.session_key, outcome.room_id, spec)
+        self._holding = spec.hold_s > 0
         if command.since is not None:
             self._tell_session(Resume(command.since))
 
@@ -430,6 +433,7 @@ class ClientConnection:
     async def _on_resume(self, command: Command, ref: Ref) -> None:
         assert isinstance(command, ResumeFrame)
         if self._require_room(ref):
+            self._holding = False
             self._tell_session(Resume(command.since))
 
     async def _room_command(
