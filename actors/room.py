@@ -18,11 +18,10 @@ from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
 from functools import singledispatchmethod
-from typing import Any, cast
+from typing import Any
 from uuid import uuid4
 
 import pykka
-from eventsourcing.domain import DomainEvent
 
 from actors.messages import (
     Accepted,
@@ -196,7 +195,7 @@ class RoomActor(pykka.ThreadingActor):
         if self._in_flight or not self._waiting or self.room is None:
             return
         self._in_flight = True
-        events = cast(Sequence[DomainEvent], self.room.collect_events())
+        events = self.room.collect_events()
         waiting, self._waiting = tuple(self._waiting), []
         before = self._last_position
         me = self.actor_ref

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.domain import DomainEvent
+from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import (
     InfrastructureFactory,
     Mapper,
@@ -29,6 +29,10 @@ from events.sqlite import StoredRow
 from events.transcoder import build_transcoder
 
 SQLITE_POLL_INTERVAL_S = "0.05"
+
+
+NewEvents = Sequence[DomainEventProtocol[UUID]]
+"""Events about to be recorded: aggregate events or plain domain events."""
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,7 @@ class EventStore:
         recorder = factory.process_recorder()
         return cls(recorder, Mapper(transcoder=build_transcoder()))
 
-    def append(
-        self, events: Sequence[DomainEvent], tracking: Tracking | None = None
-    ) -> Sequence[int]:
+    def append(self, events: NewEvents, tracking: Tracking | None = None) -> Sequence[int]:
         """Record events (and optionally a projection's position) atomically.
 
         Returns:

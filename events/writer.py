@@ -16,10 +16,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Tracking
 
-from events.store import EventStore
+from events.store import EventStore, NewEvents
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ MAX_BATCH_EVENTS = 5000
 class AppendRequest:
     """Events to record together, and whom to tell when they are durable."""
 
-    events: Sequence[DomainEvent]
+    events: NewEvents
     on_done: AppendCallback
     tracking: Tracking | None = None
 
@@ -59,9 +58,7 @@ class GroupCommitWriter:
         """Queue events for the next commit; ``on_done`` runs on the writer thread."""
         self._queue.put(request)
 
-    def append(
-        self, events: Sequence[DomainEvent], tracking: Tracking | None = None
-    ) -> Sequence[int]:
+    def append(self, events: NewEvents, tracking: Tracking | None = None) -> Sequence[int]:
         """Append and wait until durable (for threads that may block)."""
         done = threading.Event()
         outcome: list[Sequence[int] | BaseException] = []
