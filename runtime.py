@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ from adapters.translation.apertium import ApertiumTranslator
 from adapters.translation.base import Translator
 from adapters.translation.identity import IdentityTranslator
 from adapters.translation.registry import TranslationRegistry
+from events.domain import room_id_for
 from events.store import EventStore
 from events.timeline import Timeline, TimelineEntry, TimelineFilter, describe_room, state_at
 
@@ -85,7 +87,8 @@ async def serve(settings: Settings) -> None:
     if settings.http_port is not None:
         runner = await start_http(service, settings.host, settings.http_port)
         print(f"voicemode: HTTP on http://{settings.host}:{settings.http_port}/healthz", flush=True)
-    print(f"voicemode: event store {settings.db}", flush=True)
+    shown_db = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", settings.db)  # hide the password
+    print(f"voicemode: event store {shown_db}", flush=True)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -168,6 +171,9 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """``voicemode replay``: print a room's timeline, or its state at a position."""
+    if "://" not in args.db and not os.path.isfile(args.db):
+        print(f"voicemode replay: no event store at {args.db}", file=sys.stderr)
+        return 2
     store = EventStore.open(args.db)
     try:
         if args.state_at is not None:
@@ -176,10 +182,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 return 2
             room = state_at(store, args.room, args.state_at)
             if room is None:
-                print(f"room {args.room} did not exist at position {args.state_at}")
+                print(
+                    f"voicemode replay: room {args.room} did not exist at position {args.state_at}",
+                    file=sys.stderr,
+                )
                 return 1
             print("\n".join(describe_room(room, args.state_at)))
             return 0
+        if (
+            args.room
+            and not args.follow
+            and not store.recorder.select_events(room_id_for(args.room), limit=1)
+        ):
+            print(f"voicemode replay: there is no room {args.room}", file=sys.stderr)
+            return 1
         selection = TimelineFilter(
             room=args.room,
             types=frozenset(args.type or ()),

@@ -10,12 +10,24 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
 import pytest
 
 from tests.service import ROOT, Client, ServedInstance, free_port
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServedInstance]:
+    """A served instance whose engine limit is generous enough for a loaded machine."""
+    instance = ServedInstance(
+        db=str(tmp_path / "voicemode.db"), env={"VOICEMODE_TRANSLATION_TIMEOUT_S": "30"}
+    )
+    instance.start()
+    yield instance
+    instance.stop()
 
 
 def voicemode_command() -> list[str]:
@@ -47,9 +59,17 @@ def voicemode(*args: str, secret: str | None, cwd: Path = ROOT) -> subprocess.Co
 
 def test_token_from_the_cli_lets_a_user_into_a_served_room(served: ServedInstance) -> None:
     result = voicemode(
-        "token", "--user", "alice", "--name", "Alice", "--lang", "es", "--ttl", "1h",
+        "token",
+        "--user",
+        "alice",
+        "--name",
+        "Alice",
+        "--lang",
+        "es",
+        "--ttl",
+        "1h",
         secret=served.secret,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     token = result.stdout.strip()
@@ -72,12 +92,14 @@ def test_token_from_the_cli_lets_a_user_into_a_served_room(served: ServedInstanc
 
         bob = await Client.connect(served.url, served.token("bob", lang="en"))
         assert (await bob.request("join-room", {"roomCode": "r1"}))["event"] == "joined-room"
-        joined = await bob.expect("user-joined", userId="alice")
-        assert joined["data"]["name"] == "Alice"
+        await alice.expect("user-joined", userId="bob")
         await bob.send("speech-transcript", {"transcript": "The house is big.", "sourceLang": "en"})
         heard = await alice.expect("translated-message")
         assert heard["data"]["targetLang"] == "es"
         assert "casa" in heard["data"]["translatedText"].lower()
+        await alice.send("speech-transcript", {"transcript": "El perro.", "sourceLang": "es"})
+        from_alice = await bob.expect("translated-message")
+        assert from_alice["data"]["speakerName"] == "Alice", "the token's name is shown"
         await alice.close()
         await bob.close()
 
@@ -170,8 +192,13 @@ def test_serve_dev_generates_a_secret_that_mints_working_tokens(tmp_path: Path) 
         process = subprocess.Popen(
             [
                 *voicemode_command(),
-                "serve", "--dev", "--port", str(port), "--db", str(tmp_path / "dev.db"),
-            ],  # fmt: skip
+                "serve",
+                "--dev",
+                "--port",
+                str(port),
+                "--db",
+                str(tmp_path / "dev.db"),
+            ],
             env=cli_env("weak"),
             cwd=tmp_path,
             stdout=log,
