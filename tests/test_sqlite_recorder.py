@@ -6,6 +6,7 @@ import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import textwrap
 import time
 from collections.abc import Iterator
@@ -36,12 +37,14 @@ class FileDatabase:
 
     db_path: str
     _datastores: list[SQLiteDatastore]
+    _threads_before: set[threading.Thread]
 
     def setUp(self) -> None:
         directory = tempfile.TemporaryDirectory(prefix="voicemode-sqlite-")
         self.addCleanup(directory.cleanup)  # type: ignore[attr-defined]
         self.db_path = str(Path(directory.name) / "events.db")
         self._datastores = []
+        self._threads_before = set(threading.enumerate())
         self.addCleanup(self._close_datastores)  # type: ignore[attr-defined]
 
     def datastore(self) -> SQLiteDatastore:
@@ -50,6 +53,11 @@ class FileDatabase:
         return datastore
 
     def _close_datastores(self) -> None:
+        # The library's concurrency tests leave reader threads running; closing a
+        # connection under a reading thread crashes sqlite3, so let them end first.
+        for thread in threading.enumerate():
+            if thread not in self._threads_before and thread is not threading.current_thread():
+                thread.join(timeout=30)
         for datastore in self._datastores:
             datastore.close()
 
