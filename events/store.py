@@ -7,6 +7,7 @@ stored event has one, they only grow, and clients see them as ``pos``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,10 +69,13 @@ class LogFollower:
 def store_environment(db: str) -> dict[str, str]:
     """Translate a ``VOICEMODE_DB`` value into eventsourcing's environment.
 
-    A ``postgresql://`` URL selects PostgreSQL; anything else is a SQLite file.
+    A ``postgresql://`` URL selects PostgreSQL (other ``POSTGRES_*`` variables,
+    such as ``POSTGRES_POOL_SIZE`` or ``POSTGRES_SCHEMA``, tune it); anything
+    else is a SQLite file.
     """
     if db.startswith(("postgresql://", "postgres://")):
-        return postgres_environment(db)
+        tuning = {key: value for key, value in os.environ.items() if key.startswith("POSTGRES_")}
+        return {**tuning, **postgres_environment(db)}
     return {
         "PERSISTENCE_MODULE": "events.sqlite",
         "SQLITE_DBNAME": db,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from events.domain import Room, room_id_for
 from events.sqlite import StoredRow
@@ -111,8 +112,15 @@ class Timeline:
             self._room_codes[room_hex] = state["code"]
         state["room_id"] = room_hex
         who, summary = _SUMMARIES.get(name, _generic)(state)
-        room = self._room_codes.get(room_hex) or room_hex[:8]
+        room = self._room_codes.get(room_hex) or self._code_of(room_hex)
         return TimelineEntry(position, state.pop("timestamp"), room, name, who, summary, state)
+
+    def _code_of(self, room_hex: str) -> str:
+        """The code of a room whose RoomOpened was before the replayed range."""
+        opened = self.store.recorder.select_events(UUID(room_hex), limit=1)
+        code = str(decode_plain(opened[0].state).get("code", "")) if opened else ""
+        self._room_codes[room_hex] = code or room_hex[:8]
+        return self._room_codes[room_hex]
 
 
 def state_at(store: EventStore, code: str, position: int) -> Room | None:
