@@ -38,6 +38,7 @@ import json
 import os
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -52,10 +53,11 @@ from typing import Any
 
 import common  # sets sys.path and the core work-arounds
 import orjson
-from common import Row, fmt_summary, heading, machine_note, print_workarounds, summary_ms
+from common import Row, fmt_summary, heading, machine_note, summary_ms
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
 
-from adapters.auth import issue_token
+from adapters.auth import issue_token, verify_token
 
 LISTENERS = (("l-es", "es"), ("l-fr", "fr"), ("l-en", "en"))
 SPEAKER_LANG = "en"
@@ -168,7 +170,6 @@ async def speak(
 ) -> None:
     assert conn.ws is not None
     offset = room / rooms_total
-    loop = asyncio.get_running_loop()
     clock = time.perf_counter
     for tick in range(ticks):
         due = t0 + tick + offset
@@ -188,7 +189,6 @@ async def speak(
             await conn.ws.send(payload)
         except Exception:
             return
-    del loop
 
 
 async def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
@@ -226,11 +226,21 @@ async def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
     )
     load_s = time.perf_counter() - load_began
     usage_after = resource.getrusage(resource.RUSAGE_SELF)
-    # Drain: wait until every expected delivery arrived, or the drain timeout.
+    # Drain: wait until every expected delivery arrived. A backlog (an engine slower
+    # than the offered load) is waited for as long as deliveries keep arriving; only
+    # ``drain`` seconds without progress (or ``drain_max`` in all) end the wait, so
+    # what is still missing then is lost, not late.
     expected = len(tally.sent) * len(LISTENERS)
-    deadline = time.perf_counter() + spec["drain"]
-    while time.perf_counter() < deadline:
+    began_drain = last_progress = time.perf_counter()
+    seen = -1
+    while True:
+        now = time.perf_counter()
+        got = len(tally.received) + len(tally.recognized)
         if len(tally.received) >= expected and len(tally.recognized) >= len(tally.sent):
+            break
+        if got != seen:
+            seen, last_progress = got, now
+        if now - last_progress > spec["drain"] or now - began_drain > spec["drain_max"]:
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # catch duplicates that would arrive late
@@ -270,7 +280,13 @@ def summarize_worker(tally: Tally, conns: dict[int, list[Conn]]) -> dict[str, An
     recognized_lost = sum(1 for text in tally.sent if tally.recognized.get(text, 0) == 0)
     recognized_dup = sum(max(0, n - 1) for n in tally.recognized.values())
     closed = [c.closed for cs in conns.values() for c in cs if c.closed]
+    send_times = [sent_at for sent_at, _, _ in tally.sent.values()]
+    arrivals_all = [t for times in tally.received.values() for t in times]
     return {
+        "first_send": min(send_times, default=0.0),
+        "last_send": max(send_times, default=0.0),
+        "last_arrival": max(arrivals_all, default=0.0),
+        "deliveries": len(arrivals_all),
         "latencies": latencies,
         "sent": len(tally.sent),
         "sent_measured": sum(1 for _, _, warm in tally.sent.values() if not warm),
@@ -301,10 +317,6 @@ def run_worker() -> int:
 
 def run_relay(port: int) -> int:
     """A bare websockets server with the same frames and no system behind them."""
-    from websockets.asyncio.server import ServerConnection, serve
-
-    from adapters.auth import verify_token
-
     secret = os.environ["VOICEMODE_SECRET"]
     rooms: dict[str, dict[str, ServerConnection]] = defaultdict(dict)
     counter = [0]
@@ -581,7 +593,6 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
     sampler = MemorySampler(pid)
     sampler.start()
     workers: list[subprocess.Popen[bytes]] = []
-    drain = args.drain if args.drain is not None else (30 if kind == "apertium" else 10)
     try:
         for rooms in split_rooms(args.rooms, args.client_procs):
             spec = {
@@ -591,7 +602,8 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
                 "rooms_total": args.rooms,
                 "warmup": args.warmup,
                 "seconds": args.seconds,
-                "drain": drain,
+                "drain": args.drain,
+                "drain_max": args.drain_max,
                 "compression": args.compression,
             }
             worker = subprocess.Popen(
@@ -619,8 +631,22 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
             flush=True,
         )
         t0 = time.perf_counter() + 1.0
-        server_pids = [pid, *descendants(pid)]
-        cpu_before = cpu_seconds(server_pids)
+        window = float(args.warmup + args.seconds)
+        # (server CPU incl. children, whole machine busy CPU) at t0 and at t0 + window
+        cpu_marks: list[tuple[float, float]] = []
+
+        snapshots: list[dict[int, tuple[str, float]]] = []
+
+        def mark_cpu() -> None:
+            cpu_marks.append((cpu_seconds([pid, *descendants(pid)]), common.system_busy_seconds()))
+            snapshots.append(common.all_process_cpu())
+
+        timers = [
+            threading.Timer(max(0.0, at - time.perf_counter()), mark_cpu)
+            for at in (t0, t0 + window)
+        ]
+        for timer in timers:
+            timer.start()
         for worker in workers:
             assert worker.stdin is not None
             worker.stdin.write((json.dumps({"t0": t0}) + "\n").encode())
@@ -638,8 +664,16 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
                 raise RuntimeError(f"client worker died (exit {worker.wait()})")
             results.append(json.loads(line)["result"])
             worker.wait()
-        load_s = max(r["load_s"] for r in results)
-        server_cpu = cpu_seconds([pid, *descendants(pid)]) - cpu_before
+        for timer in timers:
+            timer.join()
+        load_s = window
+        server_cpu = machine_cpu = float("nan")
+        others: list[tuple[str, float]] = []
+        if len(cpu_marks) == 2:
+            mine = {os.getpid(), pid, *descendants(pid), *(w.pid for w in workers)}
+            others = common.top_others(snapshots[0], snapshots[1], mine)
+            server_cpu = cpu_marks[1][0] - cpu_marks[0][0]
+            machine_cpu = cpu_marks[1][1] - cpu_marks[0][1]
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -666,6 +700,8 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
             "children_pss": children_pss,
             "children": len(children),
             "server_cpu_s": server_cpu,
+            "machine_cpu_s": machine_cpu,
+            "top_others": others,
             "load_s": load_s,
             "stop_s": stop_s,
             "exit": code,
@@ -716,6 +752,16 @@ def report_run(
         f"duplicated {totals['duplicated']}, misrouted {totals['misrouted']}, "
         f"unmatched {totals['unknown']}"
     )
+    last_send = max(r["last_send"] for r in results)
+    last_arrival = max(r["last_arrival"] for r in results)
+    deliveries = sum(r["deliveries"] for r in results)
+    # Sends span the load window; deliveries span it plus the tail after the last send.
+    offered = totals["expected"] / load_s
+    achieved = deliveries / (load_s + max(0.0, last_arrival - last_send))
+    print(
+        f"  throughput: {achieved:,.0f} deliveries/s achieved for {offered:,.0f}/s offered; "
+        f"the last one arrived {(last_arrival - last_send) * 1000:,.0f} ms after the last send"
+    )
     print(
         f"  speaker echo (recognized-speech): lost {totals['recognized_lost']}, "
         f"duplicated {totals['recognized_dup']}"
@@ -729,6 +775,12 @@ def report_run(
     if lost_samples:
         print(f"  lost, e.g.: {lost_samples}")
     mb = 2**20
+    other_cpu = max(0.0, server["machine_cpu_s"] - server["server_cpu_s"] - client_cpu)
+    busy = ""
+    if server["top_others"]:
+        busy = " [top: " + ", ".join(f"{n} {s:.1f}" for n, s in server["top_others"]) + "]"
+    if other_cpu / load_s > 0.1:
+        busy += " [WARNING: machine busy with other work]"
     print(
         f"  server memory: VmHWM {server['hwm'] / mb:.0f} MB (peak sampled VmRSS "
         f"{server['peak_rss'] / mb:.0f} MB; idle {server['idle_rss'] / mb:.0f} MB; after joins "
@@ -736,13 +788,17 @@ def report_run(
         f"processes (PSS) peak {server['peak_tree'] / mb:.0f} MB"
     )
     print(
-        f"  CPU during load ({load_s:.0f} s; {os.cpu_count()} cores): server "
+        f"  CPU over the {load_s:.0f} s of load ({os.cpu_count()} cores): server (+children) "
         f"{server['server_cpu_s']:.2f} core-s ({server['server_cpu_s'] / load_s:.0%} of a core), "
-        f"clients {client_cpu:.2f} core-s ({client_cpu / load_s:.0%} of a core); "
+        f"clients {client_cpu:.2f} core-s ({client_cpu / load_s:.0%} of a core), other "
+        f"processes {other_cpu:.2f} core-s ({other_cpu / load_s:.0%} of a core){busy}; "
         f"client send lag p99 {max(r['send_lag_p99_ms'] for r in results):.1f} ms"
     )
     exit_note = "killed after 30 s" if server["exit"] is None else f"exit {server['exit']}"
-    print(f"  server stop (SIGTERM): {server['stop_s']:.1f} s, {exit_note}; log {server['log']}")
+    print(
+        f"  server stop (SIGTERM): {server['stop_s']:.1f} s, {exit_note}; "
+        f"log {server['log']} (kept with --keep)"
+    )
     if server["warnings"]:
         print(
             f"  server log: {len(server['warnings'])} warning/error line(s), first: "
@@ -756,6 +812,9 @@ def report_run(
         "errors": dict(errors),
         "server": server,
         "client_cpu_s": client_cpu,
+        "achieved": achieved,
+        "offered": offered,
+        "tail_s": last_arrival - last_send,
     }
 
 
@@ -775,8 +834,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drain",
         type=float,
-        default=None,
-        help="seconds to wait for late deliveries (default 10, Apertium 30)",
+        default=10.0,
+        help="after the load, stop waiting for missing deliveries once none arrived for "
+        "this many seconds (they are then counted as lost)",
+    )
+    parser.add_argument(
+        "--drain-max",
+        type=float,
+        default=300.0,
+        help="upper bound of the wait for a backlog after the load",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work dir (it is kept anyway when something was lost or logged)",
     )
     parser.add_argument(
         "--compression",
@@ -798,7 +869,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown run(s): {unknown}")
     with contextlib.suppress(ValueError, OSError):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     heading("bench/delivery.py: delivery overhead over real WebSockets")
@@ -808,22 +879,33 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(lang for _, lang in LISTENERS)}), 1 speech-transcript per room per second, "
         f"staggered; {args.client_procs} client process(es); compression {args.compression}."
     )
-    print_workarounds()
+    load = common.OtherLoad()
     workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-delivery-"))
     print(f"Work dir (fresh SQLite store per run, server logs): {workdir}")
     outcomes = {name: run_one(name, args, workdir) for name in runs}
+    troubled = any(
+        o["server"]["warnings"] or o["totals"]["lost"] or o["totals"]["duplicated"]
+        for o in outcomes.values()
+    )
+    if args.keep or troubled:
+        print(f"Kept the work dir (stores and server logs): {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
     heading("Summary", "-")
     rows = summary_rows(outcomes, args)
     print(common.markdown_table(rows))
+    machine_load = load.report()
+    print(machine_load)
     common.write_results(
         args.results,
         rows,
         {
+            "machine_load": machine_load,
             "runs": {
                 name: {"stats": o["stats"], "totals": o["totals"], "hwm": o["server"]["hwm"]}
                 for name, o in outcomes.items()
-            }
+            },
         },
     )
     return 0
@@ -865,8 +947,20 @@ def summary_rows(outcomes: dict[str, dict[str, Any]], args: argparse.Namespace) 
                 f"delivery overhead p99, Apertium ({size})",
                 "-",
                 f"{p('apertium')} (p50 {p('apertium', 'p50')}, "
-                f"p95 {p('apertium', 'p95')}, max {p('apertium', 'max')})",
+                f"p95 {p('apertium', 'p95')}, max {p('apertium', 'max')}; "
+                f"{outcomes['apertium']['achieved']:,.0f} of "
+                f"{outcomes['apertium']['offered']:,.0f} deliveries/s)",
                 base,
+            )
+        )
+    if "identity" in outcomes:
+        rows.append(
+            Row(
+                "delivery",
+                "delivery overhead p50, identity engine",
+                "-",
+                p("identity", "p50"),
+                f"{p('relay', 'p50')} (bare websockets relay)",
             )
         )
     for name in ("identity", "apertium"):

@@ -48,7 +48,7 @@ def main() -> int:
     heading("bench/run_all.py" + (" (quick sizes)" if args.quick else " (full sizes)"))
     print(machine_note(), flush=True)
     rows: list[Row] = []
-    notes: list[str] = []
+    loads: list[str] = []
     durations: dict[str, float] = {}
     failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="voicemode-bench-all-") as tmp:
@@ -71,18 +71,19 @@ def main() -> int:
                 continue
             payload = json.loads(results.read_text())
             rows.extend(Row(**row) for row in payload["rows"])
-            notes.extend(note for note in payload.get("notes", []) if note not in notes)
+            if payload.get("machine_load"):
+                loads.append(f"{name}: {payload['machine_load']}")
 
     heading("Combined results")
     table = common.markdown_table(rows)
     footer = [
         "",
-        machine_note() + " Baselines are measured in the same run, on the same machine.",
-        "Run times: "
+        "- " + machine_note() + " Baselines are measured in the same run, on the same machine.",
+        "- Run times: "
         + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in durations.items())
         + ".",
     ]
-    footer += [f"Core bug worked around: {note}" for note in notes]
+    footer += [f"- {line}" for line in loads]
     text = table + "\n" + "\n".join(footer)
     print(text)
     if args.markdown:

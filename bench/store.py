@@ -41,7 +41,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import common  # sets sys.path and the core work-arounds
-from common import Row, heading, machine_note, print_workarounds, rate, summary_ms
+from common import Row, heading, machine_note, rate, summary_ms
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
@@ -136,7 +136,7 @@ def counting_commits(store: EventStore) -> Iterator[list[float]]:
 def open_rooms(store: EventStore, count: int) -> list[RoomStream]:
     """Record each room's RoomOpened (untimed set-up)."""
     rooms = [RoomStream(i) for i in range(count)]
-    opened = []
+    opened: list[Any] = []
     for stream in rooms:
         room = Room(code=stream.code)
         opened.extend(room.collect_events())
@@ -286,7 +286,7 @@ class LibraryRoom(Aggregate):
         self.transcripts += 1
 
 
-class LibraryApp(Application):
+class LibraryApp(Application[UUID]):
     """The library's Application with its defaults (JSONTranscoder, no snapshots)."""
 
 
@@ -377,9 +377,13 @@ def verify(store: EventStore, expected: int) -> None:
 
 
 def describe(label: str, measured: Measured, *, latency: bool = False) -> None:
-    line = f"  {label:<58} {measured.per_s:>10,.0f} events/s  ({measured.events:,} in {measured.seconds:.2f} s"
+    line = (
+        f"  {label:<58} {measured.per_s:>10,.0f} events/s  "
+        f"({measured.events:,} in {measured.seconds:.2f} s"
+    )
     if measured.commits and measured.commits != measured.events:
-        line += f", {measured.commits:,} commits, {measured.events / measured.commits:.1f} events/commit"
+        per_commit = measured.events / measured.commits
+        line += f", {measured.commits:,} commits, {per_commit:.1f} events/commit"
     if measured.busy_s:
         line += f", writer busy in append {measured.busy_s / measured.seconds:.0%} of the time"
     line += ")"
@@ -418,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     heading("bench/store.py: durable append throughput of the event store")
     print(machine_note("producer threads and the SQLite writer share them"))
-    print_workarounds()
+    load = common.OtherLoad()
     workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-store-", dir=args.dir))
     print(f"Files: fresh SQLite databases in {workdir} (same disk for every measurement)")
     print(
@@ -490,10 +494,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{rate(library.per_s)} (same, 1 thread)",
                 )
             )
+        machine_load = load.report()
+        print(machine_load)
         common.write_results(
             args.results,
             rows,
             {
+                "machine_load": machine_load,
                 "ours_threads": ours.per_s,
                 "ours_async": ours_async.per_s,
                 "ours_single": single.per_s,
