@@ -27,7 +27,7 @@ from adapters.translation.base import Translation
 from adapters.translation.registry import TranslationRegistry
 from events.domain import Room, TranslationProduced, translations_id_for
 from events.store import EventStore, LogFollower, Recorded
-from events.writer import AppendRequest, GroupCommitWriter
+from events.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class TranslationFanout:
             translations = [future.result() for future in pending.translations]
             events = _translation_events(pending.transcript, translations)
             tracking = Tracking(PROJECTION_NAME, pending.position)
-            self.writer.submit(AppendRequest(events, _log_refusal, tracking))
+            self.writer.submit(events, _log_refusal, tracking)
 
 
 def _translation_events(

@@ -40,7 +40,7 @@ from actors.messages import (
 from actors.supervisor import FailureReport
 from events.domain import Room
 from events.store import EventStore
-from events.writer import AppendRequest, GroupCommitWriter
+from events.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class RoomActor(pykka.ThreadingActor):
             with suppress(pykka.ActorDeadError):
                 me.tell(message)
 
-        self.writer.submit(AppendRequest(events, committed))
+        self.writer.submit(events, committed)
 
     @handle.register
     def _committed(self, message: RoomCommitted) -> None:

@@ -47,7 +47,7 @@ from eventsourcing.domain import Aggregate, event
 
 from events.domain import Room, room_id_for
 from events.store import EventStore
-from events.writer import AppendRequest, GroupCommitWriter
+from events.writer import GroupCommitWriter
 
 SENTENCES = (
     "Good morning everyone, can you hear me clearly?",
@@ -214,7 +214,7 @@ def run_group_commit_async(path: Path, rooms: int, seconds: float, threads: int)
                 done[0] += 1
             inboxes[index % threads].put((index, finished))
 
-        writer.submit(AppendRequest([stream.next_transcript()], on_done))
+        writer.submit([stream.next_transcript()], on_done)
 
     def producer(slot: int) -> None:
         for index in range(slot, rooms, threads):

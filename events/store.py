@@ -20,6 +20,7 @@ from eventsourcing.persistence import (
     Mapper,
     Notification,
     ProcessRecorder,
+    StoredEvent,
     Subscription,
     Tracking,
 )
@@ -120,7 +121,16 @@ class EventStore:
         Returns:
             The positions given to the events, in order.
         """
-        stored = [self.mapper.to_stored_event(event) for event in events]
+        return self.append_stored(self.encode(events), tracking)
+
+    def encode(self, events: NewEvents) -> list[StoredEvent]:
+        """Serialize events for the recorder (CPU work any thread may do)."""
+        return [self.mapper.to_stored_event(event) for event in events]
+
+    def append_stored(
+        self, stored: Sequence[StoredEvent], tracking: Tracking | None = None
+    ) -> Sequence[int]:
+        """Record already-serialized events (and a tracking position) atomically."""
         positions = self.recorder.insert_events(stored, tracking=tracking)
         return list(positions or ())
 

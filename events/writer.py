@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
 
 from events.store import EventStore, NewEvents
 
@@ -28,9 +28,9 @@ MAX_BATCH_EVENTS = 5000
 
 @dataclass(frozen=True)
 class AppendRequest:
-    """Events to record together, and whom to tell when they are durable."""
+    """Serialized events to record together, and whom to tell when they are durable."""
 
-    events: NewEvents
+    events: Sequence[StoredEvent]
     on_done: AppendCallback
     tracking: Tracking | None = None
 
@@ -54,9 +54,15 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
 
-    def submit(self, request: AppendRequest) -> None:
-        """Queue events for the next commit; ``on_done`` runs on the writer thread."""
-        self._queue.put(request)
+    def submit(
+        self, events: NewEvents, on_done: AppendCallback, tracking: Tracking | None = None
+    ) -> None:
+        """Queue events for the next commit; ``on_done`` runs on the writer thread.
+
+        The events are serialized here, on the caller's thread, so the single
+        writer thread spends its time committing.
+        """
+        self._queue.put(AppendRequest(self.store.encode(events), on_done, tracking))
 
     def append(self, events: NewEvents, tracking: Tracking | None = None) -> Sequence[int]:
         """Append and wait until durable (for threads that may block)."""
@@ -67,7 +73,7 @@ class GroupCommitWriter:
             outcome.append(result)
             done.set()
 
-        self.submit(AppendRequest(events, finish, tracking))
+        self.submit(events, finish, tracking)
         done.wait()
         if isinstance(outcome[0], BaseException):
             raise outcome[0]
@@ -106,7 +112,7 @@ class GroupCommitWriter:
             return
         tracking = max(trackings, key=lambda t: t.notification_id) if trackings else None
         try:
-            positions = self.store.append(events, tracking)
+            positions = self.store.append_stored(events, tracking)
         except Exception as error:
             if len(requests) == 1:
                 log.warning("append refused: %s", error)

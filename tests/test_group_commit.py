@@ -14,7 +14,7 @@ from actors.messages import Accepted, JoinRoom, Outcome, SubmitTranscript
 from actors.room import RoomActor
 from events.domain import Room
 from events.store import EventStore
-from events.writer import AppendRequest, GroupCommitWriter
+from events.writer import GroupCommitWriter
 
 
 class CountingStore(EventStore):
@@ -22,9 +22,9 @@ class CountingStore(EventStore):
 
     appends: int = 0
 
-    def append(self, events: Sequence[Any], tracking: Any = None) -> Sequence[int]:
+    def append_stored(self, stored: Sequence[Any], tracking: Any = None) -> Sequence[int]:
         self.appends += 1
-        return super().append(events, tracking)
+        return super().append_stored(stored, tracking)
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def test_a_refused_request_does_not_sink_the_batch(store: CountingStore) -> None
     def record(name: str) -> Any:
         return lambda result: results.__setitem__(name, result)
 
-    writer.submit(AppendRequest(events, record("duplicate")))
-    writer.submit(AppendRequest(list(Room(code="fine").collect_events()), record("fine")))
+    writer.submit(events, record("duplicate"))
+    writer.submit(list(Room(code="fine").collect_events()), record("fine"))
     writer.stop()
     assert isinstance(results["duplicate"], Exception)
     assert results["fine"] == [2]
