@@ -16,10 +16,9 @@ import re
 import signal
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-import orjson
 from aiohttp import web
 
 from actors.service import ServiceSettings, VoiceService
@@ -31,8 +30,9 @@ from adapters.translation.base import Translator
 from adapters.translation.identity import IdentityTranslator
 from adapters.translation.registry import TranslationRegistry
 from events.domain import room_id_for
+from events.parallel_replay import render
 from events.store import EventStore
-from events.timeline import Timeline, TimelineEntry, TimelineFilter, describe_room, state_at
+from events.timeline import Timeline, TimelineFilter, describe_room, render_entry, state_at
 
 log = logging.getLogger("voicemode")
 
@@ -196,54 +196,34 @@ def cmd_replay(args: argparse.Namespace) -> int:
         ):
             print(f"voicemode replay: there is no room {args.room}", file=sys.stderr)
             return 1
+        until = args.until if args.until is not None else store.position()
         selection = TimelineFilter(
             room=args.room,
             types=frozenset(args.type or ()),
             participant=args.participant,
             since=args.since,
-            until=args.until,
+            until=until,
         )
-        timeline = Timeline(store)
-        last = print_entries(timeline.entries(selection), as_json=args.json)
+        write_chunks(render(args.db, selection, args.json, args.jobs))
         if args.follow and args.until is None:
-            follow_selection = TimelineFilter(
-                room=args.room,
-                types=selection.types,
-                participant=args.participant,
-                since=max(last, args.since),
-            )
+            follow_selection = replace(selection, since=max(until, args.since), until=None)
             with (
                 contextlib.suppress(KeyboardInterrupt),
                 store.follow(follow_selection.since) as follower,
             ):
-                print_entries(
-                    timeline.follow(follow_selection, follower), as_json=args.json, flush_each=True
-                )
+                for entry in Timeline(store).follow(follow_selection, follower):
+                    write_chunks([render_entry(entry, as_json=args.json)])
     finally:
         store.close()
     return 0
 
 
-def print_entries(
-    entries: Iterable[TimelineEntry], *, as_json: bool, flush_each: bool = False
-) -> int:
-    """Write entries to stdout in large chunks; return the last position seen."""
+def write_chunks(chunks: Iterable[bytes]) -> None:
+    """Write rendered output to stdout as it comes."""
     out = sys.stdout.buffer
-    chunk: list[bytes] = []
-    last = 0
-    for entry in entries:
-        last = entry.position
-        if as_json:
-            chunk.append(orjson.dumps(entry.record(), default=str) + b"\n")
-        else:
-            chunk.append(entry.line().encode() + b"\n")
-        if flush_each or len(chunk) >= 4096:
-            out.write(b"".join(chunk))
-            out.flush()
-            chunk.clear()
-    out.write(b"".join(chunk))
-    out.flush()
-    return last
+    for chunk in chunks:
+        out.write(chunk)
+        out.flush()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -283,6 +263,9 @@ def parser() -> argparse.ArgumentParser:
     replay_parser.add_argument("--json", action="store_true")
     replay_parser.add_argument("--follow", action="store_true")
     replay_parser.add_argument("--state-at", type=int, default=None)
+    replay_parser.add_argument(
+        "--jobs", type=int, default=None, help="worker processes (default: one per core)"
+    )
     replay_parser.set_defaults(run=cmd_replay)
     return main_parser
 

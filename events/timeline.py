@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from events.domain import Room, room_id_for
 from events.sqlite import StoredRow
 from events.store import EventStore, LogFollower, originator_hex
@@ -121,6 +123,13 @@ class Timeline:
         code = str(decode_plain(opened[0].state).get("code", "")) if opened else ""
         self._room_codes[room_hex] = code or room_hex[:8]
         return self._room_codes[room_hex]
+
+
+def render_entry(entry: TimelineEntry, *, as_json: bool) -> bytes:
+    """One output line: the text form, or one JSON object."""
+    if as_json:
+        return orjson.dumps(entry.record()) + b"\n"
+    return entry.line().encode() + b"\n"
 
 
 def state_at(store: EventStore, code: str, position: int) -> Room | None:
