@@ -16,8 +16,9 @@ from uuid import UUID
 
 import pykka
 
+from actors.following import LogReader
 from actors.messages import CatchUp, Deliver
-from events.store import EventStore, LogFollower, room_of
+from events.store import EventStore, Recorded, room_of
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,8 @@ class DeliveryRouter:
         self._lock = threading.Lock()
         self._sessions: dict[UUID, dict[str, SessionRef]] = {}
         self.position = store.position()
-        self._started = threading.Event()
-        self._follower: LogFollower | None = None
-        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
-        self._thread.start()
-        self._started.wait()
+        self._reader = LogReader(store, "delivery", lambda: self.position, self._route)
+        self._reader.start()
 
     def register(self, room_id: UUID, key: str, session: SessionRef, after: int) -> None:
         """Start delivering the room's events after position ``after`` to ``session``."""
@@ -55,20 +53,14 @@ class DeliveryRouter:
 
     def stop(self) -> None:
         """Stop following the log."""
-        if self._follower is not None:
-            self._follower.stop()
-        self._thread.join(timeout=5)
+        self._reader.stop()
 
-    def _run(self) -> None:
-        with self.store.follow(self.position) as follower:
-            self._follower = follower
-            self._started.set()
-            for recorded in follower:
-                with self._lock:
-                    self.position = recorded.position
-                    sessions = self._sessions.get(room_of(recorded.event), {})
-                    for session in list(sessions.values()):
-                        try:
-                            session.tell(Deliver(recorded))
-                        except pykka.ActorDeadError:
-                            log.debug("session gone before delivery of %s", recorded.position)
+    def _route(self, recorded: Recorded) -> None:
+        with self._lock:
+            self.position = recorded.position
+            sessions = self._sessions.get(room_of(recorded.event), {})
+            for session in list(sessions.values()):
+                try:
+                    session.tell(Deliver(recorded))
+                except pykka.ActorDeadError:
+                    log.debug("session gone before delivery of %s", recorded.position)

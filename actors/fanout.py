@@ -23,10 +23,11 @@ from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
+from actors.following import LogReader
 from adapters.translation.base import Translation
 from adapters.translation.registry import TranslationRegistry
 from events.domain import Room, TranslationProduced, translations_id_for
-from events.store import EventStore, LogFollower, Recorded
+from events.store import EventStore, Recorded
 from events.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -59,31 +60,28 @@ class TranslationFanout:
         self.registry = registry
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="translate")
         self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=MAX_IN_FLIGHT)
-        self._follower: LogFollower | None = None
-        self._started = threading.Event()
-        self._reader = threading.Thread(target=self._read, name="fanout-read", daemon=True)
+        self._read_position = store.tracked(PROJECTION_NAME)
+        self._reader = LogReader(
+            store,
+            "fanout-read",
+            lambda: self._read_position,
+            self._read,
+            topics=[get_topic(Room.TranscriptRecognized)],
+        )
         self._committer = threading.Thread(target=self._commit, name="fanout-commit", daemon=True)
-        self._reader.start()
         self._committer.start()
-        self._started.wait(timeout=30)
+        self._reader.start()
 
     def stop(self) -> None:
         """Stop reading, finish what is in flight, and shut the pool down."""
-        if self._follower is not None:
-            self._follower.stop()
-        self._reader.join(timeout=10)
+        self._reader.stop()
         self._pending.put(None)
         self._committer.join(timeout=30)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _read(self) -> None:
-        topic = get_topic(Room.TranscriptRecognized)
-        after = self.store.tracked(PROJECTION_NAME)
-        with self.store.follow(after, topics=[topic]) as follower:
-            self._follower = follower
-            self._started.set()
-            for recorded in follower:
-                self._pending.put(self._start(recorded))
+    def _read(self, recorded: Recorded) -> None:
+        self._pending.put(self._start(recorded))
+        self._read_position = recorded.position
 
     def _start(self, recorded: Recorded) -> _Pending:
         """Submit one translation per target language."""
