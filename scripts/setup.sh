@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   apertium apertium-eng-spa apertium-eng-cat apertium-spa-cat apertium-fra-cat
   apertium-por-cat apertium-spa-ita apertium-es-pt apertium-fr-es apertium-oc-es apertium-es-gl
+  espeak-ng
   postgresql
   python3-venv
 )

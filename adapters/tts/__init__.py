@@ -1,0 +1,26 @@
+"""Text-to-speech engines: one small interface, streamed PCM, a fallback registry."""
+
+from adapters.tts.base import (
+    SpeechSynthesizer,
+    Synthesis,
+    SynthesisError,
+    SynthesisTimeoutError,
+    UnknownVoiceError,
+    UnsupportedLanguageError,
+    Voice,
+)
+from adapters.tts.espeak import EspeakSynthesizer
+from adapters.tts.registry import NO_ENGINE, SynthesizerRegistry
+
+__all__ = [
+    "NO_ENGINE",
+    "EspeakSynthesizer",
+    "SpeechSynthesizer",
+    "Synthesis",
+    "SynthesisError",
+    "SynthesisTimeoutError",
+    "SynthesizerRegistry",
+    "UnknownVoiceError",
+    "UnsupportedLanguageError",
+    "Voice",
+]
