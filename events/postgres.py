@@ -11,7 +11,6 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from eventsourcing.persistence import InfrastructureFactory
-from eventsourcing.postgres import PostgresFactory
 
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
 DEFAULT_PORT = 5432
@@ -30,6 +29,9 @@ def postgres_environment(url: str) -> dict[str, str]:
     The port defaults to 5432 and the password to empty. Raises ``ValueError``
     for anything else, query parameters included, rather than ignore a setting.
     """
+    # Imported here: psycopg costs 60 ms of start-up that SQLite users never need.
+    from eventsourcing.postgres import PostgresFactory  # noqa: PLC0415
+
     parts = urlsplit(url)
     if parts.scheme.lower() not in POSTGRES_SCHEMES:
         msg = f"Not a PostgreSQL URL (expected postgresql://...): {_redacted(url)}"
