@@ -58,22 +58,35 @@ class Settings:
 
 
 def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistry:
-    """Create the translation engines named, in order of preference."""
+    """Create the translation engines named, in order of preference.
+
+    ``apertium`` and ``identity`` are embedded; ``google`` is Google Cloud
+    Translation v2 (``VOICEMODE_GOOGLE_*``); any other name is an
+    OpenAI-compatible endpoint configured by ``VOICEMODE_<NAME>_*`` variables
+    (``openai``, ``grok``, or a self-hosted server).
+    """
     from adapters.translation.apertium import ApertiumTranslator  # noqa: PLC0415
     from adapters.translation.base import Translator  # noqa: PLC0415
+    from adapters.translation.google import GoogleTranslator  # noqa: PLC0415
     from adapters.translation.identity import IdentityTranslator  # noqa: PLC0415
+    from adapters.translation.openai_compatible import (  # noqa: PLC0415
+        OpenAICompatibleTranslator,
+    )
     from adapters.translation.registry import TranslationRegistry  # noqa: PLC0415
 
-    engines: dict[str, type[Translator]] = {
-        "apertium": ApertiumTranslator,
-        "identity": IdentityTranslator,
-    }
-    unknown = [name for name in names if name not in engines]
-    if unknown:
-        raise SystemExit(
-            f"unknown translation engine(s): {', '.join(unknown)}; known: {', '.join(engines)}"
-        )
-    return TranslationRegistry([engines[name]() for name in names], timeout_s=timeout_s)
+    def engine(name: str) -> Translator:
+        if name == "apertium":
+            return ApertiumTranslator()
+        if name == "identity":
+            return IdentityTranslator()
+        if name == "google":
+            return GoogleTranslator.from_env()
+        return OpenAICompatibleTranslator.from_env(f"VOICEMODE_{name.upper()}", name=name)
+
+    try:
+        return TranslationRegistry([engine(name) for name in names], timeout_s=timeout_s)
+    except ValueError as error:
+        raise SystemExit(f"voicemode: translation engine configuration: {error}") from error
 
 
 def build_service(settings: Settings) -> VoiceService:

@@ -101,6 +101,14 @@ class ServedInstance:
     def token(self, user: str, name: str | None = None, lang: str = "en", ttl: int = 3600) -> str:
         return issue_token(self.secret, user, name or user.capitalize(), lang, ttl)
 
+    def replay(self, *args: str) -> str:
+        """``voicemode replay`` on this instance's store; its standard output."""
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "runtime.py"), "replay", *args, "--db", self.db],
+            capture_output=True, check=True, env={**os.environ, **self.env}, cwd=ROOT,
+        )
+        return result.stdout.decode()
+
     def output(self) -> str:
         return self.log_path.read_text() if self.log_path else ""
 
