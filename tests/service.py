@@ -105,7 +105,10 @@ class ServedInstance:
         """``voicemode replay`` on this instance's store; its standard output."""
         result = subprocess.run(
             [sys.executable, str(ROOT / "runtime.py"), "replay", *args, "--db", self.db],
-            capture_output=True, check=True, env={**os.environ, **self.env}, cwd=ROOT,
+            capture_output=True,
+            check=True,
+            env={**os.environ, **self.env},
+            cwd=ROOT,
         )
         return result.stdout.decode()
 

@@ -46,16 +46,22 @@ def test_hosted_engine_translates_and_falls_back_to_apertium(
         bob = await Client.connect(hosted.url, hosted.token("bob", lang="es"))
         await alice.request("join-room", {"roomCode": "r1"})
         await bob.request("join-room", {"roomCode": "r1"})
-        await alice.send("speech-transcript", {"transcript": "The house is big.",
-                                               "sourceLang": "en"})
+        await alice.send(
+            "speech-transcript", {"transcript": "The house is big.", "sourceLang": "en"}
+        )
         first = await bob.expect("translated-message")
         assert first["data"]["translatedText"] == "La casa es enorme (openai)"
 
         fake_openai.script(VendorError(500, "upstream exploded"))
-        await alice.send("speech-transcript", {"transcript": "The dog is black.",
-                                               "sourceLang": "en"})
-        second = await bob.wait_for(lambda f: f["event"] == "translated-message"
-                                    and f["data"]["originalText"] == "The dog is black.")
+        await alice.send(
+            "speech-transcript", {"transcript": "The dog is black.", "sourceLang": "en"}
+        )
+        second = await bob.wait_for(
+            lambda f: (
+                f["event"] == "translated-message"
+                and f["data"]["originalText"] == "The dog is black."
+            )
+        )
         assert "perro" in second["data"]["translatedText"].lower()
         assert "errorCode" not in second["data"]
 

@@ -6,8 +6,8 @@ import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
