@@ -89,7 +89,11 @@ class TranslationFanout:
         assert isinstance(transcript, Room.TranscriptRecognized)
         futures = tuple(
             self._pool.submit(
-                self.registry.translate, transcript.text, transcript.source_language, target
+                self.registry.translate,
+                transcript.text,
+                transcript.source_language,
+                target,
+                transcript.translation_preference,
             )
             for target in transcript.targets
         )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from events.domain import Preferences
 from events.store import Recorded
 
 
@@ -93,13 +94,29 @@ class StopSpeech:
 
 @dataclass(frozen=True)
 class SubmitTranscript:
-    """A final transcript of something a member said."""
+    """A final transcript of something a member said.
+
+    ``transcript_id`` is the utterance's id when partial captions already
+    named it, so the final transcript carries the same id.
+    """
 
     user_id: str
     text: str
     source_language: str
     engine: str
     duration_ms: int
+    reply: Reply
+    transcript_id: UUID | None = None
+    decode_ms: int = 0
+    fallbacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangePreferences:
+    """A member chooses whether to hear speech, and which engines and voice."""
+
+    user_id: str
+    preferences: Preferences
     reply: Reply
 
 
@@ -121,6 +138,7 @@ RoomCommand = (
     | StartSpeech
     | StopSpeech
     | SubmitTranscript
+    | ChangePreferences
     | ReportClientError
 )
 

@@ -26,6 +26,7 @@ import pykka
 from actors.messages import (
     Accepted,
     ChangeLanguage,
+    ChangePreferences,
     FlushRoom,
     JoinRoom,
     LeaveRoom,
@@ -170,14 +171,23 @@ class RoomActor(pykka.ThreadingActor):
         room = self._member_room(message.user_id, message.reply)
         if room is not None:
             room.recognize(
-                uuid4(),
+                message.transcript_id or uuid4(),
                 message.user_id,
                 message.text,
                 message.source_language,
                 message.engine,
                 message.duration_ms,
                 self.away_grace,
+                message.decode_ms,
+                message.fallbacks,
             )
+            self._decided(message.reply)
+
+    @handle.register
+    def _preferences(self, message: ChangePreferences) -> None:
+        room = self._member_room(message.user_id, message.reply)
+        if room is not None:
+            room.set_preferences(message.user_id, message.preferences)
             self._decided(message.reply)
 
     @handle.register

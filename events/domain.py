@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, DomainEvent
 
 ROOM_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:room")
 TRANSLATIONS_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:translations")
+SPEECH_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:speech")
 
 
 def room_id_for(code: str) -> UUID:
@@ -30,6 +31,27 @@ def room_id_for(code: str) -> UUID:
 def translations_id_for(transcript_id: UUID) -> UUID:
     """Return the stream id that holds the translations of one transcript."""
     return uuid5(TRANSLATIONS_NAMESPACE, transcript_id.hex)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """A participant's choices: hear translations spoken or not, and engines.
+
+    Engine names are preferences: the registry tries them first and falls
+    back to the others. The STT and translation engines apply to what this
+    participant says; the TTS engine and voice to what they hear.
+    """
+
+    speech: bool = True
+    stt_engine: str | None = None
+    translation_engine: str | None = None
+    tts_engine: str | None = None
+    voice: str | None = None
+
+
+def preference(engine: str | None) -> tuple[str, ...]:
+    """An engine preference as the registries take it."""
+    return (engine,) if engine else ()
 
 
 @dataclass
@@ -47,6 +69,7 @@ class Member:
     solo_target: str | None = None
     speaking: bool = False
     away_since: datetime | None = None
+    preferences: Preferences = Preferences()
 
     @property
     def solo(self) -> bool:
@@ -131,6 +154,24 @@ class Room(Aggregate):
             member.speaking = True
 
     @dataclass(frozen=True)
+    class PreferencesChanged(Event):
+        """A participant changed their speech and engine preferences."""
+
+        user_id: str
+        speech: bool
+        stt_engine: str | None
+        translation_engine: str | None
+        tts_engine: str | None
+        voice: str | None
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Remember the member's preferences."""
+            assert isinstance(aggregate, Room)
+            aggregate.members[self.user_id].preferences = Preferences(
+                self.speech, self.stt_engine, self.translation_engine, self.tts_engine, self.voice
+            )
+
+    @dataclass(frozen=True)
     class SpeechEnded(Event):
         """A participant stopped speaking."""
 
@@ -159,6 +200,9 @@ class Room(Aggregate):
         targets: tuple[str, ...]
         engine: str
         duration_ms: int
+        decode_ms: int = 0
+        fallbacks: tuple[str, ...] = ()
+        translation_preference: tuple[str, ...] = ()
 
         def apply(self, aggregate: Aggregate) -> None:
             """Count the transcript."""
@@ -258,8 +302,13 @@ class Room(Aggregate):
         engine: str,
         duration_ms: int,
         away_grace: timedelta,
+        decode_ms: int = 0,
+        fallbacks: tuple[str, ...] = (),
     ) -> None:
-        """Record a final transcript and decide which languages it needs."""
+        """Record a final transcript and decide which languages it needs.
+
+        It is translated with the speaker's preferred translation engine.
+        """
         speaker = self.members[speaker_id]
         self.trigger_event(
             self.TranscriptRecognized,
@@ -272,7 +321,23 @@ class Room(Aggregate):
             targets=self.target_languages(speaker, source_language, away_grace),
             engine=engine,
             duration_ms=duration_ms,
+            decode_ms=decode_ms,
+            fallbacks=fallbacks,
+            translation_preference=preference(speaker.preferences.translation_engine),
         )
+
+    def set_preferences(self, user_id: str, preferences: Preferences) -> None:
+        """Record a member's new preferences (nothing if unchanged)."""
+        if self.members[user_id].preferences != preferences:
+            self.trigger_event(
+                self.PreferencesChanged,
+                user_id=user_id,
+                speech=preferences.speech,
+                stt_engine=preferences.stt_engine,
+                translation_engine=preferences.translation_engine,
+                tts_engine=preferences.tts_engine,
+                voice=preferences.voice,
+            )
 
     def target_languages(
         self, speaker: Member, source_language: str, away_grace: timedelta
@@ -326,5 +391,31 @@ class TranslationProduced(DomainEvent):
     solo: bool
     engine: str
     latency_ms: int
+    fallbacks: tuple[str, ...]
+    error_code: str | None
+
+
+def speech_id_for(transcript_id: UUID, language: str, voice: str | None, engine: str) -> UUID:
+    """The stream id of one synthesis of a transcript's translation."""
+    return uuid5(SPEECH_NAMESPACE, f"{transcript_id.hex}/{language}/{voice}/{engine}")
+
+
+@dataclass(frozen=True)
+class SpeechSynthesized(DomainEvent):
+    """A translation was spoken, once per language, voice and engine.
+
+    The audio itself is not an event; this records what a replay needs to
+    explain it: which engine and voice, how long, how fast the first audio
+    came, and what failed first.
+    """
+
+    room_id: UUID
+    transcript_id: UUID
+    language: str
+    voice: str | None
+    engine: str
+    sample_rate: int
+    audio_ms: int
+    first_chunk_ms: int
     fallbacks: tuple[str, ...]
     error_code: str | None

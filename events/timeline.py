@@ -195,21 +195,43 @@ def _transcript(state: State) -> tuple[str, str]:
     targets = ",".join(state["targets"]) or "-"
     return state["speaker_id"], (
         f"{_quote(state['text'])} [{state['source_language']} -> {targets}] "
-        f"via {state['engine']}, {state['duration_ms']} ms"
+        f"via {state['engine']}, {state['duration_ms']} ms{_outcome(state)}"
     )
+
+
+def _outcome(state: State) -> str:
+    """What failed before the engine that answered, and any final error."""
+    extra = ""
+    if state.get("fallbacks"):
+        extra += f" after {', '.join(state['fallbacks'])}"
+    if state.get("error_code"):
+        extra += f" [{state['error_code']}]"
+    return extra
 
 
 def _translation(state: State) -> tuple[str, str]:
-    extra = ""
-    if state["fallbacks"]:
-        extra += f" after {', '.join(state['fallbacks'])}"
-    if state["error_code"]:
-        extra += f" [{state['error_code']}]"
     return state["speaker_id"], (
         f"{state['source_language']} -> {state['target_language']} "
         f"{_quote(state['translated_text'])} via {state['engine']}, "
-        f"{state['latency_ms']} ms{extra}"
+        f"{state['latency_ms']} ms{_outcome(state)}"
     )
+
+
+def _synthesized(state: State) -> tuple[str, str]:
+    return "", (
+        f"spoke {state['language']} with {state['engine']} voice {state['voice']}: "
+        f"{state['audio_ms']} ms of audio, first audio after {state['first_chunk_ms']} ms"
+        f"{_outcome(state)}"
+    )
+
+
+def _preferences(state: State) -> tuple[str, str]:
+    chosen = ", ".join(
+        f"{key}={state[key]}"
+        for key in ("stt_engine", "translation_engine", "tts_engine", "voice")
+        if state.get(key)
+    )
+    return state["user_id"], f"speech {'on' if state['speech'] else 'off'}; {chosen or 'defaults'}"
 
 
 def _client_error(state: State) -> tuple[str, str]:
@@ -225,4 +247,6 @@ _SUMMARIES: dict[str, Callable[[State], tuple[str, str]]] = {
     "TranscriptRecognized": _transcript,
     "TranslationProduced": _translation,
     "ClientErrorReported": _client_error,
+    "SpeechSynthesized": _synthesized,
+    "PreferencesChanged": _preferences,
 }
