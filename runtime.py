@@ -34,7 +34,7 @@ from events.timeline import Timeline, TimelineFilter, describe_room, render_entr
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from actors.service import VoiceService
+    from actors.service import SpeechStack, VoiceService
     from adapters.gateway import GatewaySettings
     from adapters.translation.registry import TranslationRegistry
 
@@ -55,6 +55,7 @@ class Settings:
     translation_engines: tuple[str, ...]
     translation_timeout_s: float
     away_grace: timedelta
+    speech: bool
 
 
 def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistry:
@@ -89,13 +90,33 @@ def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistr
         raise SystemExit(f"voicemode: translation engine configuration: {error}") from error
 
 
+def build_speech() -> SpeechStack:
+    """Load the embedded speech engines: Silero VAD, faster-whisper, espeak-ng."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from actors.pipeline import SpeechEngines  # noqa: PLC0415
+    from actors.service import SpeechStack  # noqa: PLC0415
+    from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
+    from adapters.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
+    from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
+    from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
+    from adapters.vad import SileroDetector  # noqa: PLC0415
+
+    recognizers = RecognizerRegistry([FasterWhisperRecognizer()])
+    engines = SpeechEngines(
+        SileroDetector(), recognizers, ThreadPoolExecutor(2, thread_name_prefix="recognize")
+    )
+    return SpeechStack(engines, SynthesizerRegistry([EspeakSynthesizer()]))
+
+
 def build_service(settings: Settings) -> VoiceService:
     """Open the store and start the actor system on it."""
     from actors.service import ServiceSettings, VoiceService  # noqa: PLC0415
 
     store = EventStore.open(settings.db)
     registry = build_registry(settings.translation_engines, settings.translation_timeout_s)
-    return VoiceService(store, registry, ServiceSettings(away_grace=settings.away_grace))
+    speech = build_speech() if settings.speech else None
+    return VoiceService(store, registry, ServiceSettings(away_grace=settings.away_grace), speech)
 
 
 async def serve(settings: Settings) -> None:
@@ -179,6 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ),
         translation_timeout_s=float(os.environ.get("VOICEMODE_TRANSLATION_TIMEOUT_S", "3")),
         away_grace=timedelta(seconds=float(os.environ.get("VOICEMODE_AWAY_GRACE_S", "900"))),
+        speech=os.environ.get("VOICEMODE_SPEECH", "on") != "off",
     )
     asyncio.run(serve(settings))
     return 0

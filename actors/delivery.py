@@ -51,6 +51,16 @@ class DeliveryRouter:
             if not sessions:
                 self._sessions.pop(room_id, None)
 
+    def broadcast(self, room_id: UUID, message: object) -> None:
+        """Tell every session of a room something that is not stored (partial captions)."""
+        with self._lock:
+            sessions = list(self._sessions.get(room_id, {}).values())
+        for session in sessions:
+            try:
+                session.tell(message)
+            except pykka.ActorDeadError:
+                log.debug("session gone before a broadcast")
+
     def stop(self) -> None:
         """Stop following the log."""
         self._reader.stop()

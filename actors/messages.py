@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from actors.speech import SpeechKey, SpeechPiece
 from events.domain import Preferences
 from events.store import Recorded
 
@@ -23,6 +24,7 @@ class Accepted:
     room_id: UUID | None = None
     language: str | None = None
     previous_language: str | None = None
+    preferences: Preferences | None = None
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,19 @@ class SubmitTranscript:
 
 @dataclass(frozen=True)
 class ChangePreferences:
-    """A member chooses whether to hear speech, and which engines and voice."""
+    """A member chooses whether to hear speech, and which engines and voice.
+
+    A field left None keeps its current value; an empty engine or voice name
+    goes back to the default.
+    """
 
     user_id: str
-    preferences: Preferences
     reply: Reply
+    speech: bool | None = None
+    stt_engine: str | None = None
+    translation_engine: str | None = None
+    tts_engine: str | None = None
+    voice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,29 @@ class Resume:
 @dataclass(frozen=True)
 class ReleaseHeld:
     """The resume window after joining closed: send held live frames."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One frame for the client: JSON text, or binary audio."""
+
+    data: bytes
+    binary: bool = False
+
+
+@dataclass(frozen=True)
+class Transient:
+    """A frame for everyone in the room that is not a stored event (a partial caption)."""
+
+    frame: Outgoing
+
+
+@dataclass(frozen=True)
+class SpeechArrived:
+    """A piece of a synthesis this session asked for."""
+
+    key: SpeechKey
+    piece: SpeechPiece
 
 
 # Supervision ---------------------------------------------------------------

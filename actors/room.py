@@ -39,7 +39,7 @@ from actors.messages import (
     SubmitTranscript,
 )
 from actors.supervisor import FailureReport
-from events.domain import Room
+from events.domain import Preferences, Room
 from events.store import EventStore
 from events.writer import GroupCommitWriter
 
@@ -121,7 +121,13 @@ class RoomActor(pykka.ThreadingActor):
         self.room.join(message.user_id, message.name, message.language)
         self._decided(
             message.reply,
-            Accepted(0, self.room.id, message.language, previous_language=previous),
+            Accepted(
+                0,
+                self.room.id,
+                message.language,
+                previous_language=previous,
+                preferences=self.room.members[message.user_id].preferences,
+            ),
         )
 
     @handle.register
@@ -153,7 +159,8 @@ class RoomActor(pykka.ThreadingActor):
             message.encoding,
             message.sample_rate,
         )
-        self._decided(message.reply)
+        preferences = room.members[message.user_id].preferences
+        self._decided(message.reply, Accepted(0, room.id, preferences=preferences))
 
     @handle.register
     def _stop_speech(self, message: StopSpeech) -> None:
@@ -187,7 +194,8 @@ class RoomActor(pykka.ThreadingActor):
     def _preferences(self, message: ChangePreferences) -> None:
         room = self._member_room(message.user_id, message.reply)
         if room is not None:
-            room.set_preferences(message.user_id, message.preferences)
+            current = room.members[message.user_id].preferences
+            room.set_preferences(message.user_id, _merged(current, message))
             self._decided(message.reply)
 
     @handle.register
@@ -261,3 +269,18 @@ class RoomActor(pykka.ThreadingActor):
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.actor_ref.tell(FlushRoom())
+
+
+def _merged(current: Preferences, change: ChangePreferences) -> Preferences:
+    """Apply a partial change: None keeps a value, an empty name resets it."""
+
+    def choice(new: str | None, old: str | None) -> str | None:
+        return old if new is None else (new or None)
+
+    return Preferences(
+        speech=current.speech if change.speech is None else change.speech,
+        stt_engine=choice(change.stt_engine, current.stt_engine),
+        translation_engine=choice(change.translation_engine, current.translation_engine),
+        tts_engine=choice(change.tts_engine, current.tts_engine),
+        voice=choice(change.voice, current.voice),
+    )

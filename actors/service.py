@@ -17,14 +17,31 @@ import pykka
 from actors.delivery import DeliveryRouter
 from actors.fanout import TranslationFanout
 from actors.messages import Refused, RoomCommand
+from actors.pipeline import AgentPipelineActor, PipelineOutput, PipelineSpec, SpeechEngines
 from actors.room import RoomActor
 from actors.session import ParticipantSessionActor, SessionSpec
+from actors.speech import SpeechSynthesis
 from actors.supervisor import Supervisor
 from adapters.translation.registry import TranslationRegistry
+from adapters.tts.registry import SynthesizerRegistry
 from events.store import EventStore
 from events.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
+
+
+class SpeechUnavailableError(RuntimeError):
+    """Speech was asked of a service started without speech engines."""
+
+    code = "speech_unavailable"
+
+
+@dataclass(frozen=True)
+class SpeechStack:
+    """The speech engines a service may run with (none: text only)."""
+
+    engines: SpeechEngines
+    synthesizers: SynthesizerRegistry
 
 
 @dataclass(frozen=True)
@@ -40,12 +57,20 @@ class VoiceService:
     """Owns every long-lived part of the system and their order of shutdown."""
 
     def __init__(
-        self, store: EventStore, registry: TranslationRegistry, settings: ServiceSettings
+        self,
+        store: EventStore,
+        registry: TranslationRegistry,
+        settings: ServiceSettings,
+        speech: SpeechStack | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.settings = settings
         self.writer = GroupCommitWriter(store)
+        self.speech_engines = speech.engines if speech else None
+        self.synthesis = (
+            SpeechSynthesis(speech.synthesizers, self.writer) if speech is not None else None
+        )
         self.supervisor = Supervisor()
         self.router = DeliveryRouter(store)
         self.fanout = TranslationFanout(
@@ -88,6 +113,17 @@ class VoiceService:
         self.supervisor.stop(key)
         return self.supervisor.get_or_start(key, start)
 
+    def open_pipeline(self, spec: PipelineSpec, output: PipelineOutput) -> pykka.ActorRef[Any]:
+        """Start the speech pipeline of one speaking source.
+
+        Raises:
+            SpeechUnavailableError: the service runs without speech engines.
+            AudioFormatError: the encoding or sample rate cannot be decoded.
+        """
+        if self.speech_engines is None:
+            raise SpeechUnavailableError("this server runs without speech engines")
+        return AgentPipelineActor.start(spec, self.speech_engines, output)
+
     def session(self, key: str) -> pykka.ActorRef[Any] | None:
         """The running session under ``key``, if any."""
         return self.supervisor.get(key)
@@ -102,6 +138,11 @@ class VoiceService:
         self.fanout.stop()
         self.router.stop()
         self.supervisor.stop_all()
+        if self.synthesis is not None:
+            self.synthesis.close()
+        if self.speech_engines is not None:
+            self.speech_engines.pool.shutdown(wait=False, cancel_futures=True)
+            self.speech_engines.recognizers.close()
         self.writer.stop()
         self.registry.close()
         self.store.close()

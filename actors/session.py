@@ -9,25 +9,36 @@ pushes serialized frames to the connection's bounded outbound queue.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from typing import Any, Protocol
+from uuid import UUID
 
 import orjson
 import pykka
 
-from actors.messages import CatchUp, Deliver, ReleaseHeld, Resume
+from actors.messages import (
+    CatchUp,
+    Deliver,
+    Outgoing,
+    ReleaseHeld,
+    Resume,
+    SpeechArrived,
+    Transient,
+)
+from actors.speech import SpeechEnd, SpeechHeader, SpeechKey, SpeechPiece, SpeechSynthesis
 from actors.supervisor import FailureReport
-from adapters.frames import Listener, frames_for
-from events.domain import Room
-from events.store import EventStore, Recorded
+from adapters.frames import Listener, frames_for, server_frame
+from events.domain import Preferences, Room, preference
+from events.store import EventStore, Recorded, room_of
 
 
 class FrameSink(Protocol):
     """Where a session's serialized frames go (the connection's outbox)."""
 
-    def push(self, payloads: list[bytes]) -> None:
+    def push(self, frames: list[Outgoing]) -> None:
         """Queue frames for sending; called from actor threads."""
 
 
@@ -59,6 +70,8 @@ class SessionSpec:
     sink: FrameSink
     cursor: DeliveryCursor
     hold_s: float
+    preferences: Preferences = field(default_factory=Preferences)
+    speech: SpeechSynthesis | None = None
 
 
 class ParticipantSessionActor(pykka.ThreadingActor):
@@ -68,7 +81,9 @@ class ParticipantSessionActor(pykka.ThreadingActor):
         super().__init__()
         self.spec = spec
         self._report_failure = on_failure
-        self.listener = Listener(spec.user_id, spec.language)
+        self.listener = Listener(spec.user_id, spec.language, spec.preferences)
+        self._speech_queue: deque[SpeechKey] = deque()
+        self._speech_pieces: dict[SpeechKey, list[SpeechPiece]] = {}
         self._held: list[Recorded] | None = [] if spec.hold_s > 0 else None
         self._timer: threading.Timer | None = None
 
@@ -135,6 +150,7 @@ class ParticipantSessionActor(pykka.ThreadingActor):
             return []
         frames = frames_for(self.listener, recorded)
         self.spec.cursor.advance(recorded.position)
+        self._speak(room_of(recorded.event), frames)
         return frames
 
     def _language_before(self, missed: list[Recorded]) -> str:
@@ -149,10 +165,89 @@ class ParticipantSessionActor(pykka.ThreadingActor):
                 return event.language
         return self.listener.language
 
+    @handle.register
+    def _transient(self, message: Transient) -> None:
+        self.spec.sink.push([message.frame])
+
+    @handle.register
+    def _speech_arrived(self, message: SpeechArrived) -> None:
+        if message.key in self._speech_pieces:
+            self._speech_pieces[message.key].append(message.piece)
+            self._flush_speech()
+
+    def _speak(self, room_id: UUID, frames: list[dict[str, Any]]) -> None:
+        """Ask for the spoken form of translations this listener wants to hear."""
+        synthesis = self.spec.speech
+        preferences = self.listener.preferences
+        if synthesis is None or not preferences.speech:
+            return
+        me = self.actor_ref
+        for frame in frames:
+            data = frame["data"]
+            if frame["event"] not in SPOKEN or data["targetLang"] == data["sourceLang"]:
+                continue
+            if data.get("errorCode"):
+                continue
+            key = SpeechKey(
+                UUID(data["id"]),
+                data["targetLang"],
+                preferences.voice,
+                preference(preferences.tts_engine),
+            )
+            if key in self._speech_pieces:
+                continue
+            self._speech_queue.append(key)
+            self._speech_pieces[key] = []
+            synthesis.request(
+                room_id,
+                key,
+                data["translatedText"],
+                lambda key, piece: _tell_quietly(me, SpeechArrived(key, piece)),
+            )
+
+    def _flush_speech(self) -> None:
+        """Send speech one synthesis at a time, so binary frames are never interleaved."""
+        while self._speech_queue:
+            key = self._speech_queue[0]
+            pieces = self._speech_pieces[key]
+            out = [_speech_frame(key, piece) for piece in pieces]
+            finished = bool(pieces) and isinstance(pieces[-1], SpeechEnd)
+            pieces.clear()
+            if out:
+                self.spec.sink.push(out)
+            if not finished:
+                return
+            self._speech_queue.popleft()
+            del self._speech_pieces[key]
+
     def _send(self, frames: Iterable[dict[str, Any]]) -> None:
-        payloads = [orjson.dumps(frame) for frame in frames]
+        payloads = [Outgoing(orjson.dumps(frame)) for frame in frames]
         if payloads:
             self.spec.sink.push(payloads)
+
+
+SPOKEN = frozenset({"translated-message", "solo-translated"})
+
+
+def _speech_frame(key: SpeechKey, piece: SpeechPiece) -> Outgoing:
+    """The wire form of a piece of speech: a header, audio bytes, or the end."""
+    if isinstance(piece, bytes):
+        return Outgoing(piece, binary=True)
+    data: dict[str, Any] = {"id": str(key.transcript_id), "language": key.language}
+    if isinstance(piece, SpeechHeader):
+        name = "synthesized-speech"
+        data |= {
+            "sampleRate": piece.sample_rate,
+            "encoding": "LINEAR16",
+            "voice": piece.voice,
+            "engine": piece.engine,
+        }
+    else:
+        name = "synthesized-speech-end"
+        data["durationMs"] = piece.audio_ms
+        if piece.error_code:
+            data["errorCode"] = piece.error_code
+    return Outgoing(orjson.dumps(server_frame(name, data)))
 
 
 def _tell_quietly(ref: pykka.ActorRef[Any], message: object) -> None:

@@ -6,10 +6,10 @@ receives exactly the frames it would have received had it stayed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from events.domain import Room, TranslationProduced
+from events.domain import Preferences, Room, TranslationProduced
 from events.store import Recorded
 
 Frame = dict[str, Any]
@@ -17,10 +17,11 @@ Frame = dict[str, Any]
 
 @dataclass
 class Listener:
-    """Who a frame is for: the user and the language they hear right now."""
+    """Who a frame is for: the user, the language they hear, and how they hear it."""
 
     user_id: str
     language: str
+    preferences: Preferences = field(default_factory=Preferences)
 
 
 def server_frame(event: str, data: dict[str, Any], pos: int | None = None) -> Frame:
@@ -52,6 +53,16 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
     if isinstance(event, Room.LanguageChanged):
         if event.user_id == me:
             listener.language = event.language
+        return []
+    if isinstance(event, Room.PreferencesChanged):
+        if event.user_id == me:
+            listener.preferences = Preferences(
+                event.speech,
+                event.stt_engine,
+                event.translation_engine,
+                event.tts_engine,
+                event.voice,
+            )
         return []
     if isinstance(event, Room.TranscriptRecognized):
         return _transcript_frames(listener, event, pos)

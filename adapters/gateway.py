@@ -17,13 +17,14 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import orjson
+import pykka
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -31,9 +32,11 @@ from websockets.http11 import Request, Response
 from actors.messages import (
     Accepted,
     ChangeLanguage,
+    ChangePreferences,
     JoinRoom,
     LeaveRoom,
     Outcome,
+    Outgoing,
     Refused,
     ReleaseHeld,
     Reply,
@@ -43,10 +46,13 @@ from actors.messages import (
     StartSpeech,
     StopSpeech,
     SubmitTranscript,
+    Transient,
     ignore_reply,
 )
-from actors.service import VoiceService
+from actors.pipeline import AudioBudget, AudioChunk, EndAudio, PipelineSpec
+from actors.service import SpeechUnavailableError, VoiceService
 from actors.session import DeliveryCursor, SessionSpec
+from adapters.audio import AudioFormatError
 from adapters.auth import Identity, TokenError, verify_token
 from adapters.frames import Frame, server_frame
 from adapters.protocol import (
@@ -60,12 +66,15 @@ from adapters.protocol import (
     Ref,
     ResumeFrame,
     SetLanguage,
+    SetPreferencesFrame,
     SpeechTranscript,
     StartSpeechFrame,
     StopSpeechFrame,
     parse_frame,
 )
 from adapters.ratelimit import TokenBucket
+from adapters.stt.base import Transcript
+from events.domain import Preferences, preference
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +94,9 @@ class GatewaySettings:
     frame_burst: int = 100
     hard_frame_bytes: int = 1024 * 1024
     command_timeout_s: float = 15.0
+    audio_frames_per_s: float = 200.0
+    audio_burst: int = 400
+    audio_buffer_bytes: int = 512 * 1024
 
 
 class Gateway:
@@ -146,8 +158,11 @@ class ClientConnection:
         self.session_key = f"session:{number}"
         self.room_code: str | None = None
         self.room_id: UUID | None = None
-        self.outbox: asyncio.Queue[bytes] = asyncio.Queue(self.settings.outbox_frames)
+        self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue(self.settings.outbox_frames)
         self.bucket = TokenBucket(self.settings.frames_per_s, self.settings.frame_burst)
+        self.audio_bucket = TokenBucket(self.settings.audio_frames_per_s, self.settings.audio_burst)
+        self.speaking: Speaking | None = None
+        self.preferences = Preferences()
         self._last_rate_error = 0.0
         self._dropped = False
         self._closing: asyncio.Future[None] | None = None
@@ -169,15 +184,15 @@ class ClientConnection:
 
     # outbound ----------------------------------------------------------------
 
-    def push(self, payloads: list[bytes]) -> None:
+    def push(self, frames: list[Outgoing]) -> None:
         """Queue frames from any thread (the session actor's sink)."""
-        self.loop.call_soon_threadsafe(self._enqueue, payloads)
+        self.loop.call_soon_threadsafe(self._enqueue, frames)
 
     def send(self, frame: Frame) -> None:
         """Queue one frame from the loop thread."""
-        self._enqueue([orjson.dumps(frame)])
+        self._enqueue([Outgoing(orjson.dumps(frame))])
 
-    def _enqueue(self, payloads: list[bytes]) -> None:
+    def _enqueue(self, payloads: list[Outgoing]) -> None:
         for payload in payloads:
             if self._dropped:
                 return
@@ -190,8 +205,8 @@ class ClientConnection:
     async def _write(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             while True:
-                payload = await self.outbox.get()
-                await self.websocket.send(payload, text=True)
+                frame = await self.outbox.get()
+                await self.websocket.send(frame.data, text=not frame.binary)
 
     def _drop(self, code: str, message: str) -> None:
         """Disconnect a misbehaving client; its room sees why."""
@@ -259,6 +274,9 @@ class ClientConnection:
         return parse_frame(message)
 
     async def _receive(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            self._audio(message)
+            return
         if not self.bucket.take():
             self._rate_limited()
             return
@@ -274,14 +292,30 @@ class ClientConnection:
         assert handler is not None
         await handler(self, frame.command, frame.ref)
 
-    def _rate_limited(self) -> None:
+    def _audio(self, chunk: bytes) -> None:
+        """A speech-data frame: into the speaker's pipeline, within its bounds."""
+        if self.service.speech_engines is None:
+            self.error(SpeechUnavailableError.code, "this server runs without speech engines")
+        elif self.speaking is None:
+            self.error("not_speaking", "speech-data without start-speech")
+        elif not self.audio_bucket.take():
+            self._rate_limited("audio_rate_limited", self.settings.audio_frames_per_s)
+        elif not self.speaking.budget.take(len(chunk)):
+            self._rate_limited("audio_overflow", 0)
+        else:
+            self.speaking.pipeline.tell(AudioChunk(chunk))
+
+    def _rate_limited(self, code: str = "rate_limited", rate: float | None = None) -> None:
+        """Report dropped frames, at most once a second."""
         now = time.monotonic()
         if now - self._last_rate_error >= 1.0:
             self._last_rate_error = now
-            self.error(
-                "rate_limited",
-                f"more than {self.settings.frames_per_s:g} frames/s; frames are being dropped",
-            )
+            if code == "audio_overflow":
+                message = "audio is queued faster than it is processed; chunks are being dropped"
+            else:
+                limit = self.settings.frames_per_s if rate is None else rate
+                message = f"more than {limit:g} frames/s; frames are being dropped"
+            self.error(code, message)
 
     async def _ask_room(self, make: Callable[[Reply], RoomCommand]) -> Outcome:
         """Send a command to the room and await its outcome without blocking the loop."""
@@ -324,6 +358,7 @@ class ClientConnection:
         if self.room_code is None or self.identity is None:
             return
         user_id = self.identity.user_id
+        self._stop_pipeline()
         self.service.tell_room(self.room_code, LeaveRoom(user_id, reason, ignore_reply))
         if self.room_id is not None:
             self.service.close_session(self.session_key, self.room_id)
@@ -367,7 +402,10 @@ class ClientConnection:
             sink=self,
             cursor=DeliveryCursor(outcome.position),
             hold_s=0.0 if command.since is not None else self.service.settings.resume_window_s,
+            preferences=outcome.preferences or Preferences(),
+            speech=self.service.synthesis,
         )
+        self.preferences = spec.preferences
         self.service.open_session(self.session_key, outcome.room_id, spec)
         self._holding = spec.hold_s > 0
         if command.since is not None:
@@ -378,6 +416,7 @@ class ClientConnection:
             return
         user_id = self.identity.user_id
         code = self.room_code
+        self._stop_pipeline()
         outcome = await self._ask_room(lambda reply: LeaveRoom(user_id, "left", reply))
         if self.room_id is not None:
             self.service.close_session(self.session_key, self.room_id)
@@ -394,21 +433,105 @@ class ClientConnection:
 
     async def _on_start_speech(self, command: Command, ref: Ref) -> None:
         assert isinstance(command, StartSpeechFrame)
-        await self._room_command(
-            "start-speech",
-            ref,
-            lambda user, reply: StartSpeech(
-                user,
+        if not self._require_room(ref) or self.identity is None:
+            return
+        if self.speaking is not None:
+            self.error("already_speaking", "stop-speech before starting again", ref)
+            return
+        user_id = self.identity.user_id
+        outcome = await self._ask_room(
+            lambda reply: StartSpeech(
+                user_id,
                 command.language,
                 command.solo_target,
                 command.encoding,
                 command.sample_rate,
                 reply,
+            )
+        )
+        if self._refused(outcome, ref):
+            return
+        assert isinstance(outcome, Accepted)
+        if self.service.speech_engines is None:
+            self._ack("start-speech", outcome, ref)
+            return
+        budget = AudioBudget(self.settings.audio_buffer_bytes)
+        preferences = outcome.preferences or Preferences()
+        spec = PipelineSpec(
+            command.language,
+            command.encoding,
+            command.sample_rate,
+            budget,
+            preference(preferences.stt_engine),
+        )
+        speaking = Speaking(budget, asyncio.Event())
+        try:
+            speaking.pipeline = self.service.open_pipeline(
+                spec, SpeakerOutput(self, speaking, command.language)
+            )
+        except AudioFormatError as error:
+            self.error(error.code, str(error), ref)
+            self.service.tell_room(self.room_code or "", StopSpeech(user_id, ignore_reply))
+            return
+        self.speaking = speaking
+        self._ack("start-speech", outcome, ref)
+
+    async def _on_stop_speech(self, _: Command, ref: Ref) -> None:
+        speaking = self.speaking
+        if speaking is not None:
+            speaking.pipeline.tell(EndAudio())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(speaking.ended.wait(), self.settings.command_timeout_s)
+            self._stop_pipeline()
+        await self._room_command("stop-speech", ref, StopSpeech)
+
+    def _stop_pipeline(self) -> None:
+        if self.speaking is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.speaking.pipeline.stop(block=False)
+            self.speaking = None
+
+    async def _on_set_preferences(self, command: Command, ref: Ref) -> None:
+        assert isinstance(command, SetPreferencesFrame)
+        unknown = self._unknown_engine(command)
+        if unknown:
+            self.error("unknown_engine", unknown, ref)
+            return
+        await self._room_command(
+            "set-preferences",
+            ref,
+            lambda user, reply: ChangePreferences(
+                user,
+                reply,
+                command.speech,
+                command.stt_engine,
+                command.translation_engine,
+                command.tts_engine,
+                command.voice,
             ),
         )
 
-    async def _on_stop_speech(self, _: Command, ref: Ref) -> None:
-        await self._room_command("stop-speech", ref, StopSpeech)
+    def _unknown_engine(self, command: SetPreferencesFrame) -> str | None:
+        """Why an engine or voice named in ``set-preferences`` is not one we have."""
+        service = self.service
+        checks: list[tuple[str, str | None, Callable[[str], bool]]] = [
+            ("translationEngine", command.translation_engine, service.registry.known_engine),
+        ]
+        if service.speech_engines is not None and service.synthesis is not None:
+            synthesizers = service.synthesis.registry
+            checks += [
+                ("sttEngine", command.stt_engine, service.speech_engines.recognizers.known_engine),
+                ("ttsEngine", command.tts_engine, synthesizers.known_engine),
+                (
+                    "voice",
+                    command.voice,
+                    lambda voice: voice in {v.id for v in synthesizers.voices()},
+                ),
+            ]
+        for field_name, name, known in checks:
+            if name and not known(name):
+                return f"{field_name} {name!r} is not available on this server"
+        return None
 
     async def _on_transcript(self, command: Command, ref: Ref) -> None:
         assert isinstance(command, SpeechTranscript)
@@ -458,7 +581,76 @@ class ClientConnection:
         SpeechTranscript: _on_transcript,
         ClientErrorFrame: _on_client_error,
         ResumeFrame: _on_resume,
+        SetPreferencesFrame: _on_set_preferences,
     }
+
+
+@dataclass
+class Speaking:
+    """A connection's speech in progress: its pipeline, bound and end signal."""
+
+    budget: AudioBudget
+    ended: asyncio.Event
+    pipeline: pykka.ActorRef[Any] = field(init=False)
+
+
+class SpeakerOutput:
+    """Where a speaker's pipeline reports: the room, the speaker, the loop."""
+
+    def __init__(self, connection: ClientConnection, speaking: Speaking, language: str) -> None:
+        assert connection.identity is not None and connection.room_code is not None
+        assert connection.room_id is not None
+        self.connection = connection
+        self.speaking = speaking
+        self.identity = connection.identity
+        self.room_code = connection.room_code
+        self.room_id = connection.room_id
+        self.loop = connection.loop
+        self.language = language
+
+    def partial(self, utterance: UUID, text: str) -> None:
+        """Show the room a caption of what is being said (not stored)."""
+        frame = server_frame(
+            "partial-speech",
+            {
+                "id": str(utterance),
+                "text": text,
+                "sourceLang": self.language,
+                "speakerName": self.identity.name,
+            },
+        )
+        self.connection.service.router.broadcast(
+            self.room_id, Transient(Outgoing(orjson.dumps(frame)))
+        )
+
+    def final(self, utterance: UUID, transcript: Transcript, duration_ms: int) -> None:
+        """Record the utterance's transcript in the room, like a typed one."""
+        self.connection.service.tell_room(
+            self.room_code,
+            SubmitTranscript(
+                self.identity.user_id,
+                transcript.text,
+                transcript.language,
+                transcript.engine,
+                duration_ms,
+                self._report_refusal,
+                utterance,
+                transcript.decode_ms,
+                transcript.fallbacks,
+            ),
+        )
+
+    def error(self, code: str, message: str) -> None:
+        """Tell the speaker what was wrong with their audio."""
+        self.loop.call_soon_threadsafe(self.connection.error, code, message)
+
+    def ended(self) -> None:
+        """Let ``stop-speech`` finish."""
+        self.loop.call_soon_threadsafe(self.speaking.ended.set)
+
+    def _report_refusal(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Refused):
+            self.error(outcome.code, outcome.message)
 
 
 def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:

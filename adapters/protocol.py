@@ -15,15 +15,13 @@ from typing import Any
 
 import orjson
 
+from adapters.audio import ENCODINGS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from adapters.languages import UnknownLanguageError, normalize_language
 
 MAX_TEXT_FRAME_BYTES = 64 * 1024
 MAX_TRANSCRIPT_CHARS = 5000
 MAX_ERROR_MESSAGE_CHARS = 2000
 ROOM_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-ENCODINGS = ("LINEAR16", "WEBM_OPUS", "OGG_OPUS")
-MIN_SAMPLE_RATE = 8000
-MAX_SAMPLE_RATE = 48000
 
 Ref = str | int | None
 
@@ -99,6 +97,20 @@ class ClientErrorFrame:
 
 
 @dataclass(frozen=True)
+class SetPreferencesFrame:
+    """``set-preferences {speech?, sttEngine?, translationEngine?, ttsEngine?, voice?}``.
+
+    Absent fields keep their value; an empty string resets an engine or voice.
+    """
+
+    speech: bool | None
+    stt_engine: str | None
+    translation_engine: str | None
+    tts_engine: str | None
+    voice: str | None
+
+
+@dataclass(frozen=True)
 class ResumeFrame:
     """``resume {since}``: send what was missed after position ``since``."""
 
@@ -115,6 +127,7 @@ Command = (
     | SpeechTranscript
     | ClientErrorFrame
     | ResumeFrame
+    | SetPreferencesFrame
 )
 
 
@@ -157,7 +170,12 @@ class _Fields:
 
     def flag(self, key: str) -> bool:
         """An optional boolean field (absent means false)."""
-        return bool(self._get(key, bool, "a boolean", False))
+        return bool(self.optional_flag(key))
+
+    def optional_flag(self, key: str) -> bool | None:
+        """An optional boolean field (None when absent)."""
+        value: bool | None = self._get(key, bool, "a boolean", False)
+        return value
 
     def integer(self, key: str, *, required: bool) -> int | None:
         """An integer field."""
@@ -292,6 +310,21 @@ def _client_error(fields: _Fields) -> Command:
     return ClientErrorFrame(fields.required_text("code")[:100], message, details_text)
 
 
+def _set_preferences(fields: _Fields) -> Command:
+    speech = fields.optional_flag("speech")
+    names = [
+        fields.text(key, required=False)
+        for key in ("sttEngine", "translationEngine", "ttsEngine", "voice")
+    ]
+    if speech is None and all(name is None for name in names):
+        raise ProtocolError("missing_field", "set-preferences needs at least one field", fields.ref)
+    if any(name is not None and len(name) > 64 for name in names):
+        raise ProtocolError(
+            "invalid_field", "engine and voice names are at most 64 characters", fields.ref
+        )
+    return SetPreferencesFrame(speech, *names)
+
+
 def _resume(fields: _Fields) -> Command:
     since = _position(fields, "since", required=True)
     assert since is not None
@@ -315,4 +348,5 @@ _PARSERS: dict[str, Callable[[_Fields], Command]] = {
     "speech-transcript": _speech_transcript,
     "client-error": _client_error,
     "resume": _resume,
+    "set-preferences": _set_preferences,
 }

@@ -9,7 +9,7 @@ who, which language, which engine, and timings in milliseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -69,7 +69,7 @@ class Member:
     solo_target: str | None = None
     speaking: bool = False
     away_since: datetime | None = None
-    preferences: Preferences = Preferences()
+    preferences: Preferences = field(default_factory=Preferences)
 
     @property
     def solo(self) -> bool:

@@ -47,7 +47,8 @@ class ServedInstance:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> None:
-        env = {**os.environ, "VOICEMODE_SECRET": self.secret, **self.env}
+        # Text tests run without the speech engines (faster start); voice tests opt in.
+        env = {**os.environ, "VOICEMODE_SPEECH": "off", "VOICEMODE_SECRET": self.secret, **self.env}
         self.log_path = (
             Path(self.db + f".{time.monotonic_ns()}.log")
             if "://" not in self.db
@@ -122,6 +123,7 @@ class Client:
     def __init__(self, websocket: ClientConnection) -> None:
         self.ws = websocket
         self.frames: list[dict[str, Any]] = []
+        self.audio: list[bytes] = []
         self._new = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
         self.closed: BaseException | None = None
@@ -134,7 +136,11 @@ class Client:
     async def _read(self) -> None:
         try:
             async for message in self.ws:
-                self.frames.append(orjson.loads(message))
+                if isinstance(message, bytes):
+                    self.audio.append(message)
+                    self.frames.append({"event": "binary", "size": len(message)})
+                else:
+                    self.frames.append(orjson.loads(message))
                 self._new.set()
         except Exception as error:
             self.closed = error

@@ -75,7 +75,7 @@ CASES: list[tuple[str, Any, str]] = [
         '{"event": "speech-transcript", "data": {"transcript": "hi", "sourceLang": "xx"}}',
         "unknown_language",
     ),
-    ("binary frame", b"\x00\x01\x02", "binary_not_expected"),
+    ("speech-data on a text-only server", b"\x00\x01\x02", "speech_unavailable"),
     (
         "second authenticate",
         '{"event": "authenticate", "data": {"token": "t"}}',

@@ -17,8 +17,9 @@ response bodies and error bodies. Implemented:
 Per test, a fake can be scripted: ``script()`` queues replies that the next
 requests get instead of the normal answer (:class:`VendorError` in the vendor's
 error format, :class:`Hang` to trigger timeouts, :class:`RawReply` for
-malformed bodies); the ``*_replies`` dictionaries and the ``transcribe``,
-``synthesize`` and ``recognize`` callables decide the normal answers. Every
+malformed bodies, :class:`Trickle` for slowly arriving bodies); the
+``*_replies`` dictionaries and the ``transcribe``, ``synthesize`` and
+``recognize`` callables decide the normal answers. Every
 request is recorded, so a test can check where the API key travelled
 (:meth:`FakeVendorServer.key_locations`).
 
@@ -121,7 +122,19 @@ class RawReply:
     content_type: str = _JSON
 
 
-Scripted = VendorError | Hang | RawReply
+@dataclass(frozen=True)
+class Trickle:
+    """Scripted reply: the normal answer, its body written in ``pieces`` parts ``interval_s`` apart.
+
+    Shows whether a client uses a body as it arrives (streamed speech) or
+    waits for all of it; the headers, with the full length, go first.
+    """
+
+    pieces: int
+    interval_s: float
+
+
+Scripted = VendorError | Hang | RawReply | Trickle
 
 
 @dataclass(frozen=True)
@@ -272,7 +285,26 @@ class FakeVendorServer:
         for name, value in response.headers.items():
             handler.send_header(name, value)
         handler.end_headers()
-        handler.wfile.write(response.body)
+        if isinstance(scripted, Trickle):
+            self._trickle(handler, response.body, scripted)
+        else:
+            handler.wfile.write(response.body)
+
+    def _trickle(self, handler: BaseHTTPRequestHandler, body: bytes, trickle: Trickle) -> None:
+        """Write ``body`` in parts, pausing between them.
+
+        Stops early, dropping the connection, if the fake stops or the client
+        goes away (as a client that has heard enough may).
+        """
+        size = max(1, -(-len(body) // max(1, trickle.pieces)))
+        try:
+            for start in range(0, len(body), size):
+                if start and self._stopped.wait(trickle.interval_s):
+                    handler.close_connection = True
+                    return
+                handler.wfile.write(body[start : start + size])
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True
 
     def _answer(self, request: RecordedRequest, scripted: Scripted | None) -> Response | None:
         """Apply a scripted reply, or answer normally; None drops the connection."""

@@ -1,0 +1,318 @@
+"""AgentPipelineActor: one speaking source, from audio frames to transcripts.
+
+Decoding and voice activity detection are cheap and run on the actor's
+thread; recognition runs on a shared pool, with results coming back as
+messages, so the actor keeps taking audio while a decode runs. The actor
+knows nothing of WebSockets or LiveKit: it takes encoded audio chunks and
+reports through a :class:`PipelineOutput`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import singledispatchmethod
+from typing import Any, Protocol, TypeVar
+from uuid import UUID, uuid4
+
+import pykka
+
+from adapters.audio import AudioDecoder, AudioFormatError, Pcm, open_decoder
+from adapters.audio.base import SAMPLE_RATE
+from adapters.stt.base import Transcript
+from adapters.stt.registry import RecognizerRegistry
+from adapters.stt.stream import UtteranceStream
+from adapters.vad import (
+    SegmenterConfig,
+    SegmentEvent,
+    SpeechAudio,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechSegmenter,
+    SpeechStarted,
+    VoiceActivityDetector,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FAST_AUDIO_ALLOWANCE_S = 3.0
+FAST_AUDIO_FACTOR = 1.5
+
+
+class PipelineOutput(Protocol):
+    """Where a pipeline reports; called from the actor's thread."""
+
+    def partial(self, utterance: UUID, text: str) -> None:
+        """A new partial caption of the utterance being spoken."""
+
+    def final(self, utterance: UUID, transcript: Transcript, duration_ms: int) -> None:
+        """The final transcript of an utterance (never empty)."""
+
+    def error(self, code: str, message: str) -> None:
+        """Something was wrong with the audio; the pipeline carries on."""
+
+    def ended(self) -> None:
+        """The stream ended and every utterance in it has been reported."""
+
+
+@dataclass(frozen=True)
+class SpeechEngines:
+    """The engines every pipeline shares (one model in memory, one pool)."""
+
+    detector: VoiceActivityDetector
+    recognizers: RecognizerRegistry
+    pool: ThreadPoolExecutor
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
+    partial_interval_ms: int = 500
+
+
+class AudioBudget:
+    """Bounds the audio queued for one pipeline (pykka inboxes are unbounded).
+
+    The sender takes from the budget before telling the actor a chunk; the
+    actor gives it back once the chunk is decoded. A chunk that does not fit
+    is refused, and the sender drops it and says so.
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self._queued = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        """Reserve room for a chunk; False if it would exceed the limit."""
+        with self._lock:
+            if self._queued + size > self.limit_bytes:
+                return False
+            self._queued += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        """The actor handled a chunk of ``size`` bytes."""
+        with self._lock:
+            self._queued -= size
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """One source: what it speaks and how its audio is encoded."""
+
+    language: str
+    encoding: str
+    sample_rate: int
+    budget: AudioBudget
+    stt_preference: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Encoded audio as it arrived."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class EndAudio:
+    """The source stopped speaking: flush and report what is left."""
+
+
+@dataclass(frozen=True)
+class _PartialDone:
+    utterance: UUID
+    transcript: Transcript | None
+
+
+@dataclass(frozen=True)
+class _FinalDone:
+    sequence: int
+    utterance: UUID
+    transcript: Transcript
+    duration_ms: int
+
+
+@dataclass
+class _Utterance:
+    """The utterance being spoken."""
+
+    id: UUID
+    sequence: int
+    stream: UtteranceStream
+    partial_running: bool = False
+    last_partial: str = ""
+
+
+class AgentPipelineActor(pykka.ThreadingActor):
+    """VAD, then streaming STT, for one speaking source."""
+
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        engines: SpeechEngines,
+        output: PipelineOutput,
+        decoder: AudioDecoder | None = None,
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+        self.engines = engines
+        self.output = output
+        self._decoder = decoder or open_decoder(spec.encoding, spec.sample_rate)
+        self._segmenter = SpeechSegmenter(engines.detector, engines.segmenter)
+        self._utterance: _Utterance | None = None
+        self._sequence = 0
+        self._finals: dict[int, _FinalDone] = {}
+        self._next_final = 1
+        self._ending = False
+        self._started_at = time.monotonic()
+        self._samples = 0
+        self._last_overrun = 0.0
+
+    def on_stop(self) -> None:
+        """Release the decoder (Opus decoders hold a thread)."""
+        self._decoder.close()
+
+    def on_failure(self, *_: object) -> None:
+        """Tell the speaker; they start speaking again to get a fresh pipeline."""
+        self._decoder.close()
+        self.output.error("speech_pipeline_failed", "speech processing failed; start again")
+        self.output.ended()
+
+    def on_receive(self, message: Any) -> None:
+        """Dispatch by message type."""
+        self.handle(message)
+
+    @singledispatchmethod
+    def handle(self, message: Any) -> None:
+        """Unknown messages are a programming error."""
+        raise TypeError(f"pipeline cannot handle {type(message).__name__}")
+
+    @handle.register
+    def _audio(self, message: AudioChunk) -> None:
+        self.spec.budget.give_back(len(message.data))
+        if self._ending:
+            return
+        try:
+            pcm = self._decoder.feed(message.data)
+        except AudioFormatError as error:
+            self.output.error(error.code, str(error))
+            return
+        if self._too_fast(pcm):
+            return
+        self._segment(self._segmenter.push(pcm))
+
+    @handle.register
+    def _end(self, _: EndAudio) -> None:
+        if self._ending:
+            return
+        self._ending = True
+        try:
+            tail = self._decoder.finish()
+        except AudioFormatError as error:
+            self.output.error(error.code, str(error))
+            tail = None
+        events = self._segmenter.push(tail) if tail is not None and tail.size else []
+        self._segment([*events, *self._segmenter.finish()])
+        self._maybe_ended()
+
+    @handle.register
+    def _partial_done(self, message: _PartialDone) -> None:
+        utterance = self._utterance
+        if utterance is None or utterance.id != message.utterance:
+            return
+        utterance.partial_running = False
+        text = message.transcript.text.strip() if message.transcript else ""
+        if text and text != utterance.last_partial:
+            utterance.last_partial = text
+            self.output.partial(utterance.id, text)
+
+    @handle.register
+    def _final_done(self, message: _FinalDone) -> None:
+        self._finals[message.sequence] = message
+        while (ready := self._finals.pop(self._next_final, None)) is not None:
+            self._next_final += 1
+            if ready.transcript.text.strip():
+                self.output.final(ready.utterance, ready.transcript, ready.duration_ms)
+            elif ready.transcript.error_code:
+                self.output.error(ready.transcript.error_code, "speech could not be recognized")
+        self._maybe_ended()
+
+    def _too_fast(self, pcm: Pcm) -> bool:
+        """Refuse audio arriving much faster than real time (it would pile up)."""
+        elapsed = time.monotonic() - self._started_at
+        allowed = elapsed * FAST_AUDIO_FACTOR + FAST_AUDIO_ALLOWANCE_S
+        if (self._samples + len(pcm)) / SAMPLE_RATE <= allowed:
+            self._samples += len(pcm)
+            return False
+        now = time.monotonic()
+        if now - self._last_overrun >= 1.0:
+            self._last_overrun = now
+            self.output.error(
+                "audio_too_fast",
+                f"audio is arriving faster than real time; send at most "
+                f"{FAST_AUDIO_FACTOR:g}x real time (extra audio is dropped)",
+            )
+        return True
+
+    def _segment(self, events: list[SegmentEvent]) -> None:
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self._sequence += 1
+                stream = UtteranceStream(
+                    self.engines.recognizers,
+                    self.spec.language,
+                    self.spec.stt_preference,
+                    self.engines.partial_interval_ms,
+                )
+                self._utterance = _Utterance(uuid4(), self._sequence, stream)
+                stream.push(event.audio)
+            elif isinstance(event, SpeechAudio) and self._utterance is not None:
+                self._utterance.stream.push(event.audio)
+            elif isinstance(event, SpeechPaused) and self._utterance is not None:
+                self._request_partial(force=True)
+            elif isinstance(event, SpeechEnded) and self._utterance is not None:
+                self._request_final(self._utterance, event.duration_ms)
+                self._utterance = None
+        if self._utterance is not None:
+            self._request_partial(force=False)
+
+    def _request_partial(self, *, force: bool) -> None:
+        utterance = self._utterance
+        assert utterance is not None
+        if utterance.partial_running and not force:
+            return
+        utterance.partial_running = True
+        future = self.engines.pool.submit(utterance.stream.partial, force)
+        future.add_done_callback(lambda done: self._tell(_PartialDone(utterance.id, _result(done))))
+
+    def _request_final(self, utterance: _Utterance, duration_ms: int) -> None:
+        future = self.engines.pool.submit(utterance.stream.finalize)
+
+        def finished(done: Future[Transcript]) -> None:
+            transcript = _result(done) or Transcript(
+                "", self.spec.language, True, "none", duration_ms, 0, (), "recognition_failed"
+            )
+            self._tell(_FinalDone(utterance.sequence, utterance.id, transcript, duration_ms))
+
+        future.add_done_callback(finished)
+
+    def _maybe_ended(self) -> None:
+        if self._ending and self._utterance is None and self._next_final > self._sequence:
+            self.output.ended()
+
+    def _tell(self, message: object) -> None:
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            log.debug("pipeline stopped before a recognition result arrived")
+
+
+def _result(future: Future[T]) -> T | None:
+    """The future's transcript, or None if recognition itself crashed."""
+    try:
+        return future.result()
+    except Exception:
+        log.exception("recognition crashed")
+        return None
