@@ -56,6 +56,8 @@ class Settings:
     translation_timeout_s: float
     away_grace: timedelta
     speech: bool
+    stt_engines: tuple[str, ...]
+    tts_engines: tuple[str, ...]
 
 
 def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistry:
@@ -90,23 +92,49 @@ def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistr
         raise SystemExit(f"voicemode: translation engine configuration: {error}") from error
 
 
-def build_speech() -> SpeechStack:
-    """Load the embedded speech engines: Silero VAD, faster-whisper, espeak-ng."""
+def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechStack:
+    """Create the speech engines named, in order of preference, and the shared VAD.
+
+    ``faster-whisper`` and ``espeak-ng`` are embedded; ``google`` is Google
+    Cloud Speech-to-Text; any other name is an OpenAI-compatible endpoint
+    configured by ``VOICEMODE_<NAME>_*`` variables.
+    """
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
     from actors.pipeline import SpeechEngines  # noqa: PLC0415
     from actors.service import SpeechStack  # noqa: PLC0415
+    from adapters.stt.base import SpeechRecognizer  # noqa: PLC0415
+    from adapters.stt.google import GoogleRecognizer  # noqa: PLC0415
+    from adapters.stt.openai_compatible import OpenAICompatibleRecognizer  # noqa: PLC0415
     from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
     from adapters.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
+    from adapters.tts.base import SpeechSynthesizer  # noqa: PLC0415
     from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
+    from adapters.tts.openai_compatible import OpenAICompatibleSynthesizer  # noqa: PLC0415
     from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
     from adapters.vad import SileroDetector  # noqa: PLC0415
 
-    recognizers = RecognizerRegistry([FasterWhisperRecognizer()])
+    def recognizer(name: str) -> SpeechRecognizer:
+        if name == FasterWhisperRecognizer.name:
+            return FasterWhisperRecognizer()
+        if name == GoogleRecognizer.name:
+            return GoogleRecognizer.from_env()
+        return OpenAICompatibleRecognizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
+
+    def synthesizer(name: str) -> SpeechSynthesizer:
+        if name == EspeakSynthesizer.name:
+            return EspeakSynthesizer()
+        return OpenAICompatibleSynthesizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
+
+    try:
+        recognizers = RecognizerRegistry([recognizer(name) for name in stt_names])
+        synthesizers = SynthesizerRegistry([synthesizer(name) for name in tts_names])
+    except ValueError as error:
+        raise SystemExit(f"voicemode: speech engine configuration: {error}") from error
     engines = SpeechEngines(
         SileroDetector(), recognizers, ThreadPoolExecutor(2, thread_name_prefix="recognize")
     )
-    return SpeechStack(engines, SynthesizerRegistry([EspeakSynthesizer()]))
+    return SpeechStack(engines, synthesizers)
 
 
 def build_service(settings: Settings) -> VoiceService:
@@ -115,7 +143,7 @@ def build_service(settings: Settings) -> VoiceService:
 
     store = EventStore.open(settings.db)
     registry = build_registry(settings.translation_engines, settings.translation_timeout_s)
-    speech = build_speech() if settings.speech else None
+    speech = build_speech(settings.stt_engines, settings.tts_engines) if settings.speech else None
     return VoiceService(store, registry, ServiceSettings(away_grace=settings.away_grace), speech)
 
 
@@ -180,6 +208,13 @@ def resolve_secret(dev: bool) -> str:
     return secret
 
 
+def _names(variable: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of engine names from the environment."""
+    return tuple(
+        name.strip() for name in os.environ.get(variable, default).split(",") if name.strip()
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """``voicemode serve``."""
     from adapters.gateway import GatewaySettings  # noqa: PLC0415
@@ -195,12 +230,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             frames_per_s=float(os.environ.get("VOICEMODE_RATE_FRAMES_PER_S", "50")),
             frame_burst=int(os.environ.get("VOICEMODE_RATE_BURST", "100")),
         ),
-        translation_engines=tuple(
-            os.environ.get("VOICEMODE_TRANSLATION_ENGINES", "apertium").split(",")
-        ),
+        translation_engines=_names("VOICEMODE_TRANSLATION_ENGINES", "apertium"),
         translation_timeout_s=float(os.environ.get("VOICEMODE_TRANSLATION_TIMEOUT_S", "3")),
         away_grace=timedelta(seconds=float(os.environ.get("VOICEMODE_AWAY_GRACE_S", "900"))),
         speech=os.environ.get("VOICEMODE_SPEECH", "on") != "off",
+        stt_engines=_names("VOICEMODE_STT_ENGINES", "faster-whisper"),
+        tts_engines=_names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
     )
     asyncio.run(serve(settings))
     return 0

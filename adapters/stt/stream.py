@@ -65,6 +65,7 @@ class UtteranceStream:
         self._decoded = 0
         self._last: Transcript | None = None
         self._dropped = False
+        self._fallbacks: tuple[str, ...] = ()
 
     def push(self, audio: Pcm) -> None:
         """Add audio of this utterance; cheap, never decodes."""
@@ -98,7 +99,9 @@ class UtteranceStream:
     def finalize(self) -> Transcript:
         """Return the final transcript: the latest decode if it covers all audio, else a new one.
 
-        ``decode_ms`` is this call's wait (a running partial included). Never
+        ``decode_ms`` is this call's wait (a running partial included);
+        ``fallbacks`` are those of the first decode of the utterance that had
+        to fall back, so the transcript says why its engine was used. Never
         raises; an empty utterance gives empty text.
         """
         started = time.perf_counter()
@@ -107,7 +110,10 @@ class UtteranceStream:
                 last = self._last if self._decoded == self._samples else None
             result = last if last is not None else self._decode(final=True)
         return dataclasses.replace(
-            result, final=True, decode_ms=round((time.perf_counter() - started) * 1000)
+            result,
+            final=True,
+            decode_ms=round((time.perf_counter() - started) * 1000),
+            fallbacks=result.fallbacks or self._fallbacks,
         )
 
     def _due(self, force: bool) -> bool:
@@ -125,6 +131,7 @@ class UtteranceStream:
         result = self._registry.transcribe(audio, self._language, self._preference, final)
         if result.fallbacks and result.engine != NO_ENGINE:
             self._preference = (result.engine, *self._preference)
+            self._fallbacks = self._fallbacks or result.fallbacks
         with self._lock:
             self._last, self._decoded = result, samples
         return result
