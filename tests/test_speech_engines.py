@@ -449,7 +449,8 @@ def test_stt_falls_back_when_the_primary_engine_hangs_and_stops_waiting_for_it(
     final = stream.finalize()
     # The rest of the utterance went straight to the engine that answered.
     assert hanging.calls == 1
-    assert final.final and final.engine == "faster-whisper" and final.fallbacks == ()
+    assert final.final and final.engine == "faster-whisper"
+    assert final.fallbacks == ("hanging:recognition_timeout",), "the final says why"
     assert word_error_rate(SENTENCES[1], final.text) <= WER_LIMIT
 
 
