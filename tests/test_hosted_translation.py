@@ -22,6 +22,7 @@ import httpx2
 import openai
 import pytest
 
+from adapters.registry import NO_ENGINE
 from adapters.translation.base import (
     TranslationError,
     TranslationTimeoutError,
@@ -33,7 +34,7 @@ from adapters.translation.openai_compatible import (
     XAI_BASE_URL,
     OpenAICompatibleTranslator,
 )
-from adapters.translation.registry import NO_ENGINE, TranslationRegistry
+from adapters.translation.registry import TranslationRegistry
 from tests.vendor_fakes import (
     OPENAI_PCM_RATE,
     FakeGoogle,

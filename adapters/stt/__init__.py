@@ -1,5 +1,6 @@
 """Speech-to-text engines: one small interface, streaming by re-decoding, a fallback registry."""
 
+from adapters.registry import NO_ENGINE
 from adapters.stt.base import (
     RecognitionError,
     RecognitionTimeoutError,
@@ -7,7 +8,7 @@ from adapters.stt.base import (
     Transcript,
     UnsupportedLanguageError,
 )
-from adapters.stt.registry import NO_ENGINE, RecognizerRegistry
+from adapters.stt.registry import RecognizerRegistry
 from adapters.stt.stream import MAX_UTTERANCE_SAMPLES, UtteranceStream
 from adapters.stt.whisper import MODEL_ENV, FasterWhisperRecognizer, default_model_path
 

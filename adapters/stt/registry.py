@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
 from adapters.audio import SAMPLE_RATE, Pcm
+from adapters.registry import NO_ENGINE, EngineRegistry
 from adapters.stt.base import (
     RecognitionError,
     RecognitionTimeoutError,
@@ -27,10 +27,9 @@ from adapters.stt.base import (
 logger = logging.getLogger(__name__)
 
 #: Engine name recorded when no engine produced the transcript.
-NO_ENGINE = "none"
 
 
-class RecognizerRegistry:
+class RecognizerRegistry(EngineRegistry[SpeechRecognizer]):
     """Engines in registration order, tried with per-user preference and fallback.
 
     Each engine call runs in the registry's thread pool and is abandoned after
@@ -53,19 +52,7 @@ class RecognizerRegistry:
         timeout_s: float = 5.0,
         max_workers: int = 8,
     ) -> None:
-        self._engines = {engine.name: engine for engine in engines}
-        if len(self._engines) != len(engines):
-            raise ValueError(f"engine names must be unique: {[e.name for e in engines]}")
-        self._timeout_s = timeout_s
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="stt")
-
-    def names(self) -> tuple[str, ...]:
-        """List the registered engine names, in registration (fallback) order."""
-        return tuple(self._engines)
-
-    def known_engine(self, name: str) -> bool:
-        """Tell whether ``name`` is a registered engine, to validate a user's preference."""
-        return name in self._engines
+        super().__init__(engines, timeout_s, max_workers, "stt")
 
     def supports(self, language: str) -> bool:
         """Whether any engine can transcribe ``language``, to refuse a speaker early."""
@@ -108,24 +95,6 @@ class RecognizerRegistry:
                 continue
             return self._result(text, language, final, engine.name, audio, started, fallbacks)
         return self._result("", language, final, NO_ENGINE, audio, started, fallbacks, error_code)
-
-    def close(self) -> None:
-        """Close every engine (errors are logged, not raised) and the thread pool."""
-        for engine in self._engines.values():
-            try:
-                engine.close()
-            except Exception:
-                logger.exception("closing speech engine %s failed", engine.name)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _in_order(self, preference: Sequence[str]) -> Iterator[SpeechRecognizer]:
-        """Yield preferred engines first (in the user's order), then the rest as registered."""
-        preferred = [name for name in dict.fromkeys(preference) if name in self._engines]
-        for name in preferred:
-            yield self._engines[name]
-        for name, engine in self._engines.items():
-            if name not in preferred:
-                yield engine
 
     def _attempt(self, engine: SpeechRecognizer, audio: Pcm, language: str) -> str | None:
         """Try one engine: return its text, or None if it does not support the language.

@@ -21,8 +21,9 @@ from typing import Final
 import numpy as np
 
 from adapters.audio import SAMPLE_RATE, Pcm, empty_pcm
+from adapters.registry import NO_ENGINE
 from adapters.stt.base import Transcript
-from adapters.stt.registry import NO_ENGINE, RecognizerRegistry
+from adapters.stt.registry import RecognizerRegistry
 
 logger = logging.getLogger(__name__)
 

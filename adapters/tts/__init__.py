@@ -1,5 +1,6 @@
 """Text-to-speech engines: one small interface, streamed PCM, a fallback registry."""
 
+from adapters.registry import NO_ENGINE
 from adapters.tts.base import (
     SpeechSynthesizer,
     Synthesis,
@@ -10,7 +11,7 @@ from adapters.tts.base import (
     Voice,
 )
 from adapters.tts.espeak import EspeakSynthesizer
-from adapters.tts.registry import NO_ENGINE, SynthesizerRegistry
+from adapters.tts.registry import SynthesizerRegistry
 
 __all__ = [
     "NO_ENGINE",

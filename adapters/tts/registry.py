@@ -13,9 +13,9 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
+from adapters.registry import NO_ENGINE, EngineRegistry
 from adapters.tts.base import (
     SpeechSynthesizer,
     Synthesis,
@@ -28,10 +28,9 @@ from adapters.tts.base import (
 logger = logging.getLogger(__name__)
 
 #: Engine name recorded when no engine produced audio.
-NO_ENGINE = "none"
 
 
-class SynthesizerRegistry:
+class SynthesizerRegistry(EngineRegistry[SpeechSynthesizer]):
     """Engines in registration order, tried with per-user preference and fallback.
 
     A chosen voice goes to every engine tried: an engine that does not have
@@ -54,19 +53,7 @@ class SynthesizerRegistry:
         timeout_s: float = 5.0,
         max_workers: int = 8,
     ) -> None:
-        self._engines = {engine.name: engine for engine in engines}
-        if len(self._engines) != len(engines):
-            raise ValueError(f"engine names must be unique: {[e.name for e in engines]}")
-        self._timeout_s = timeout_s
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tts")
-
-    def names(self) -> tuple[str, ...]:
-        """List the registered engine names, in registration (fallback) order."""
-        return tuple(self._engines)
-
-    def known_engine(self, name: str) -> bool:
-        """Tell whether ``name`` is a registered engine, to validate a user's preference."""
-        return name in self._engines
+        super().__init__(engines, timeout_s, max_workers, "tts")
 
     def supports(self, language: str) -> bool:
         """Whether any engine can speak ``language``."""
@@ -131,24 +118,6 @@ class SynthesizerRegistry:
             fallbacks=tuple(fallbacks),
             error_code=error_code,
         )
-
-    def close(self) -> None:
-        """Close every engine (errors are logged, not raised) and the thread pool."""
-        for engine in self._engines.values():
-            try:
-                engine.close()
-            except Exception:
-                logger.exception("closing speech synthesis %s failed", engine.name)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _in_order(self, preference: Sequence[str]) -> Iterator[SpeechSynthesizer]:
-        """Yield preferred engines first (in the user's order), then the rest as registered."""
-        preferred = [name for name in dict.fromkeys(preference) if name in self._engines]
-        for name in preferred:
-            yield self._engines[name]
-        for name, engine in self._engines.items():
-            if name not in preferred:
-                yield engine
 
     def _start(
         self, engine: SpeechSynthesizer, text: str, language: str, voice: str | None
