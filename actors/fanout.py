@@ -102,12 +102,12 @@ class TranslationFanout:
     def _commit(self) -> None:
         while (pending := self._pending.get()) is not None:
             translations = [future.result() for future in pending.translations]
-            events = _translation_events(pending.transcript, translations)
+            events = translation_events(pending.transcript, translations)
             tracking = Tracking(PROJECTION_NAME, pending.position)
             self.writer.submit(events, _log_refusal, tracking)
 
 
-def _translation_events(
+def translation_events(
     transcript: Room.TranscriptRecognized, translations: Sequence[Translation]
 ) -> list[DomainEvent]:
     """One TranslationProduced per target language, in the transcript's stream."""

@@ -41,20 +41,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import common  # sets sys.path
 from common import Row, heading, machine_note, rate
 
-import actors.fanout
+from actors.fanout import translation_events
 from adapters.translation.base import Translation
-from events.domain import Room, TranslationProduced, translations_id_for
+from events.domain import Room
 from events.store import EventStore
 from events.timeline import Timeline, TimelineFilter
-
-# The fan-out's own builder, so the stored translations are exactly the real ones
-# (a copy below is used should it be renamed).
-fanout_translation_events: Any = getattr(actors.fanout, "_translation_events", None)
 
 FORMAT_VERSION = "replay-v1"
 BATCH_EVENTS = 20_000
@@ -176,38 +171,6 @@ def rng_uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
-def translation_events(
-    transcript: Room.TranscriptRecognized, translations: Sequence[Translation]
-) -> list[object]:
-    """What the fan-out records for a transcript (actors/fanout.py)."""
-    if fanout_translation_events is not None:
-        return list(fanout_translation_events(transcript, translations))
-    stream = translations_id_for(transcript.transcript_id)
-    return [
-        TranslationProduced(
-            originator_id=stream,
-            originator_version=version,
-            timestamp=TranslationProduced.create_timestamp(),
-            room_id=transcript.originator_id,
-            transcript_id=transcript.transcript_id,
-            speaker_id=transcript.speaker_id,
-            speaker_name=transcript.speaker_name,
-            original_text=transcript.text,
-            translated_text=translation.text,
-            source_language=transcript.source_language,
-            target_language=target,
-            solo=transcript.solo_target is not None,
-            engine=translation.engine,
-            latency_ms=translation.latency_ms,
-            fallbacks=translation.fallbacks,
-            error_code=translation.error_code,
-        )
-        for version, (target, translation) in enumerate(
-            zip(transcript.targets, translations, strict=True), start=1
-        )
-    ]
-
-
 def traffic(total: int, rooms: int, seed: int = 7) -> Iterator[list[object]]:
     """Batches of events in log order, interleaving the rooms, ``total`` in all."""
     rng = random.Random(seed)
@@ -289,7 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rooms", type=int, default=200)
-    parser.add_argument("--room", default="room-7", help="room code for the filtered replay")
+    parser.add_argument(
+        "--room",
+        default=None,
+        help="room code for the filtered replay (default: room-7, or the last)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per timing (best is kept)")
     parser.add_argument(
         "--cache-dir", default=os.path.join(tempfile.gettempdir(), "voicemode-bench-replay")
@@ -338,20 +305,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if total != args.events:
         print(f"  WARNING: store holds {total:,} events, expected {args.events:,}")
 
+    room = args.room or f"room-{min(7, args.rooms - 1)}"
     exe = common.voicemode_exe()
     base = [exe, "replay", "--db", str(db)]
     heading("voicemode replay (subprocess, stdout to /dev/null, wall clock incl. start-up)", "-")
     startup = timed_subprocess([*base, "--until", "0"], args.repeat)
     print(f"  start-up alone (--until 0):     {startup:6.2f} s")
     timings = {}
-    for label, extra in (("text", []), ("json", ["--json"]), ("room", [args.room])):
+    for label, extra in (("text", []), ("json", ["--json"]), ("room", [room])):
         seconds = timed_subprocess([*base, *extra], args.repeat)
         timings[label] = seconds
         net = seconds - startup
         shown = {
             "text": "text, all events",
             "json": "--json, all events",
-            "room": f"ROOM {args.room} (scans all)",
+            "room": f"ROOM {room} (scans all)",
         }[label]
         print(
             f"  {shown:<31} {seconds:6.2f} s  {rate(total / seconds):>18}  "
@@ -361,10 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.no_verify:
         lines = count_lines(base)
-        room_lines = count_lines([*base, args.room])
+        room_lines = count_lines([*base, room])
         print(
             f"  check (untimed): text printed {lines:,} lines for {total:,} events; "
-            f"ROOM {args.room} printed {room_lines:,} lines"
+            f"ROOM {room} printed {room_lines:,} lines"
         )
         if lines != total:
             print("  WARNING: the text replay did not print one line per event")
