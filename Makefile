@@ -5,7 +5,7 @@ setup:
 	@./scripts/setup.sh
 
 serve: setup
-	.venv/bin/voicemode serve --dev $(ARGS)
+	.venv/bin/voicemode serve --dev --http-port 8766 $(ARGS)
 
 lint: setup
 	.venv/bin/ruff check .

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from actors.service import SpeechStack, VoiceService
     from adapters.gateway import GatewaySettings
+    from adapters.livekit_api import LiveKitSettings, LiveKitWebhook
     from adapters.translation.registry import TranslationRegistry
 
 log = logging.getLogger("voicemode")
@@ -58,6 +59,7 @@ class Settings:
     speech: bool
     stt_engines: tuple[str, ...]
     tts_engines: tuple[str, ...]
+    livekit: LiveKitSettings | None
 
 
 def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistry:
@@ -160,8 +162,10 @@ async def serve(settings: Settings) -> None:
         f"voicemode: WebSocket control plane on ws://{settings.host}:{settings.port}/ws", flush=True
     )
     if settings.http_port is not None:
-        runner = await start_http(service, settings.host, settings.http_port)
+        runner = await start_http(service, settings, settings.http_port)
         print(f"voicemode: HTTP on http://{settings.host}:{settings.http_port}/healthz", flush=True)
+        if settings.livekit is not None:
+            print(f"voicemode: LiveKit at {settings.livekit.url}", flush=True)
     shown_db = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", settings.db)  # hide the password
     print(f"voicemode: event store {shown_db}", flush=True)
     stop = asyncio.Event()
@@ -175,20 +179,57 @@ async def serve(settings: Settings) -> None:
     await loop.run_in_executor(None, service.close)
 
 
-async def start_http(service: VoiceService, host: str, port: int) -> web.AppRunner:
-    """Serve the HTTP side: health for now."""
+async def start_http(service: VoiceService, settings: Settings, port: int) -> web.AppRunner:
+    """Serve the HTTP API: health, OpenAPI, LiveKit rooms, tokens and webhooks."""
     from aiohttp import web  # noqa: PLC0415
 
-    async def health(_: web.Request) -> web.Response:
-        position = await asyncio.get_running_loop().run_in_executor(None, service.store.position)
-        return web.json_response({"status": "ok", "position": position})
+    from adapters.http_api import build_http_app  # noqa: PLC0415
 
-    app = web.Application()
-    app.router.add_get("/healthz", health)
+    async def record_webhook(hook: LiveKitWebhook) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, record_livekit_webhook, service, hook)
+
+    app = build_http_app(service, settings.livekit, settings.gateway.secret, record_webhook)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, settings.host, port).start()
     return runner
+
+
+def record_livekit_webhook(service: VoiceService, hook: LiveKitWebhook) -> None:
+    """Append a verified webhook as a fact; a redelivery (same id) is already there."""
+    from eventsourcing.persistence import IntegrityError  # noqa: PLC0415
+
+    from events.domain import LiveKitWebhookReceived, webhook_stream_for  # noqa: PLC0415
+
+    event = LiveKitWebhookReceived(
+        originator_id=webhook_stream_for(hook.webhook_id),
+        originator_version=1,
+        timestamp=LiveKitWebhookReceived.create_timestamp(),
+        room_id=room_id_for(hook.room_name),
+        webhook_id=hook.webhook_id,
+        event=hook.event,
+        room_name=hook.room_name,
+        room_sid=hook.room_sid,
+        participant_identity=hook.participant_identity,
+        participant_sid=hook.participant_sid,
+        track_sid=hook.track_sid,
+        created_at=hook.created_at,
+    )
+    try:
+        service.writer.append([event])
+    except IntegrityError:
+        log.info("LiveKit webhook %s was already recorded", hook.webhook_id)
+
+
+def livekit_settings() -> LiveKitSettings | None:
+    """LiveKit from the environment, or None; a half or unsafe configuration stops serve."""
+    from adapters.livekit_api import LiveKitConfigError, LiveKitSettings  # noqa: PLC0415
+
+    try:
+        return LiveKitSettings.from_env()
+    except LiveKitConfigError as error:
+        raise SystemExit(f"voicemode: {error}") from error
 
 
 def resolve_secret(dev: bool) -> str:
@@ -236,6 +277,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         speech=os.environ.get("VOICEMODE_SPEECH", "on") != "off",
         stt_engines=_names("VOICEMODE_STT_ENGINES", "faster-whisper"),
         tts_engines=_names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
+        livekit=livekit_settings(),
     )
     asyncio.run(serve(settings))
     return 0
@@ -275,13 +317,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 return 1
             print("\n".join(describe_room(room, args.state_at)))
             return 0
-        if (
-            args.room
-            and not args.follow
-            and not store.recorder.select_events(room_id_for(args.room), limit=1)
-        ):
-            print(f"voicemode replay: there is no room {args.room}", file=sys.stderr)
-            return 1
         until = args.until if args.until is not None else store.position()
         selection = TimelineFilter(
             room=args.room,
@@ -290,7 +325,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             since=args.since,
             until=until,
         )
-        write_chunks(render(args.db, selection, args.json, args.jobs))
+        written = write_chunks(render(args.db, selection, args.json, args.jobs))
+        unfiltered = args.until is None and not (args.since or args.type or args.participant)
+        if args.room and unfiltered and not written and not args.follow:
+            print(f"voicemode replay: there is no room {args.room}", file=sys.stderr)
+            return 1
         if args.follow and args.until is None:
             follow_selection = replace(selection, since=max(until, args.since), until=None)
             with (
@@ -304,12 +343,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_chunks(chunks: Iterable[bytes]) -> None:
-    """Write rendered output to stdout as it comes."""
+def write_chunks(chunks: Iterable[bytes]) -> int:
+    """Write rendered output to stdout as it comes; return how many bytes."""
     out = sys.stdout.buffer
+    written = 0
     for chunk in chunks:
         out.write(chunk)
         out.flush()
+        written += len(chunk)
+    return written
 
 
 def parser() -> argparse.ArgumentParser:

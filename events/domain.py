@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, DomainEvent
 ROOM_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:room")
 TRANSLATIONS_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:translations")
 SPEECH_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:speech")
+WEBHOOK_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:livekit-webhook")
 
 
 def room_id_for(code: str) -> UUID:
@@ -419,3 +420,27 @@ class SpeechSynthesized(DomainEvent):
     first_chunk_ms: int
     fallbacks: tuple[str, ...]
     error_code: str | None
+
+
+def webhook_stream_for(webhook_id: str) -> UUID:
+    """The stream of one LiveKit webhook: a redelivery lands on the same id and is refused."""
+    return uuid5(WEBHOOK_NAMESPACE, webhook_id)
+
+
+@dataclass(frozen=True)
+class LiveKitWebhookReceived(DomainEvent):
+    """The LiveKit server told us something happened in a media room (verified).
+
+    ``room_id`` is the voicemode room of the same name, so a voice session's
+    media events show in that room's timeline.
+    """
+
+    room_id: UUID
+    webhook_id: str
+    event: str
+    room_name: str
+    room_sid: str
+    participant_identity: str | None
+    participant_sid: str | None
+    track_sid: str | None
+    created_at: int

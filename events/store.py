@@ -25,7 +25,13 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from events.domain import Room, SpeechSynthesized, TranslationProduced, room_id_for
+from events.domain import (
+    LiveKitWebhookReceived,
+    Room,
+    SpeechSynthesized,
+    TranslationProduced,
+    room_id_for,
+)
 from events.postgres import postgres_environment
 from events.sqlite import StoredRow
 from events.transcoder import build_transcoder
@@ -92,7 +98,7 @@ def originator_hex(originator_id: UUID | str) -> str:
 
 def room_of(event: DomainEvent) -> UUID:
     """The id of the room an event belongs to, whatever stream holds it."""
-    if isinstance(event, TranslationProduced | SpeechSynthesized):
+    if isinstance(event, TranslationProduced | SpeechSynthesized | LiveKitWebhookReceived):
         return event.room_id
     return event.originator_id
 

@@ -234,6 +234,13 @@ def _preferences(state: State) -> tuple[str, str]:
     return state["user_id"], f"speech {'on' if state['speech'] else 'off'}; {chosen or 'defaults'}"
 
 
+def _webhook(state: State) -> tuple[str, str]:
+    track = f" track {state['track_sid']}" if state.get("track_sid") else ""
+    return str(state.get("participant_identity") or ""), (
+        f"livekit {state['event']} in {state['room_name']}{track}"
+    )
+
+
 def _client_error(state: State) -> tuple[str, str]:
     return state["user_id"], f"{state['code']}: {_quote(state['message'])}"
 
@@ -249,4 +256,5 @@ _SUMMARIES: dict[str, Callable[[State], tuple[str, str]]] = {
     "ClientErrorReported": _client_error,
     "SpeechSynthesized": _synthesized,
     "PreferencesChanged": _preferences,
+    "LiveKitWebhookReceived": _webhook,
 }

@@ -36,3 +36,5 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+./scripts/install-livekit.sh

@@ -23,6 +23,11 @@ from adapters.auth import issue_token
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,9 +83,8 @@ class ServedInstance:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited: {self.log_path.read_text()}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
+            if all(_listening(port) for port in (self.port, self.http_port)):
+                return
             time.sleep(0.05)
         raise RuntimeError("serve did not start listening within 60 s")
 

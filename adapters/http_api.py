@@ -1,0 +1,660 @@
+"""The HTTP side of ``voicemode serve --http-port``: health, LiveKit rooms, tokens, webhooks.
+
+Users call it with the same bearer token as the WebSocket (``Authorization:
+Bearer <voicemode token>``); LiveKit calls the webhook route with its own
+signature instead. Every error is ``{"error": {"code", "message"}}`` with a
+stable ``code``, like the WebSocket's ``error`` frames, and ``GET
+/openapi.json`` describes every route (:func:`openapi_document`).
+
+Who may get a LiveKit token for a room: its creator (through this API) and
+the members of the voicemode room whose code is the room's name. Creators are
+remembered in this process until LiveKit reports the room finished; the
+voicemode room is read from the event store in a worker thread, never on the
+event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from adapters.auth import Identity, TokenError, verify_token
+from adapters.livekit_api import (
+    DEFAULT_TTL_S,
+    MAX_TTL_S,
+    MIN_TTL_S,
+    ROOM_NAME,
+    LiveKitRooms,
+    LiveKitSettings,
+    LiveKitUnavailableError,
+    LiveKitWebhook,
+    ParticipantToken,
+    Permissions,
+    RoomConfig,
+    WebhookRejectedError,
+    WebhookVerifier,
+    mint_participant_token,
+    new_room_name,
+)
+
+if TYPE_CHECKING:
+    from actors.service import VoiceService
+
+log = logging.getLogger(__name__)
+
+RecordWebhook = Callable[[LiveKitWebhook], Awaitable[None]]
+"""Records an accepted webhook as an event; it must not block the loop."""
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_WEBHOOK_BYTES = 1024 * 1024
+"""A webhook carries the room and participant as LiveKit knows them: bigger."""
+MAX_PARTICIPANTS = 1000
+MAX_EMPTY_TIMEOUT_S = 24 * 3600
+MAX_METADATA_BYTES = 16 * 1024
+PERMISSION_FIELDS = {
+    "canPublish": "can_publish",
+    "canSubscribe": "can_subscribe",
+    "canPublishData": "can_publish_data",
+}
+
+ROOMS_PATH = "/api/voice/livekit/rooms"
+TOKEN_PATH = "/api/voice/livekit/token"
+WEBHOOK_PATH = "/api/voice/livekit/webhook"
+
+ERROR_CODES: dict[str, str] = {
+    "missing_token": "401: no `Authorization: Bearer <token>` header",
+    "invalid_token": "401: the bearer token is forged, malformed or names no valid user",
+    "token_expired": "401: the bearer token has expired",
+    "missing_signature": "401: a webhook without LiveKit's Authorization header",
+    "invalid_signature": "401: a webhook not signed by our LiveKit server for this very body",
+    "user_mismatch": "403: userId is not the authenticated user",
+    "participant_mismatch": "403: participantId is not the authenticated user",
+    "not_a_member": "403: the user neither created the room nor is a member of it",
+    "grant_not_allowed": "403: a permission other than canPublish, canSubscribe, canPublishData",
+    "malformed_json": "400: the body is not valid JSON (or not a LiveKit event)",
+    "invalid_body": "400: the body is not a JSON object",
+    "body_too_large": "400: the body exceeds the route's limit",
+    "missing_field": "400: a required field is absent",
+    "invalid_field": "400: a field has the wrong type or is out of range",
+    "invalid_room_name": "400: roomName is not 1-64 letters, digits, '.', '_' or '-'",
+    "not_found": "404: no such route",
+    "method_not_allowed": "405: the route does not take this method",
+    "internal_error": "500: the server failed; nothing was recorded",
+    "livekit_unavailable": "502: the LiveKit server did not answer or refused",
+    "livekit_not_configured": "503: LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET are unset",
+}
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {"code", "message"}}`` with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    """The JSON body every error has."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return web.json_response(
+        {"error": {"code": code, "message": message}},
+        status=status,
+        headers=headers,
+        dumps=lambda value: orjson.dumps(value).decode(),
+    )
+
+
+def json_response(body: Mapping[str, Any], status: int = 200) -> web.Response:
+    """A JSON answer, encoded with orjson."""
+    return web.json_response(body, status=status, dumps=lambda value: orjson.dumps(value).decode())
+
+
+@web.middleware
+async def errors_as_json(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every failure, aiohttp's own included, into the JSON error shape."""
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error.status, error.code, error.message)
+    except web.HTTPNotFound:
+        return error_response(404, "not_found", f"no route {request.path}")
+    except web.HTTPMethodNotAllowed as error:
+        response = error_response(
+            405, "method_not_allowed", f"{request.path} does not take {request.method}"
+        )
+        response.headers["Allow"] = ", ".join(sorted(error.allowed_methods))
+        return response
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("HTTP %s %s failed", request.method, request.path)
+        return error_response(500, "internal_error", "the server failed to handle the request")
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refused with ``body_too_large`` past ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(400, "body_too_large", f"bodies are limited to {limit} bytes")
+    body = await request.content.read(limit + 1)
+    while len(body) <= limit and not request.content.at_eof():
+        body += await request.content.read(limit + 1 - len(body))
+    if len(body) > limit:
+        raise ApiError(400, "body_too_large", f"bodies are limited to {limit} bytes")
+    return body
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object."""
+    body = await read_body(request, MAX_BODY_BYTES)
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_body", "the body must be a JSON object")
+    return value
+
+
+def required_text(body: Mapping[str, Any], key: str, path: str = "") -> str:
+    """A non-empty string field."""
+    value = body.get(key)
+    if value is None:
+        raise ApiError(400, "missing_field", f"{path}{key} is required")
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, "invalid_field", f"{path}{key} must be a non-empty string")
+    return value
+
+
+def optional_int(
+    body: Mapping[str, Any], key: str, low: int, high: int, path: str = ""
+) -> int | None:
+    """An integer field within ``[low, high]``, or None when absent."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ApiError(400, "invalid_field", f"{path}{key} must be an integer {low}-{high}")
+    return value
+
+
+def optional_object(body: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    """A JSON object field, or None when absent."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_field", f"{key} must be an object")
+    return value
+
+
+def parse_room_config(config: Mapping[str, Any] | None) -> RoomConfig:
+    """``config {maxParticipants?, emptyTimeout?, metadata?}`` of a room to create."""
+    if config is None:
+        return RoomConfig()
+    unknown = set(config) - {"maxParticipants", "emptyTimeout", "metadata"}
+    if unknown:
+        raise ApiError(400, "invalid_field", f"config has unknown fields: {sorted(unknown)}")
+    metadata = config.get("metadata", "")
+    if not isinstance(metadata, str) or len(metadata.encode()) > MAX_METADATA_BYTES:
+        raise ApiError(
+            400,
+            "invalid_field",
+            f"config.metadata must be a string of at most {MAX_METADATA_BYTES} bytes",
+        )
+    max_participants = optional_int(config, "maxParticipants", 0, MAX_PARTICIPANTS, "config.")
+    empty_timeout = optional_int(config, "emptyTimeout", 0, MAX_EMPTY_TIMEOUT_S, "config.")
+    return RoomConfig(
+        max_participants=max_participants or 0,
+        empty_timeout_s=empty_timeout or 0,
+        metadata=metadata,
+    )
+
+
+def parse_permissions(permissions: Mapping[str, Any] | None) -> Permissions:
+    """The grants asked for: exactly those set to true; all three when none are given.
+
+    A user who sends ``{"canSubscribe": true}`` gets a listen-only token, not
+    the defaults for the fields left out: a token never grants more than
+    what was asked.
+    """
+    if permissions is None:
+        return Permissions()
+    for key, value in permissions.items():
+        if key not in PERMISSION_FIELDS:
+            raise ApiError(
+                403,
+                "grant_not_allowed",
+                f"permission {key!r} cannot be granted to users; "
+                f"only {', '.join(PERMISSION_FIELDS)}",
+            )
+        if not isinstance(value, bool):
+            raise ApiError(400, "invalid_field", f"permissions.{key} must be a boolean")
+    return Permissions(
+        **{field: permissions.get(key) is True for key, field in PERMISSION_FIELDS.items()}
+    )
+
+
+def room_name_field(body: Mapping[str, Any]) -> str:
+    """The ``roomName`` field, checked against the room-name alphabet."""
+    name = required_text(body, "roomName")
+    if not ROOM_NAME.match(name):
+        raise ApiError(
+            400, "invalid_room_name", "roomName is 1-64 letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+def token_body(token: ParticipantToken) -> dict[str, str]:
+    """``{token, expiresAt}`` with the expiry in RFC 3339 UTC."""
+    return {
+        "token": token.token,
+        "expiresAt": token.expires_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@dataclass
+class LiveKitHttpApi:
+    """The handlers, with what they share: settings, the rooms client and creators."""
+
+    service: VoiceService
+    livekit: LiveKitSettings | None
+    secret: str
+    record_webhook: RecordWebhook
+
+    def __post_init__(self) -> None:
+        self.verifier = WebhookVerifier(self.livekit) if self.livekit is not None else None
+        self.rooms: LiveKitRooms | None = None
+        self.creators: dict[str, str] = {}
+        """Room name to the user who created it here; dropped when the room finishes."""
+
+    async def rooms_client(self, _: web.Application) -> AsyncIterator[None]:
+        """Own the LiveKit API client for the app's lifetime (its session needs the loop)."""
+        if self.livekit is not None:
+            self.rooms = LiveKitRooms(self.livekit)
+        yield
+        if self.rooms is not None:
+            await self.rooms.aclose()
+
+    def configured(self) -> LiveKitSettings:
+        """The LiveKit settings, or 503 when the service runs without LiveKit."""
+        if self.livekit is None:
+            raise ApiError(
+                503,
+                "livekit_not_configured",
+                "this server runs without LiveKit (set LIVEKIT_URL, LIVEKIT_API_KEY, "
+                "LIVEKIT_API_SECRET)",
+            )
+        return self.livekit
+
+    def authenticate(self, request: web.Request) -> Identity:
+        """The user behind the request's bearer token."""
+        header = request.headers.get("Authorization", "")
+        if not header:
+            raise ApiError(401, "missing_token", "send Authorization: Bearer <token>")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "invalid_token", "the Authorization header must be Bearer <token>")
+        try:
+            return verify_token(self.secret, token.strip())
+        except TokenError as error:
+            raise ApiError(401, error.code, error.message) from error
+
+    async def belongs(self, user_id: str, room_name: str) -> bool:
+        """Whether the user created the room here or is a member of the voicemode room."""
+        if self.creators.get(room_name) == user_id:
+            return True
+        loop = asyncio.get_running_loop()
+        room = await loop.run_in_executor(None, self.service.store.load_room, room_name)
+        return room is not None and user_id in room.members
+
+    async def health(self, _: web.Request) -> web.Response:
+        """``GET /healthz``: alive, and how far the event log has come."""
+        loop = asyncio.get_running_loop()
+        position = await loop.run_in_executor(None, self.service.store.position)
+        return json_response({"status": "ok", "position": position})
+
+    async def openapi(self, _: web.Request) -> web.Response:
+        """``GET /openapi.json``."""
+        return json_response(openapi_document())
+
+    async def create_room(self, request: web.Request) -> web.Response:
+        """``POST /api/voice/livekit/rooms``: create a LiveKit room and join it as its creator."""
+        identity = self.authenticate(request)
+        settings = self.configured()
+        body = await read_json_object(request)
+        if required_text(body, "userId") != identity.user_id:
+            raise ApiError(403, "user_mismatch", "userId must be the authenticated user")
+        config = parse_room_config(optional_object(body, "config"))
+        name = new_room_name()
+        assert self.rooms is not None  # made by rooms_client whenever LiveKit is configured
+        try:
+            await self.rooms.create(name, config)
+        except LiveKitUnavailableError as error:
+            raise ApiError(502, "livekit_unavailable", str(error)) from error
+        self.creators[name] = identity.user_id
+        token = mint_participant_token(
+            settings, name, identity.user_id, identity.name, Permissions(), DEFAULT_TTL_S
+        )
+        return json_response({"roomName": name, "wsUrl": settings.url, **token_body(token)}, 201)
+
+    async def issue_token(self, request: web.Request) -> web.Response:
+        """``POST /api/voice/livekit/token``: a token for a room the user belongs to."""
+        identity = self.authenticate(request)
+        settings = self.configured()
+        body = await read_json_object(request)
+        room = room_name_field(body)
+        if required_text(body, "participantId") != identity.user_id:
+            raise ApiError(
+                403, "participant_mismatch", "participantId must be the authenticated user"
+            )
+        permissions = parse_permissions(optional_object(body, "permissions"))
+        ttl = optional_int(body, "ttlSeconds", MIN_TTL_S, MAX_TTL_S) or DEFAULT_TTL_S
+        if not await self.belongs(identity.user_id, room):
+            raise ApiError(403, "not_a_member", f"{identity.user_id} is not a member of {room}")
+        token = mint_participant_token(
+            settings, room, identity.user_id, identity.name, permissions, ttl
+        )
+        return json_response(token_body(token))
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """``POST /api/voice/livekit/webhook``: verify, then record; refused ones leave no trace."""
+        self.configured()
+        assert self.verifier is not None  # made with the settings
+        body = await read_body(request, MAX_WEBHOOK_BYTES)
+        try:
+            text = body.decode()
+        except UnicodeDecodeError as error:
+            raise ApiError(400, "malformed_json", "a webhook body is UTF-8 JSON") from error
+        try:
+            hook = self.verifier.verify(text, request.headers.get("Authorization"))
+        except WebhookRejectedError as error:
+            status = 400 if error.code == "malformed_json" else 401
+            raise ApiError(status, error.code, error.message) from error
+        await self.record_webhook(hook)
+        if hook.event == "room_finished":
+            self.creators.pop(hook.room_name, None)
+        return json_response({"status": "recorded"})
+
+
+def build_http_app(
+    service: VoiceService,
+    livekit: LiveKitSettings | None,
+    secret: str,
+    record_webhook: RecordWebhook,
+) -> web.Application:
+    """The aiohttp application of ``--http-port``.
+
+    Args:
+        service: the running system; only its event store is read.
+        livekit: the LiveKit server and key pair, or None to serve without
+            LiveKit (its routes then answer 503 ``livekit_not_configured``).
+        secret: ``VOICEMODE_SECRET``, which signs the users' bearer tokens.
+        record_webhook: records a verified webhook as an event.
+    """
+    handlers = LiveKitHttpApi(service, livekit, secret, record_webhook)
+    app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_WEBHOOK_BYTES)
+    app.cleanup_ctx.append(handlers.rooms_client)
+    app.router.add_get("/healthz", handlers.health)
+    app.router.add_get("/openapi.json", handlers.openapi)
+    app.router.add_post(ROOMS_PATH, handlers.create_room)
+    app.router.add_post(TOKEN_PATH, handlers.issue_token)
+    app.router.add_post(WEBHOOK_PATH, handlers.webhook)
+    return app
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    """OpenAPI responses for the error statuses of a route, with their codes."""
+    described = {
+        400: "Bad request",
+        401: "Not authenticated",
+        403: "Forbidden",
+        502: "LiveKit failed",
+        503: "LiveKit not configured",
+    }
+    return {
+        str(status): {
+            "description": f"{described[status]}; `error.code` is one of: "
+            + ", ".join(
+                f"`{code}`"
+                for code, meaning in ERROR_CODES.items()
+                if meaning.startswith(f"{status}:")
+            ),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for status in statuses
+    }
+
+
+def _json_body(schema: str) -> dict[str, Any]:
+    """An OpenAPI required JSON request body."""
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _json_answer(description: str, schema: str) -> dict[str, Any]:
+    """An OpenAPI JSON response."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route this app serves."""
+    room_name = {"type": "string", "pattern": ROOM_NAME.pattern}
+    permission = {"type": "boolean"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "voicemode HTTP API",
+            "version": "1.0.0",
+            "description": (
+                "Health, LiveKit rooms and participant tokens, and LiveKit's webhooks. "
+                "Users authenticate with the voicemode token they use on the WebSocket. "
+                "Every error is `{error: {code, message}}` with a stable `code`."
+            ),
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "livekitWebhook": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": (
+                        "A JWT from LiveKit signed with the API secret whose `sha256` claim "
+                        "is the base64 SHA-256 of the body."
+                    ),
+                },
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string", "enum": list(ERROR_CODES)},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "position"],
+                    "properties": {
+                        "status": {"const": "ok"},
+                        "position": {
+                            "type": "integer",
+                            "description": "The event log's last position.",
+                        },
+                    },
+                },
+                "RoomConfig": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "maxParticipants": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_PARTICIPANTS,
+                            "description": "0: no limit.",
+                        },
+                        "emptyTimeout": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_EMPTY_TIMEOUT_S,
+                            "description": "Seconds an empty room is kept; 0: LiveKit's default.",
+                        },
+                        "metadata": {"type": "string", "maxLength": MAX_METADATA_BYTES},
+                    },
+                },
+                "CreateRoomRequest": {
+                    "type": "object",
+                    "required": ["userId"],
+                    "properties": {
+                        "userId": {
+                            "type": "string",
+                            "description": "Must be the authenticated user.",
+                        },
+                        "config": {"$ref": "#/components/schemas/RoomConfig"},
+                    },
+                },
+                "CreateRoomResponse": {
+                    "type": "object",
+                    "required": ["roomName", "token", "wsUrl", "expiresAt"],
+                    "properties": {
+                        "roomName": room_name,
+                        "token": {
+                            "type": "string",
+                            "description": "Joins the room as the creator, publish/subscribe/data.",
+                        },
+                        "wsUrl": {"type": "string", "description": "The LiveKit server to join."},
+                        "expiresAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "Permissions": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": (
+                        "Only these three; each granted only if true. Omit the object for all "
+                        "three. Any other permission is refused with `grant_not_allowed`."
+                    ),
+                    "properties": {
+                        "canPublish": permission,
+                        "canSubscribe": permission,
+                        "canPublishData": permission,
+                    },
+                },
+                "TokenRequest": {
+                    "type": "object",
+                    "required": ["roomName", "participantId"],
+                    "properties": {
+                        "roomName": room_name,
+                        "participantId": {
+                            "type": "string",
+                            "description": "Must be the authenticated user.",
+                        },
+                        "permissions": {"$ref": "#/components/schemas/Permissions"},
+                        "ttlSeconds": {
+                            "type": "integer",
+                            "minimum": MIN_TTL_S,
+                            "maximum": MAX_TTL_S,
+                            "default": DEFAULT_TTL_S,
+                        },
+                    },
+                },
+                "TokenResponse": {
+                    "type": "object",
+                    "required": ["token", "expiresAt"],
+                    "properties": {
+                        "token": {"type": "string"},
+                        "expiresAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "WebhookAccepted": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"const": "recorded"}},
+                },
+            },
+        },
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and the event log's position",
+                    "responses": {"200": _json_answer("Alive", "Health")},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "The OpenAPI 3.1 document"}},
+                }
+            },
+            ROOMS_PATH: {
+                "post": {
+                    "summary": "Create a LiveKit room; the creator gets a token to join it",
+                    "security": [{"bearer": []}],
+                    "requestBody": _json_body("CreateRoomRequest"),
+                    "responses": {
+                        "201": _json_answer("Created", "CreateRoomResponse"),
+                        **_error_responses(400, 401, 403, 502, 503),
+                    },
+                }
+            },
+            TOKEN_PATH: {
+                "post": {
+                    "summary": "A participant token for a room the user belongs to",
+                    "description": (
+                        "The user belongs to a room they created through this API, or to the "
+                        "room named after a voicemode room they are a member of. The token "
+                        "joins that room only, with exactly the permissions asked for, for at "
+                        f"most {MAX_TTL_S // 3600} hours."
+                    ),
+                    "security": [{"bearer": []}],
+                    "requestBody": _json_body("TokenRequest"),
+                    "responses": {
+                        "200": _json_answer("Issued", "TokenResponse"),
+                        **_error_responses(400, 401, 403, 503),
+                    },
+                }
+            },
+            WEBHOOK_PATH: {
+                "post": {
+                    "summary": "LiveKit's webhooks; verified ones are recorded as events",
+                    "security": [{"livekitWebhook": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/webhook+json": {
+                                "schema": {
+                                    "type": "object",
+                                    "description": "LiveKit's WebhookEvent.",
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json_answer("Recorded", "WebhookAccepted"),
+                        **_error_responses(400, 401, 503),
+                    },
+                }
+            },
+        },
+    }
