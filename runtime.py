@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from adapters.auth import WeakSecretError, check_secret, generate_secret, issue_token, parse_ttl
 from adapters.languages import UnknownLanguageError
@@ -147,6 +148,25 @@ def build_service(settings: Settings) -> VoiceService:
     registry = build_registry(settings.translation_engines, settings.translation_timeout_s)
     speech = build_speech(settings.stt_engines, settings.tts_engines) if settings.speech else None
     return VoiceService(store, registry, ServiceSettings(away_grace=settings.away_grace), speech)
+
+
+def claim_store(db: str) -> IO[bytes] | None:
+    """Make this process the only server writing a SQLite store.
+
+    Two servers on one file would both believe they are each room's single
+    writer; the second would loop on refused commits. PostgreSQL stores are
+    shared by design (optimistic concurrency keeps one writer per room).
+    The lock dies with the process, so a crashed server never blocks a restart.
+    """
+    if "://" in db:
+        return None
+    lock = open(f"{db}.lock", "wb")  # noqa: SIM115 - held for the process's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise SystemExit(f"voicemode: another voicemode serve is using {db}") from None
+    return lock
 
 
 async def serve(settings: Settings) -> None:
@@ -279,7 +299,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tts_engines=_names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
         livekit=livekit_settings(),
     )
-    asyncio.run(serve(settings))
+    lock = claim_store(settings.db)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        if lock is not None:
+            lock.close()
     return 0
 
 

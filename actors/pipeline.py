@@ -9,6 +9,7 @@ reports through a :class:`PipelineOutput`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -281,19 +282,22 @@ class AgentPipelineActor(pykka.ThreadingActor):
     def _request_partial(self, *, force: bool) -> None:
         utterance = self._utterance
         assert utterance is not None
-        if utterance.partial_running and not force:
+        if not force and (utterance.partial_running or not utterance.stream.partial_due()):
             return
         utterance.partial_running = True
         future = self.engines.pool.submit(utterance.stream.partial, force)
         future.add_done_callback(lambda done: self._tell(_PartialDone(utterance.id, _result(done))))
 
     def _request_final(self, utterance: _Utterance, duration_ms: int) -> None:
+        ended = time.monotonic()
         future = self.engines.pool.submit(utterance.stream.finalize)
 
         def finished(done: Future[Transcript]) -> None:
             transcript = _result(done) or Transcript(
                 "", self.spec.language, True, "none", duration_ms, 0, (), "recognition_failed"
             )
+            waited_ms = round((time.monotonic() - ended) * 1000)
+            transcript = dataclasses.replace(transcript, decode_ms=waited_ms)
             self._tell(_FinalDone(utterance.sequence, utterance.id, transcript, duration_ms))
 
         future.add_done_callback(finished)

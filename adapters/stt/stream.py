@@ -97,6 +97,10 @@ class UtteranceStream:
         finally:
             self._decoding.release()
 
+    def partial_due(self) -> bool:
+        """Whether enough new audio came for a partial decode (cheap; lets callers skip a task)."""
+        return self._due(False)
+
     def finalize(self) -> Transcript:
         """Return the final transcript: the latest decode if it covers all audio, else a new one.
 
