@@ -57,7 +57,7 @@ class SegmenterConfig:
     activation: float = 0.5
     deactivation: float = 0.35
     min_speech_ms: int = 64
-    min_silence_ms: int = 240
+    min_silence_ms: int = 200
     prefix_padding_ms: int = 200
     end_padding_ms: int = 96
     max_utterance_ms: int = 15_000
