@@ -1,0 +1,144 @@
+"""The agent's channel to voicemode: what it reports and what it is told.
+
+A LiveKit agent never writes to the event store itself. It reports what
+people said (partial captions, final transcripts, what it synthesized) to
+voicemode, and voicemode tells it who listens in which language and what to
+say. :class:`ControlPlane` is that channel; it may be the actor system in the
+same process (:class:`~adapters.livekit_agent.direct.DirectControlPlane`) or
+an authenticated connection to a voicemode server on another machine. Every
+message is a frozen dataclass, so both carry the same typed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+
+class ControlPlaneError(Exception):
+    """voicemode refused what the agent reported; ``code`` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PartialTranscript:
+    """A caption of an utterance still being spoken (never stored)."""
+
+    room_code: str
+    speaker_id: str
+    utterance_id: UUID
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class FinalTranscript:
+    """What a speaker said, once the utterance ended.
+
+    ``utterance_id`` is the id its partial captions carried, so voicemode
+    records the transcript under the same id.
+    """
+
+    room_code: str
+    speaker_id: str
+    utterance_id: UUID
+    text: str
+    language: str
+    engine: str
+    duration_ms: int
+    decode_ms: int
+    fallbacks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SynthesisReport:
+    """How a translation was spoken on a ``tts-<lang>`` track, for replay."""
+
+    room_code: str
+    transcript_id: UUID
+    language: str
+    voice: str | None
+    engine: str
+    sample_rate: int
+    audio_ms: int
+    first_chunk_ms: int
+    fallbacks: tuple[str, ...]
+    error_code: str | None
+
+
+@dataclass(frozen=True)
+class RoomMembers:
+    """Who is present in the room and the language each of them hears.
+
+    Sent when the agent attaches and again whenever it changes, so the agent
+    publishes one ``tts-<lang>`` track per language someone listens in.
+    """
+
+    room_code: str
+    languages: Mapping[str, str]
+
+    @property
+    def listener_languages(self) -> frozenset[str]:
+        """The distinct languages the room's members hear."""
+        return frozenset(self.languages.values())
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A transcript rendered in one listener language, to be spoken.
+
+    ``solo`` translations are for their speaker alone (solo mode).
+    """
+
+    room_code: str
+    transcript_id: UUID
+    speaker_id: str
+    language: str
+    text: str
+    solo: bool = False
+
+
+RoomUpdate = RoomMembers | Translation
+"""What voicemode tells the agent about a room, in the order it happened."""
+
+
+class ControlPlane(Protocol):
+    """The agent's authenticated channel to voicemode, one per agent job.
+
+    Methods are called on the job's event loop and must never block it.
+    """
+
+    async def attach(self, room_code: str) -> None:
+        """Start serving ``room_code``: from now on :meth:`updates` follows it.
+
+        Raises:
+            ControlPlaneError: voicemode refused the agent for this room.
+        """
+
+    def updates(self, room_code: str) -> AsyncIterator[RoomUpdate]:
+        """The room's news, in order, until :meth:`close`.
+
+        The first update is always the room's current :class:`RoomMembers`.
+        """
+
+    async def partial(self, caption: PartialTranscript) -> None:
+        """Show the room a caption of what is being said."""
+
+    async def transcript(self, transcript: FinalTranscript) -> None:
+        """Record what a speaker said; returns once it is durable.
+
+        Raises:
+            ControlPlaneError: it was refused (e.g. ``not_in_room``).
+        """
+
+    async def synthesized(self, report: SynthesisReport) -> None:
+        """Record that a translation was spoken."""
+
+    async def close(self) -> None:
+        """Stop every room's updates and release the channel."""

@@ -1,0 +1,474 @@
+"""The LiveKit agent against a real LiveKit server (v1.13.5) and real rtc clients.
+
+voicemode is a real in-process VoiceService with the embedded speech engines
+(faster-whisper, espeak-ng) and Apertium; its participants join the room
+first, as the WebSocket gateway would make them. People are livekit.rtc rooms
+(LiveKit's Rust SDK): a speaker publishes espeak-ng English on a microphone
+track, pushed in real time; a listener subscribes to the ``tts-es`` track and
+the ``lk.transcription`` text streams. The agent is dispatched by the LiveKit
+server to a worker registered under its agent name, or, where the test must
+hold the agent's own room (to force it to reconnect), started directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import numpy as np
+import pytest
+from livekit import api, rtc
+from livekit.protocol import models
+from livekit.protocol.agent import Job
+
+from actors.messages import Accepted, JoinRoom, Outcome
+from actors.service import ServiceSettings, SpeechStack, VoiceService
+from adapters.livekit_agent import (
+    AgentSettings,
+    ControlPlaneError,
+    DirectControlPlane,
+    FinalTranscript,
+    PartialTranscript,
+    RoomMembers,
+    Translation,
+    VoiceAgent,
+    build_agent_server,
+    room_code_of,
+    track_name,
+)
+from adapters.translation.apertium import ApertiumTranslator
+from adapters.translation.identity import IdentityTranslator
+from adapters.translation.registry import TranslationRegistry
+from events.domain import Room, SpeechSynthesized, TranslationProduced
+from events.store import EventStore
+from runtime import build_speech
+from tests.livekit_server import LiveKitServer, livekit_server
+from tests.speech import linear16, silence, word_error_rate
+
+__all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
+
+FIRST = "The weather today is sunny with a light breeze from the west."
+SECOND = "Please send me the report before the meeting on Friday."
+WER_LIMIT = 0.3
+MIC_RATE = 16000
+FRAME_MS = 20
+LOUD = 1000
+"""A peak above this (int16) is speech, not silence or comfort noise."""
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return asyncio.run(scenario())
+
+
+class RecordingControlPlane(DirectControlPlane):
+    """The in-process control plane, remembering the captions it passed on (never stored)."""
+
+    def __init__(self, service: VoiceService, partials: list[PartialTranscript]) -> None:
+        super().__init__(service)
+        self.partials = partials
+
+    async def partial(self, caption: PartialTranscript) -> None:
+        self.partials.append(caption)
+        await super().partial(caption)
+
+
+@dataclass
+class Voicemode:
+    """The voicemode side: the service and the speech engines it shares with the agent."""
+
+    service: VoiceService
+    speech: SpeechStack
+    partials: list[PartialTranscript] = field(default_factory=list)
+
+    def control_plane(self) -> DirectControlPlane:
+        return RecordingControlPlane(self.service, self.partials)
+
+    async def join(self, code: str, user: str, language: str) -> None:
+        await join(self.service, code, user, language)
+
+    async def events(self, code: str) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        recorded = await loop.run_in_executor(
+            None, lambda: list(self.service.store.read_room(code))
+        )
+        return [entry.event for entry in recorded]
+
+    async def transcripts(self, code: str) -> list[Room.TranscriptRecognized]:
+        return [e for e in await self.events(code) if isinstance(e, Room.TranscriptRecognized)]
+
+
+async def join(service: VoiceService, code: str, user: str, language: str) -> None:
+    """Make ``user`` a member of the room, as the WebSocket gateway's join-room does."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[Outcome] = loop.create_future()
+
+    def reply(outcome: Outcome) -> None:
+        loop.call_soon_threadsafe(answer.set_result, outcome)
+
+    service.tell_room(code, JoinRoom(user, user.capitalize(), language, reply))
+    assert isinstance(await answer, Accepted)
+
+
+@pytest.fixture
+def voicemode(tmp_path: Path) -> Iterator[Voicemode]:
+    speech = build_speech(["faster-whisper"], ["espeak-ng"])
+    service = VoiceService(
+        EventStore.open(str(tmp_path / "voicemode.db")),
+        TranslationRegistry([ApertiumTranslator()], timeout_s=5),
+        ServiceSettings(),
+        speech,
+    )
+    yield Voicemode(service, speech)
+    service.close()
+
+
+def token(
+    server: LiveKitServer,
+    identity: str,
+    room: str,
+    kind: api.AccessToken.ParticipantKind = "standard",
+    attributes: dict[str, str] | None = None,
+) -> str:
+    return (
+        api.AccessToken(server.api_key, server.api_secret)
+        .with_identity(identity)
+        .with_kind(kind)
+        .with_attributes(attributes or {})
+        .with_grants(api.VideoGrants(room_join=True, room=room, agent=kind == "agent"))
+        .to_jwt()
+    )
+
+
+async def eventually(check: Callable[[], Any], timeout_s: float = 30, what: str = "") -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class Speaker:
+    """A person with a microphone: speech is pushed in real time, 20 ms at a time."""
+
+    room: rtc.Room
+    source: rtc.AudioSource
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    async def join(cls, server: LiveKitServer, room: str, identity: str) -> Speaker:
+        lk_room = rtc.Room()
+        speaker = cls(lk_room, rtc.AudioSource(MIC_RATE, 1))
+        lk_room.on("local_track_subscribed", lambda _: speaker.subscribed.set())
+        await lk_room.connect(
+            server.url, token(server, identity, room, attributes={"language": "en"})
+        )
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", speaker.source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await lk_room.local_participant.publish_track(track, options)
+        return speaker
+
+    async def say(self, text: str) -> None:
+        pcm = silence(1.0, MIC_RATE) + linear16(text, MIC_RATE) + silence(1.5, MIC_RATE)
+        samples = MIC_RATE * FRAME_MS // 1000
+        size = samples * 2
+        pcm += bytes(-len(pcm) % size)
+        for start in range(0, len(pcm), size):
+            frame = rtc.AudioFrame(pcm[start : start + size], MIC_RATE, 1, samples)
+            await self.source.capture_frame(frame)
+        await self.source.wait_for_playout()
+
+
+@dataclass
+class Listener:
+    """A person hearing Spanish: the ``tts-es`` track and the transcription text streams.
+
+    Like a real client, it subscribes to its language's track only, so a
+    subscription to a speaker's microphone can only be the agent's.
+    """
+
+    room: rtc.Room
+    loud_at: list[float] = field(default_factory=list)
+    subscribed_at: list[float] = field(default_factory=list)
+    texts: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @classmethod
+    async def join(cls, server: LiveKitServer, room: str, identity: str) -> Listener:
+        listener = cls(rtc.Room())
+        listener.room.on("track_published", listener._on_published)
+        listener.room.on("track_subscribed", listener._on_track)
+        listener.room.register_text_stream_handler("lk.transcription", listener._on_text)
+        await listener.room.connect(
+            server.url, token(server, identity, room), rtc.RoomOptions(auto_subscribe=False)
+        )
+        for participant in listener.room.remote_participants.values():
+            for publication in participant.track_publications.values():
+                listener._on_published(publication, participant)
+        return listener
+
+    def heard_since(self, moment: float) -> bool:
+        return any(at > moment for at in self.loud_at)
+
+    def _on_published(
+        self, publication: rtc.RemoteTrackPublication, _: rtc.RemoteParticipant
+    ) -> None:
+        if publication.name == track_name("es"):
+            publication.set_subscribed(True)
+
+    def _on_track(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, _: rtc.RemoteParticipant
+    ) -> None:
+        if publication.name == track_name("es"):
+            self.subscribed_at.append(time.monotonic())
+            self._spawn(self._listen(track))
+
+    async def _listen(self, track: rtc.Track) -> None:
+        async for event in rtc.AudioStream.from_track(track=track, sample_rate=48000):
+            if np.abs(np.frombuffer(event.frame.data, dtype=np.int16)).max() > LOUD:
+                self.loud_at.append(time.monotonic())
+
+    def _on_text(self, reader: rtc.TextStreamReader, _: str) -> None:
+        async def read() -> None:
+            self.texts.append((await reader.read_all(), dict(reader.info.attributes or {})))
+
+        self._spawn(read())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def leave(self) -> None:
+        await self.room.disconnect()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def people(server: LiveKitServer, code: str) -> AsyncIterator[tuple[Speaker, Listener]]:
+    """Alice speaks English, Bob listens in Spanish."""
+    alice = await Speaker.join(server, code, "alice")
+    bob = await Listener.join(server, code, "bob")
+    try:
+        yield alice, bob
+    finally:
+        await alice.room.disconnect()
+        await bob.leave()
+
+
+async def assert_spoken_in_spanish(voicemode: Voicemode, code: str, bob: Listener) -> None:
+    """Everything after a transcript: its translation recorded, shown, spoken and heard."""
+    events = await eventually(
+        lambda: _spanish_speech(voicemode, code), what="the Spanish translation to be spoken"
+    )
+    translation = next(e for e in events if isinstance(e, TranslationProduced))
+    await eventually(
+        lambda: any(text == translation.translated_text for text, _ in bob.texts),
+        what="the translation's text stream",
+    )
+    attributes = next(a for text, a in bob.texts if text == translation.translated_text)
+    assert attributes["language"] == "es"
+    assert attributes["transcript_id"] == str(translation.transcript_id)
+
+
+async def _spanish_speech(voicemode: Voicemode, code: str) -> list[Any]:
+    events = await voicemode.events(code)
+    translated = any(
+        isinstance(e, TranslationProduced) and e.target_language == "es" for e in events
+    )
+    spoken = any(
+        isinstance(e, SpeechSynthesized) and e.language == "es" and e.audio_ms > 0 for e in events
+    )
+    return events if translated and spoken else []
+
+
+def test_a_job_serves_the_room_its_dispatch_names_else_the_livekit_room() -> None:
+    room = models.Room(name="lk-0123")
+    assert room_code_of(Job(room=room, metadata='{"roomCode": "team-42"}')) == "team-42"
+    assert room_code_of(Job(room=room)) == "lk-0123"
+    assert room_code_of(Job(room=room, metadata="not json")) == "lk-0123"
+
+
+def test_the_direct_control_plane_reports_members_then_translations_and_refuses_strangers(
+    tmp_path: Path,
+) -> None:
+    service = VoiceService(
+        EventStore.open(str(tmp_path / "voicemode.db")),
+        TranslationRegistry([IdentityTranslator()]),
+        ServiceSettings(),
+    )
+    utterance = uuid4()
+
+    def said(speaker: str) -> FinalTranscript:
+        return FinalTranscript("r", speaker, utterance, "hello", "en", "client", 900, 80, ())
+
+    async def scenario() -> None:
+        await join(service, "r", "alice", "en")
+        control = DirectControlPlane(service)
+        await control.attach("r")
+        updates = control.updates("r")
+        assert await anext(updates) == RoomMembers("r", {"alice": "en"})
+        await join(service, "r", "bob", "es")
+        assert await anext(updates) == RoomMembers("r", {"alice": "en", "bob": "es"})
+        with pytest.raises(ControlPlaneError) as refused:
+            await control.transcript(said("mallory"))
+        assert refused.value.code == "not_in_room"
+        await control.transcript(said("alice"))
+        translation = await asyncio.wait_for(anext(updates), 10)
+        assert translation == Translation("r", utterance, "alice", "es", "hello")
+        await control.close()
+        assert [update async for update in updates] == []
+
+    try:
+        run(scenario)
+    finally:
+        service.close()
+
+
+@pytest.mark.slow
+def test_a_dispatched_agent_transcribes_a_speaker_and_speaks_the_translation(
+    voicemode: Voicemode, livekit_server: LiveKitServer
+) -> None:
+    code = "lk-dispatch"
+    agent_name = "voicemode-test"
+
+    async def scenario() -> None:
+        await voicemode.join(code, "alice", "en")
+        await voicemode.join(code, "bob", "es")
+        server = build_agent_server(
+            livekit_server.url,
+            livekit_server.api_key,
+            livekit_server.api_secret,
+            voicemode.control_plane,
+            speech=voicemode.speech,
+            agent_name=agent_name,
+            # The only worker: it must not turn the room down when the machine is busy.
+            load_threshold=math.inf,
+        )
+        registered = asyncio.Event()
+        server.on("worker_registered", lambda *_: registered.set())
+        running = asyncio.create_task(server.run())
+        try:
+            await asyncio.wait_for(registered.wait(), 30)
+            async with people(livekit_server, code) as (alice, bob):
+                async with api.LiveKitAPI(
+                    livekit_server.url, livekit_server.api_key, livekit_server.api_secret
+                ) as lkapi:
+                    await lkapi.agent_dispatch.create_dispatch(
+                        api.CreateAgentDispatchRequest(agent_name=agent_name, room=code)
+                    )
+                await asyncio.wait_for(alice.subscribed.wait(), 30)
+                await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+                started = time.monotonic()
+                await alice.say(FIRST)
+
+                (transcript,) = await eventually(
+                    lambda: voicemode.transcripts(code), what="alice's transcript"
+                )
+                assert transcript.speaker_id == "alice"
+                assert transcript.source_language == "en"
+                assert transcript.engine == "faster-whisper"
+                assert word_error_rate(FIRST, transcript.text) <= WER_LIMIT, transcript.text
+                assert transcript.targets == ("es",)
+                assert any(
+                    caption.utterance_id == transcript.transcript_id
+                    and caption.speaker_id == "alice"
+                    and caption.language == "en"
+                    for caption in voicemode.partials
+                ), "captions carry the id of the transcript they lead to"
+                await assert_spoken_in_spanish(voicemode, code, bob)
+                await eventually(lambda: bob.heard_since(started), what="bob to hear Spanish")
+                await asyncio.sleep(1)
+                assert len(await voicemode.transcripts(code)) == 1, "the agent heard itself"
+        finally:
+            await server.aclose()
+            await running
+
+    run(scenario)
+
+
+@pytest.mark.slow
+def test_the_agent_keeps_transcribing_after_a_forced_reconnect_and_ignores_agents(
+    voicemode: Voicemode, livekit_server: LiveKitServer
+) -> None:
+    code = "lk-reconnect"
+
+    async def scenario() -> None:
+        await voicemode.join(code, "alice", "en")
+        await voicemode.join(code, "bob", "es")
+        agent_room = rtc.Room()
+        await agent_room.connect(
+            livekit_server.url,
+            token(livekit_server, "voicemode-agent", code, kind="agent"),
+            rtc.RoomOptions(auto_subscribe=False),
+        )
+        # Tracks at 48 kHz: espeak-ng's 22050 Hz audio is resampled on the way out.
+        settings = AgentSettings(tts_sample_rate=48000)
+        agent = VoiceAgent(agent_room, code, voicemode.control_plane(), voicemode.speech, settings)
+        await agent.start()
+        assert agent.speaking == {"en", "es"}
+        other_agent = rtc.Room()
+        await other_agent.connect(
+            livekit_server.url, token(livekit_server, "other-agent", code, kind="agent")
+        )
+        robot_source = rtc.AudioSource(MIC_RATE, 1)
+        await other_agent.local_participant.publish_track(
+            rtc.LocalAudioTrack.create_audio_track("microphone", robot_source),
+            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+        )
+        try:
+            async with people(livekit_server, code) as (alice, bob):
+                await eventually(lambda: agent.listening == {"alice"}, what="the agent to listen")
+                await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+                await alice.say(FIRST)
+                await eventually(lambda: voicemode.transcripts(code), what="the first transcript")
+                await assert_spoken_in_spanish(voicemode, code, bob)
+
+                for kind in (
+                    rtc.SimulateScenarioKind.SIMULATE_SIGNAL_RECONNECT,
+                    rtc.SimulateScenarioKind.SIMULATE_FULL_RECONNECT,
+                ):
+                    reconnected = asyncio.Event()
+                    agent_room.once("reconnected", reconnected.set)
+                    await agent_room.simulate_scenario(kind)
+                    await asyncio.wait_for(reconnected.wait(), 30)
+                await eventually(lambda: agent.listening == {"alice"}, what="listening again")
+                await eventually(lambda: len(bob.subscribed_at) > 1, what="tts-es republished")
+                after = time.monotonic()
+                await alice.say(SECOND)
+                transcripts = await eventually(
+                    lambda: _at_least(2, voicemode.transcripts(code)),
+                    what="the transcript after the reconnect",
+                )
+                assert word_error_rate(SECOND, transcripts[1].text) <= WER_LIMIT
+                await eventually(lambda: bob.heard_since(after), what="speech after reconnect")
+
+                other = agent_room.remote_participants["other-agent"]
+                assert not any(pub.subscribed for pub in other.track_publications.values())
+                await alice.room.disconnect()
+                await eventually(lambda: not agent.listening, what="alice's pipeline to end")
+        finally:
+            await other_agent.disconnect()
+            await agent.aclose()
+            await agent_room.disconnect()
+
+    run(scenario)
+
+
+async def _at_least(count: int, pending: Coroutine[Any, Any, list[Any]]) -> list[Any]:
+    found = await pending
+    return found if len(found) >= count else []
