@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 
 import pykka
 
-from adapters.audio import AudioDecoder, AudioFormatError, Pcm, open_decoder
+from adapters.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm, open_decoder
 from adapters.audio.base import SAMPLE_RATE
 from adapters.stt.base import Transcript
 from adapters.stt.registry import RecognizerRegistry
@@ -167,6 +167,7 @@ class AgentPipelineActor(pykka.ThreadingActor):
         self._finals: dict[int, _FinalDone] = {}
         self._next_final = 1
         self._ending = False
+        self._broken = False
         self._started_at = time.monotonic()
         self._samples = 0
         self._last_overrun = 0.0
@@ -193,10 +194,14 @@ class AgentPipelineActor(pykka.ThreadingActor):
     @handle.register
     def _audio(self, message: AudioChunk) -> None:
         self.spec.budget.give_back(len(message.data))
-        if self._ending:
+        if self._ending or self._broken:
             return
         try:
             pcm = self._decoder.feed(message.data)
+        except CorruptAudioError as error:
+            self._broken = True
+            self.output.error(error.code, f"{error}; the rest of this stream is ignored")
+            return
         except AudioFormatError as error:
             self.output.error(error.code, str(error))
             return

@@ -134,7 +134,11 @@ class OpusContainerDecoder(AudioDecoder):
             if len(self._head) < len(self._magic):
                 return empty_pcm()
             if not self._head.startswith(self._magic):
-                raise CorruptAudioError(f"{self._encoding} stream does not start with its header")
+                self._error = CorruptAudioError(
+                    f"{self._encoding} stream does not start with its header"
+                )
+                self._head = b""
+                raise self._error
             chunk, self._head = self._head, b""
             self._thread = threading.Thread(
                 target=self._demux, name=f"decode-{self._encoding.lower()}", daemon=True

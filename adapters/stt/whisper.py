@@ -147,6 +147,9 @@ class FasterWhisperRecognizer(SpeechRecognizer):
         if not audio.size:
             return ""
         window = max(len(audio) + self._tail_samples, self._min_samples)
+        # Whole seconds only: CTranslate2 caches compiled kernels per input
+        # length, so arbitrary lengths grew memory by ~1.2 MB per new length.
+        window = -(-window // SAMPLE_RATE) * SAMPLE_RATE
         features = self._features(np.pad(audio, (0, window - len(audio))))
         frames = min(features.shape[-1] // 2 * 2, _MAX_FRAMES)
         batch = np.ascontiguousarray(features[np.newaxis, :, :frames], dtype=np.float32)
