@@ -416,7 +416,7 @@ def test_listener_preferences_choose_whether_and_how_translations_are_spoken(
             await stop_speech(alice)
             final = await alice.expect("recognized-speech", timeout=15)
             ident = final["data"]["id"]
-            assert word_error_rate(sentence, final["data"]["text"]) <= WER_LIMIT, final
+            assert word_error_rate(sentence, final["data"]["text"]) <= SENTENCE_WER_LIMIT, final
 
             for listener in (quiet, latino, plain):
                 to_listener = await listener.expect("translated-message", id=ident)
@@ -532,7 +532,7 @@ def test_bad_frames_while_speaking_leave_the_speech_working(voice_served: Served
             await stream(alice, encoded(say([sentence], 16000), "LINEAR16", 40), 0.04)
             await stop_speech(alice)
             final = await alice.expect("recognized-speech", timeout=15)
-            assert word_error_rate(sentence, final["data"]["text"]) <= WER_LIMIT, final
+            assert word_error_rate(sentence, final["data"]["text"]) <= SENTENCE_WER_LIMIT, final
             await bob.expect("translated-message", id=final["data"]["id"])
             assert alice.codes() == ["already_speaking", "odd_byte_count"]
         finally:
@@ -564,7 +564,7 @@ async def speak_opus_sentence(speaker: TimedClient, listener: TimedClient, sente
     await stop_speech(speaker)
     await until(lambda: len(speaker.named("recognized-speech")) > recognized, 15, "the transcript")
     final = speaker.named("recognized-speech")[-1]
-    assert word_error_rate(sentence, final["data"]["text"]) <= WER_LIMIT, final
+    assert word_error_rate(sentence, final["data"]["text"]) <= SENTENCE_WER_LIMIT, final
     await listener.expect("translated-message", id=final["data"]["id"])
 
 
@@ -715,7 +715,7 @@ def test_audio_sent_ten_times_too_fast_is_bounded_and_nobody_else_notices(
             await stop_speech(fast)
             await until(lambda: len(fast.named("recognized-speech")) > before, 15, "transcript")
             last = fast.named("recognized-speech")[-1]["data"]["text"]
-            assert word_error_rate(sentence, last) <= WER_LIMIT, last
+            assert word_error_rate(sentence, last) <= SENTENCE_WER_LIMIT, last
             assert len(fast.named("error")) == len(errors), "errors after slowing down"
         finally:
             await close_all(fast, fast_listener, calm, calm_listener)
