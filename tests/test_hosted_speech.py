@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import socket
 import time
 import wave
 from collections.abc import Iterator, Mapping
@@ -50,6 +49,7 @@ from tests.vendor_fakes import (
     Scripted,
     Trickle,
     VendorError,
+    closed_port_url,
     tone_pcm,
 )
 
@@ -107,14 +107,6 @@ def openai_tts(fake_openai: FakeOpenAI) -> Iterator[OpenAICompatibleSynthesizer]
     )
     yield engine
     engine.close()
-
-
-def closed_port_url() -> str:
-    """A loopback URL nothing listens on (connection refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
 
 
 def int16(audio: np.ndarray) -> np.ndarray:

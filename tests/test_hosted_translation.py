@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import socket
 import struct
 import time
 import wave
@@ -43,6 +42,7 @@ from tests.vendor_fakes import (
     RawReply,
     Scripted,
     VendorError,
+    closed_port_url,
     marked_upper,
 )
 
@@ -76,14 +76,6 @@ def google_engine(fake_google: FakeGoogle) -> Iterator[GoogleTranslator]:
     engine = GoogleTranslator(api_key=GOOGLE_KEY, base_url=fake_google.base_url, timeout_s=2.0)
     yield engine
     engine.close()
-
-
-def closed_port_url() -> str:
-    """A loopback URL nothing listens on (connection refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
 
 
 def failure(engine: OpenAICompatibleTranslator | GoogleTranslator) -> TranslationError:

@@ -51,6 +51,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from tests.service import free_port
+
 #: Sample rate of OpenAI's ``pcm`` speech output (16-bit signed little-endian mono).
 OPENAI_PCM_RATE = 24000
 
@@ -817,3 +819,8 @@ class FakeGoogle(FakeVendorServer):
                 }
             ]
         return Response.of_json(200, body)
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (connection refused), for outage tests."""
+    return f"http://127.0.0.1:{free_port()}/v1"
