@@ -1,8 +1,10 @@
 """Signed tokens: who a connection is, and whether the server's secret is sound.
 
-Tokens are HS256 JWTs signed with ``VOICEMODE_SECRET``: ``sub`` (user id),
-``name``, ``lang`` (default language), ``kind`` (``user`` or ``agent``),
-``iat`` and ``exp``.
+User tokens are HS256 JWTs signed with ``VOICEMODE_SECRET``: ``sub`` (user
+id), ``name``, ``lang`` (default language), ``kind`` (``user``), ``iat`` and
+``exp``. Agent workers have credentials of their own: tokens signed with a
+separate ``VOICEMODE_AGENT_SECRET`` whose ``sub`` is the worker id and whose
+``kind`` is ``agent``, so a user's token can never open the agent channel.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
 MAX_TTL_S = 7 * 24 * 3600
 USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
+USER_SECRET = "VOICEMODE_SECRET"
+AGENT_SECRET = "VOICEMODE_AGENT_SECRET"
+AGENT_KIND = "agent"
+USER_KIND = "user"
 
 
 class TokenError(Exception):
@@ -45,15 +51,30 @@ class Identity:
     kind: str
 
 
-def check_secret(secret: str | None) -> str:
-    """Return the secret if it is strong enough, else raise WeakSecretError."""
+def check_secret(secret: str | None, name: str = USER_SECRET) -> str:
+    """Return the secret if it is strong enough, else raise WeakSecretError.
+
+    ``name`` is the environment variable it came from, for the message.
+    """
     if not secret:
-        raise WeakSecretError("VOICEMODE_SECRET is not set")
+        raise WeakSecretError(f"{name} is not set")
     if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise WeakSecretError(f"VOICEMODE_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        raise WeakSecretError(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
     if len(set(secret)) < 8:
-        raise WeakSecretError("VOICEMODE_SECRET is too repetitive to be a secret")
+        raise WeakSecretError(f"{name} is too repetitive to be a secret")
     return secret
+
+
+def check_agent_secret(secret: str | None, user_secret: str) -> str:
+    """Return the agent secret if it is strong and not the users' secret.
+
+    Were both the same, a user token would carry a valid signature on the
+    agent channel, leaving only its ``kind`` claim to keep the user out.
+    """
+    checked = check_secret(secret, AGENT_SECRET)
+    if secrets.compare_digest(checked.encode(), user_secret.encode()):
+        raise WeakSecretError(f"{AGENT_SECRET} must differ from {USER_SECRET}")
+    return checked
 
 
 def generate_secret() -> str:
@@ -73,7 +94,7 @@ def parse_ttl(text: str) -> int:
 
 
 def issue_token(
-    secret: str, user_id: str, name: str, language: str, ttl_s: int, kind: str = "user"
+    secret: str, user_id: str, name: str, language: str, ttl_s: int, kind: str = USER_KIND
 ) -> str:
     """Sign a token for ``user_id``, valid for ``ttl_s`` seconds."""
     if not USER_ID.match(user_id):
@@ -88,6 +109,41 @@ def issue_token(
         "exp": now + ttl_s,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def issue_agent_token(secret: str, worker_id: str, ttl_s: int) -> str:
+    """Sign an agent worker's token with the agent secret, valid for ``ttl_s`` seconds."""
+    if not USER_ID.match(worker_id):
+        raise ValueError("worker id is 1-128 letters, digits or . _ @ : -")
+    now = int(time.time())
+    claims = {"sub": worker_id, "kind": AGENT_KIND, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_agent_token(secret: str, token: str) -> Identity:
+    """Check an agent worker's token against the agent secret; ``user_id`` is the worker id.
+
+    Raises:
+        TokenError: as :func:`verify_token`, or ``wrong_token_kind`` for a
+            valid token that is not an agent's.
+    """
+    return _verify_kind(secret, token, AGENT_KIND)
+
+
+def verify_user_token(secret: str, token: str) -> Identity:
+    """Check a user's token; an agent's token never lets anyone in as a user.
+
+    Raises:
+        TokenError: as :func:`verify_token`, or ``wrong_token_kind``.
+    """
+    return _verify_kind(secret, token, USER_KIND)
+
+
+def _verify_kind(secret: str, token: str, kind: str) -> Identity:
+    identity = verify_token(secret, token)
+    if identity.kind != kind:
+        raise TokenError("wrong_token_kind", f"a {identity.kind} token cannot act as {kind}")
+    return identity
 
 
 def verify_token(secret: str, token: str) -> Identity:
@@ -116,5 +172,5 @@ def verify_token(secret: str, token: str) -> Identity:
         user_id=user_id,
         name=str(claims.get("name") or user_id)[:100],
         language=language,
-        kind=str(claims.get("kind") or "user"),
+        kind=str(claims.get("kind") or USER_KIND),
     )

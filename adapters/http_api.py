@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from adapters.auth import Identity, TokenError, verify_token
+from adapters.auth import Identity, TokenError, verify_user_token
 from adapters.livekit_api import (
     DEFAULT_TTL_S,
     MAX_TTL_S,
@@ -71,6 +71,7 @@ ERROR_CODES: dict[str, str] = {
     "missing_token": "401: no `Authorization: Bearer <token>` header",
     "invalid_token": "401: the bearer token is forged, malformed or names no valid user",
     "token_expired": "401: the bearer token has expired",
+    "wrong_token_kind": "401: the bearer token is an agent's, not a user's",
     "missing_signature": "401: a webhook without LiveKit's Authorization header",
     "invalid_signature": "401: a webhook not signed by our LiveKit server for this very body",
     "user_mismatch": "403: userId is not the authenticated user",
@@ -305,7 +306,7 @@ class LiveKitHttpApi:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "invalid_token", "the Authorization header must be Bearer <token>")
         try:
-            return verify_token(self.secret, token.strip())
+            return verify_user_token(self.secret, token.strip())
         except TokenError as error:
             raise ApiError(401, error.code, error.message) from error
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-import numpy as np
 import pytest
 from livekit import api, rtc
 from livekit.protocol import models
@@ -30,19 +29,16 @@ from livekit.protocol.agent import Job
 
 from actors.messages import Accepted, JoinRoom, Outcome
 from actors.service import ServiceSettings, SpeechStack, VoiceService
-from adapters.livekit_agent import (
-    AgentSettings,
+from adapters.livekit_agent.agent import AgentSettings, VoiceAgent
+from adapters.livekit_agent.control import (
     ControlPlaneError,
-    DirectControlPlane,
     FinalTranscript,
     PartialTranscript,
     RoomMembers,
     Translation,
-    VoiceAgent,
-    build_agent_server,
-    room_code_of,
-    track_name,
 )
+from adapters.livekit_agent.direct import DirectControlPlane
+from adapters.livekit_agent.worker import build_agent_server, room_code_of
 from adapters.translation.apertium import ApertiumTranslator
 from adapters.translation.identity import IdentityTranslator
 from adapters.translation.registry import TranslationRegistry
@@ -50,17 +46,14 @@ from events.domain import Room, SpeechSynthesized, TranslationProduced
 from events.store import EventStore
 from runtime import build_speech
 from tests.livekit_server import LiveKitServer, livekit_server
-from tests.speech import linear16, silence, word_error_rate
+from tests.rtc_people import MIC_RATE, Listener, Speaker, eventually, token
+from tests.speech import word_error_rate
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
 
 FIRST = "The weather today is sunny with a light breeze from the west."
 SECOND = "Please send me the report before the meeting on Friday."
 WER_LIMIT = 0.3
-MIC_RATE = 16000
-FRAME_MS = 20
-LOUD = 1000
-"""A peak above this (int16) is speech, not silence or comfort noise."""
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
@@ -127,135 +120,6 @@ def voicemode(tmp_path: Path) -> Iterator[Voicemode]:
     )
     yield Voicemode(service, speech)
     service.close()
-
-
-def token(
-    server: LiveKitServer,
-    identity: str,
-    room: str,
-    kind: api.AccessToken.ParticipantKind = "standard",
-    attributes: dict[str, str] | None = None,
-) -> str:
-    return (
-        api.AccessToken(server.api_key, server.api_secret)
-        .with_identity(identity)
-        .with_kind(kind)
-        .with_attributes(attributes or {})
-        .with_grants(api.VideoGrants(room_join=True, room=room, agent=kind == "agent"))
-        .to_jwt()
-    )
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 30, what: str = "") -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.1)
-
-
-@dataclass
-class Speaker:
-    """A person with a microphone: speech is pushed in real time, 20 ms at a time."""
-
-    room: rtc.Room
-    source: rtc.AudioSource
-    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @classmethod
-    async def join(cls, server: LiveKitServer, room: str, identity: str) -> Speaker:
-        lk_room = rtc.Room()
-        speaker = cls(lk_room, rtc.AudioSource(MIC_RATE, 1))
-        lk_room.on("local_track_subscribed", lambda _: speaker.subscribed.set())
-        await lk_room.connect(
-            server.url, token(server, identity, room, attributes={"language": "en"})
-        )
-        track = rtc.LocalAudioTrack.create_audio_track("microphone", speaker.source)
-        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-        await lk_room.local_participant.publish_track(track, options)
-        return speaker
-
-    async def say(self, text: str) -> None:
-        pcm = silence(1.0, MIC_RATE) + linear16(text, MIC_RATE) + silence(1.5, MIC_RATE)
-        samples = MIC_RATE * FRAME_MS // 1000
-        size = samples * 2
-        pcm += bytes(-len(pcm) % size)
-        for start in range(0, len(pcm), size):
-            frame = rtc.AudioFrame(pcm[start : start + size], MIC_RATE, 1, samples)
-            await self.source.capture_frame(frame)
-        await self.source.wait_for_playout()
-
-
-@dataclass
-class Listener:
-    """A person hearing Spanish: the ``tts-es`` track and the transcription text streams.
-
-    Like a real client, it subscribes to its language's track only, so a
-    subscription to a speaker's microphone can only be the agent's.
-    """
-
-    room: rtc.Room
-    loud_at: list[float] = field(default_factory=list)
-    subscribed_at: list[float] = field(default_factory=list)
-    texts: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @classmethod
-    async def join(cls, server: LiveKitServer, room: str, identity: str) -> Listener:
-        listener = cls(rtc.Room())
-        listener.room.on("track_published", listener._on_published)
-        listener.room.on("track_subscribed", listener._on_track)
-        listener.room.register_text_stream_handler("lk.transcription", listener._on_text)
-        await listener.room.connect(
-            server.url, token(server, identity, room), rtc.RoomOptions(auto_subscribe=False)
-        )
-        for participant in listener.room.remote_participants.values():
-            for publication in participant.track_publications.values():
-                listener._on_published(publication, participant)
-        return listener
-
-    def heard_since(self, moment: float) -> bool:
-        return any(at > moment for at in self.loud_at)
-
-    def _on_published(
-        self, publication: rtc.RemoteTrackPublication, _: rtc.RemoteParticipant
-    ) -> None:
-        if publication.name == track_name("es"):
-            publication.set_subscribed(True)
-
-    def _on_track(
-        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, _: rtc.RemoteParticipant
-    ) -> None:
-        if publication.name == track_name("es"):
-            self.subscribed_at.append(time.monotonic())
-            self._spawn(self._listen(track))
-
-    async def _listen(self, track: rtc.Track) -> None:
-        async for event in rtc.AudioStream.from_track(track=track, sample_rate=48000):
-            if np.abs(np.frombuffer(event.frame.data, dtype=np.int16)).max() > LOUD:
-                self.loud_at.append(time.monotonic())
-
-    def _on_text(self, reader: rtc.TextStreamReader, _: str) -> None:
-        async def read() -> None:
-            self.texts.append((await reader.read_all(), dict(reader.info.attributes or {})))
-
-        self._spawn(read())
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def leave(self) -> None:
-        await self.room.disconnect()
-        for task in list(self._tasks):
-            task.cancel()
 
 
 @contextlib.asynccontextmanager

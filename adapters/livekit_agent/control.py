@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+DEFAULT_AGENT_NAME = "voicemode"
+"""The agent name workers register under and voicemode dispatches by."""
+
 
 class ControlPlaneError(Exception):
     """voicemode refused what the agent reported; ``code`` is stable."""
@@ -139,6 +142,13 @@ class ControlPlane(Protocol):
 
     async def synthesized(self, report: SynthesisReport) -> None:
         """Record that a translation was spoken."""
+
+    async def wait_lost(self) -> str:
+        """Return, with the reason, once the channel to voicemode is lost for good.
+
+        The agent then stops, so voicemode dispatches a fresh one rather than
+        a deaf agent staying in the room.
+        """
 
     async def close(self) -> None:
         """Stop every room's updates and release the channel."""

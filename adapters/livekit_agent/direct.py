@@ -142,6 +142,11 @@ class DirectControlPlane:
         )
         self.service.writer.submit([event], _log_refusal)
 
+    async def wait_lost(self) -> str:
+        """Never returns: the actor system in this process cannot be lost."""
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
     async def close(self) -> None:
         """Stop following every room; their update iterators end."""
         loop = asyncio.get_running_loop()

@@ -14,24 +14,25 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorType
 from livekit.protocol.agent import Job
 
 from actors.service import SpeechStack
 from adapters.livekit_agent.agent import AgentSettings, VoiceAgent
-from adapters.livekit_agent.control import ControlPlane, ControlPlaneError
+from adapters.livekit_agent.control import DEFAULT_AGENT_NAME, ControlPlane, ControlPlaneError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_AGENT_NAME = "voicemode"
 DRAIN_TIMEOUT_S = 60
 DEFAULT_LOAD_THRESHOLD = 0.7
 """LiveKit's own production default."""
 
 ControlPlaneFactory = Callable[[], ControlPlane]
 """Makes the control plane of one job (each job runs on its own event loop)."""
+OnRegistered = Callable[[], Awaitable[None]]
+"""Called each time the worker (re)registers with LiveKit and can take rooms."""
 
 
 def room_code_of(job: Job) -> str:
@@ -103,7 +104,8 @@ async def run_job(
 
     The connection is shielded: cancelling Room.connect() while it is in
     flight makes LiveKit's native layer panic and takes the whole worker
-    down, so a job cancelled then lets the connection finish instead.
+    down, so a job cancelled then lets the connection finish instead. The
+    job ends when the channel to voicemode is lost for good.
     """
     connecting = asyncio.ensure_future(ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE))
     await asyncio.shield(connecting)
@@ -114,6 +116,20 @@ async def run_job(
     except ControlPlaneError as error:
         log.error("voicemode refused the agent for %s: %s", agent.room_code, error)
         ctx.shutdown(reason=error.code)
+        return
+    watching = asyncio.create_task(_leave_when_lost(ctx, control, agent.room_code))
+
+    async def stop_watching() -> None:
+        watching.cancel()
+
+    ctx.add_shutdown_callback(stop_watching)
+
+
+async def _leave_when_lost(ctx: JobContext, control: ControlPlane, room_code: str) -> None:
+    """A deaf agent must not hold the room: leave, so voicemode dispatches a fresh one."""
+    reason = await control.wait_lost()
+    log.error("%s: lost the channel to voicemode (%s); leaving the room", room_code, reason)
+    ctx.shutdown(reason="control_plane_lost")
 
 
 def run_worker(
@@ -127,10 +143,13 @@ def run_worker(
     settings: AgentSettings | None = None,
     http_port: int = 0,
     load_threshold: float = DEFAULT_LOAD_THRESHOLD,
+    on_registered: OnRegistered | None = None,
 ) -> None:
     """Serve agent jobs until SIGINT or SIGTERM, then let running jobs finish.
 
-    Blocking; the body of a ``voicemode agent`` command.
+    Blocking; the body of a ``voicemode agent`` command. ``on_registered``
+    runs each time the worker registers with LiveKit (also after it lost
+    LiveKit and came back).
     """
     server = build_agent_server(
         livekit_url,
@@ -143,11 +162,21 @@ def run_worker(
         http_port=http_port,
         load_threshold=load_threshold,
     )
-    asyncio.run(_serve_until_signalled(server))
+    asyncio.run(_serve_until_signalled(server, on_registered))
 
 
-async def _serve_until_signalled(server: AgentServer) -> None:
+async def _serve_until_signalled(server: AgentServer, on_registered: OnRegistered | None) -> None:
     loop = asyncio.get_running_loop()
+    announcing: set[asyncio.Task[None]] = set()
+
+    def registered(*_: object) -> None:
+        if on_registered is not None:
+            task = asyncio.ensure_future(on_registered())
+            announcing.add(task)
+            task.add_done_callback(_announced)
+            task.add_done_callback(announcing.discard)
+
+    server.on("worker_registered", registered)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -162,3 +191,9 @@ async def _serve_until_signalled(server: AgentServer) -> None:
             log.warning("agent jobs still running after %d s; stopping them", DRAIN_TIMEOUT_S)
         await server.aclose()
     await running
+
+
+def _announced(task: asyncio.Task[None]) -> None:
+    """An announcement that fails is logged; voicemode retries dispatches on its own anyway."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("could not tell voicemode this worker is ready: %s", error)
