@@ -1,8 +1,10 @@
 """Composition root and command line of voicemode.
 
 ``voicemode serve`` wires the event store, the actor system, the translation
-engines and the WebSocket gateway; ``voicemode token`` signs a user token;
-``voicemode replay`` explains a room's history from the event log.
+engines and the WebSocket gateway; ``voicemode agent`` runs a LiveKit agent
+worker that reaches ``serve`` over the agent channel; ``voicemode token``
+signs a user token; ``voicemode replay`` explains a room's history from the
+event log.
 
 The serving stack (actors, gateway, engines, aiohttp) is imported by the
 functions that serve, not at module level: ``replay`` and ``token`` then start
@@ -19,13 +21,23 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING
 
-from adapters.auth import WeakSecretError, check_secret, generate_secret, issue_token, parse_ttl
+from adapters.auth import (
+    AGENT_SECRET,
+    USER_SECRET,
+    WeakSecretError,
+    check_agent_secret,
+    check_secret,
+    generate_secret,
+    issue_token,
+    parse_ttl,
+)
 from adapters.languages import UnknownLanguageError
 from events.domain import room_id_for
 from events.parallel_replay import render
@@ -61,6 +73,8 @@ class Settings:
     stt_engines: tuple[str, ...]
     tts_engines: tuple[str, ...]
     livekit: LiveKitSettings | None
+    agent_secret: str | None
+    """``VOICEMODE_AGENT_SECRET``, which agents' tokens are signed with (None: no agents)."""
 
 
 def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistry:
@@ -171,16 +185,33 @@ def claim_store(db: str) -> IO[bytes] | None:
 
 async def serve(settings: Settings) -> None:
     """Run the service until SIGINT or SIGTERM."""
+    from adapters.agent_channel import AgentChannel, AttachedAgents  # noqa: PLC0415
     from adapters.gateway import Gateway  # noqa: PLC0415
+    from adapters.media_plane import LiveKitMediaPlane  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
     service = await loop.run_in_executor(None, build_service, settings)
-    gateway = Gateway(service, settings.gateway)
+    attached = AttachedAgents()
+    channel = (
+        AgentChannel(service, settings.agent_secret, attached)
+        if settings.agent_secret is not None
+        else None
+    )
+    media = (
+        LiveKitMediaPlane(settings.livekit, service.store, attached)
+        if settings.livekit is not None
+        else None
+    )
+    if media is not None:
+        await media.start()
+    gateway = Gateway(service, settings.gateway, media, channel)
     server = await gateway.serve(settings.host, settings.port)
     runner: web.AppRunner | None = None
     print(
         f"voicemode: WebSocket control plane on ws://{settings.host}:{settings.port}/ws", flush=True
     )
+    if channel is not None:
+        print(f"voicemode: agents on ws://{settings.host}:{settings.port}/agent", flush=True)
     if settings.http_port is not None:
         runner = await start_http(service, settings, settings.http_port)
         print(f"voicemode: HTTP on http://{settings.host}:{settings.http_port}/healthz", flush=True)
@@ -196,6 +227,8 @@ async def serve(settings: Settings) -> None:
     await server.wait_closed()
     if runner is not None:
         await runner.cleanup()
+    if media is not None:
+        await media.aclose()
     await loop.run_in_executor(None, service.close)
 
 
@@ -252,21 +285,36 @@ def livekit_settings() -> LiveKitSettings | None:
         raise SystemExit(f"voicemode: {error}") from error
 
 
-def resolve_secret(dev: bool) -> str:
-    """The server secret, or a generated one in ``--dev`` mode."""
+def resolve_secret(dev: bool, variable: str = USER_SECRET) -> str:
+    """A secret from the environment, or a generated one in ``--dev`` mode."""
     try:
-        return check_secret(os.environ.get("VOICEMODE_SECRET"))
+        return check_secret(os.environ.get(variable), variable)
     except WeakSecretError as error:
         if not dev:
             raise SystemExit(
-                f"voicemode: {error}. Set a random VOICEMODE_SECRET "
-                f"(e.g. `export VOICEMODE_SECRET=$(openssl rand -hex 32)`) "
+                f"voicemode: {error}. Set a random {variable} "
+                f"(e.g. `export {variable}=$(openssl rand -hex 32)`) "
                 f"or run with --dev."
             ) from error
     secret = generate_secret()
-    os.environ["VOICEMODE_SECRET"] = secret
-    print(f"voicemode: --dev: generated VOICEMODE_SECRET={secret}", flush=True)
+    os.environ[variable] = secret
+    print(f"voicemode: --dev: generated {variable}={secret}", flush=True)
     return secret
+
+
+def resolve_agent_secret(dev: bool, livekit: LiveKitSettings | None) -> str | None:
+    """The agents' secret: required with LiveKit (agents serve its rooms), else optional.
+
+    It must differ from the users' secret, or a user token would be signed
+    well enough to open the agent channel.
+    """
+    if livekit is None and not dev and not os.environ.get(AGENT_SECRET):
+        return None
+    secret = resolve_secret(dev, AGENT_SECRET)
+    try:
+        return check_agent_secret(secret, os.environ.get(USER_SECRET, ""))
+    except WeakSecretError as error:
+        raise SystemExit(f"voicemode: {error}") from error
 
 
 def _names(variable: str, default: str) -> tuple[str, ...]:
@@ -280,6 +328,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """``voicemode serve``."""
     from adapters.gateway import GatewaySettings  # noqa: PLC0415
 
+    livekit = livekit_settings()
     settings = Settings(
         host=args.host,
         port=args.port,
@@ -297,7 +346,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         speech=os.environ.get("VOICEMODE_SPEECH", "on") != "off",
         stt_engines=_names("VOICEMODE_STT_ENGINES", "faster-whisper"),
         tts_engines=_names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
-        livekit=livekit_settings(),
+        livekit=livekit,
+        agent_secret=resolve_agent_secret(args.dev, livekit),
     )
     lock = claim_store(settings.db)
     try:
@@ -305,6 +355,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if lock is not None:
             lock.close()
+    return 0
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    """``voicemode agent``: serve LiveKit agent jobs until SIGINT or SIGTERM."""
+    from adapters.livekit_agent.network import NetworkControlPlane, announce_ready  # noqa: PLC0415
+    from adapters.livekit_agent.worker import run_worker  # noqa: PLC0415
+
+    livekit = livekit_settings()
+    if livekit is None:
+        raise SystemExit("voicemode agent: set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+    try:
+        secret = check_secret(os.environ.get(AGENT_SECRET), AGENT_SECRET)
+    except WeakSecretError as error:
+        raise SystemExit(
+            f"voicemode agent: {error}; use the VOICEMODE_AGENT_SECRET `voicemode serve` has"
+        ) from error
+    speech = build_speech(
+        _names("VOICEMODE_STT_ENGINES", "faster-whisper"),
+        _names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
+    )
+    worker_id = args.worker_id or f"agent-{socket.gethostname()}-{os.getpid()}"
+    print(f"voicemode agent: {worker_id} serving {args.agent_name} via {args.control}", flush=True)
+    run_worker(
+        livekit.url,
+        livekit.api_key,
+        livekit.api_secret,
+        lambda: NetworkControlPlane(args.control, secret, worker_id),
+        speech=speech,
+        agent_name=args.agent_name,
+        http_port=args.health_port,
+        load_threshold=args.load_threshold,
+        on_registered=lambda: announce_ready(args.control, secret, worker_id),
+    )
     return 0
 
 
@@ -398,6 +482,25 @@ def parser() -> argparse.ArgumentParser:
         help="generate a secret if VOICEMODE_SECRET is missing or weak",
     )
     serve_parser.set_defaults(run=cmd_serve)
+
+    agent_parser = commands.add_parser("agent", help="run a LiveKit agent worker")
+    agent_parser.add_argument(
+        "--control",
+        default=os.environ.get("VOICEMODE_AGENT_URL", "ws://127.0.0.1:8765/agent"),
+        help="the agent channel of `voicemode serve` (VOICEMODE_AGENT_URL)",
+    )
+    agent_parser.add_argument("--agent-name", default="voicemode")
+    agent_parser.add_argument("--worker-id", default=None)
+    agent_parser.add_argument(
+        "--health-port", type=int, default=0, help="the worker's HTTP health port (0: any)"
+    )
+    agent_parser.add_argument(
+        "--load-threshold",
+        type=float,
+        default=0.9,
+        help="CPU load (0-1) above which this worker takes no new rooms",
+    )
+    agent_parser.set_defaults(run=cmd_agent)
 
     token_parser = commands.add_parser("token", help="print a signed user token")
     token_parser.add_argument("--user", required=True)

@@ -95,6 +95,25 @@ class StopSpeech:
 
 
 @dataclass(frozen=True)
+class StartVoiceSession:
+    """A member talks over LiveKit in ``livekit_room``, speaking ``language``."""
+
+    user_id: str
+    language: str
+    solo_target: str | None
+    livekit_room: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class StopVoiceSession:
+    """A member stops talking over LiveKit."""
+
+    user_id: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
 class SubmitTranscript:
     """A final transcript of something a member said.
 
@@ -147,6 +166,8 @@ RoomCommand = (
     | ChangeLanguage
     | StartSpeech
     | StopSpeech
+    | StartVoiceSession
+    | StopVoiceSession
     | SubmitTranscript
     | ChangePreferences
     | ReportClientError

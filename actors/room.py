@@ -35,7 +35,9 @@ from actors.messages import (
     ReportClientError,
     RoomCommitted,
     StartSpeech,
+    StartVoiceSession,
     StopSpeech,
+    StopVoiceSession,
     SubmitTranscript,
 )
 from actors.supervisor import FailureReport
@@ -171,6 +173,26 @@ class RoomActor(pykka.ThreadingActor):
             message.reply(Refused("not_speaking", "stop-speech without start-speech"))
             return
         room.end_speech(message.user_id)
+        self._decided(message.reply)
+
+    @handle.register
+    def _start_voice(self, message: StartVoiceSession) -> None:
+        room = self._member_room(message.user_id, message.reply)
+        if room is not None:
+            room.start_voice(
+                message.user_id, message.language, message.solo_target, message.livekit_room
+            )
+            self._decided(message.reply, language=message.language)
+
+    @handle.register
+    def _stop_voice(self, message: StopVoiceSession) -> None:
+        room = self._member_room(message.user_id, message.reply)
+        if room is None:
+            return
+        if room.members[message.user_id].voice is None:
+            message.reply(Refused("not_in_voice_session", "no voice session to stop"))
+            return
+        room.end_voice(message.user_id, "stopped")
         self._decided(message.reply)
 
     @handle.register

@@ -50,6 +50,12 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
         if event.user_id == me:
             return []
         return [server_frame("user-left", {"userId": event.user_id, "reason": event.reason}, pos)]
+    if isinstance(event, Room.VoiceSessionStarted) and event.user_id != me:
+        data = {"userId": event.user_id, "language": event.language}
+        return [server_frame("user-started-voice", data, pos)]
+    if isinstance(event, Room.VoiceSessionEnded) and event.user_id != me:
+        data = {"userId": event.user_id, "reason": event.reason}
+        return [server_frame("user-stopped-voice", data, pos)]
     if isinstance(event, Room.LanguageChanged):
         if event.user_id == me:
             listener.language = event.language

@@ -44,7 +44,9 @@ from actors.messages import (
     Resume,
     RoomCommand,
     StartSpeech,
+    StartVoiceSession,
     StopSpeech,
+    StopVoiceSession,
     SubmitTranscript,
     Transient,
     ignore_reply,
@@ -52,9 +54,12 @@ from actors.messages import (
 from actors.pipeline import AudioBudget, AudioChunk, EndAudio, PipelineSpec
 from actors.service import SpeechUnavailableError, VoiceService
 from actors.session import DeliveryCursor, SessionSpec
+from adapters.agent_channel import AgentChannel
 from adapters.audio import AudioFormatError
-from adapters.auth import Identity, TokenError, verify_token
+from adapters.auth import Identity, TokenError, verify_user_token
 from adapters.frames import Frame, server_frame
+from adapters.livekit_api import LiveKitUnavailableError
+from adapters.media_plane import LiveKitMediaPlane
 from adapters.protocol import (
     Authenticate,
     ClientErrorFrame,
@@ -69,7 +74,9 @@ from adapters.protocol import (
     SetPreferencesFrame,
     SpeechTranscript,
     StartSpeechFrame,
+    StartVoiceSessionFrame,
     StopSpeechFrame,
+    StopVoiceSessionFrame,
     parse_frame,
 )
 from adapters.ratelimit import TokenBucket
@@ -79,6 +86,7 @@ from events.domain import Preferences, preference
 log = logging.getLogger(__name__)
 
 WS_PATH = "/ws"
+AGENT_PATH = "/agent"
 CLOSE_POLICY = 1008
 CLOSE_AUTH = 4401
 
@@ -100,11 +108,24 @@ class GatewaySettings:
 
 
 class Gateway:
-    """Serves ``ws://HOST:PORT/ws`` for the actor system."""
+    """Serves ``ws://HOST:PORT/ws`` for users and ``/agent`` for LiveKit agents.
 
-    def __init__(self, service: VoiceService, settings: GatewaySettings) -> None:
+    ``media`` is LiveKit (None: voice sessions are refused with
+    ``livekit_not_configured``); ``agents`` is the agents' channel (None:
+    ``/agent`` is refused).
+    """
+
+    def __init__(
+        self,
+        service: VoiceService,
+        settings: GatewaySettings,
+        media: LiveKitMediaPlane | None = None,
+        agents: AgentChannel | None = None,
+    ) -> None:
         self.service = service
         self.settings = settings
+        self.media = media
+        self.agents = agents
         self._identities: weakref.WeakKeyDictionary[ServerConnection, Identity] = (
             weakref.WeakKeyDictionary()
         )
@@ -127,18 +148,29 @@ class Gateway:
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse unknown paths and bad query tokens before the handshake."""
         url = urlsplit(request.path)
+        if url.path == AGENT_PATH:
+            if self.agents is None:
+                return connection.respond(
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    "agent_channel_disabled: set VOICEMODE_AGENT_SECRET to accept agents\n",
+                )
+            return self.agents.check_request(connection, request)
         if url.path != WS_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, f"no WebSocket at {url.path}\n")
         token = parse_qs(url.query).get("token", [None])[0]
         if token is None:
             return None
         try:
-            self._identities[connection] = verify_token(self.settings.secret, token)
+            self._identities[connection] = verify_user_token(self.settings.secret, token)
         except TokenError as error:
             return connection.respond(HTTPStatus.UNAUTHORIZED, f"{error.code}: {error.message}\n")
         return None
 
     async def _handle(self, websocket: ServerConnection) -> None:
+        if websocket.request is not None and urlsplit(websocket.request.path).path == AGENT_PATH:
+            assert self.agents is not None  # refused in _check_request otherwise
+            await self.agents.handle(websocket)
+            return
         client = ClientConnection(self, websocket, self._identities.get(websocket), next(self._ids))
         await client.run()
 
@@ -158,6 +190,9 @@ class ClientConnection:
         self.session_key = f"session:{number}"
         self.room_code: str | None = None
         self.room_id: UUID | None = None
+        self.language = identity.language if identity is not None else "en"
+        self.voice_room: str | None = None
+        """The LiveKit room of this user's voice session, if one is active."""
         self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue(self.settings.outbox_frames)
         self.bucket = TokenBucket(self.settings.frames_per_s, self.settings.frame_burst)
         self.audio_bucket = TokenBucket(self.settings.audio_frames_per_s, self.settings.audio_burst)
@@ -255,10 +290,11 @@ class ClientConnection:
             await self._refuse("not_authenticated", "authenticate before anything else", frame.ref)
             return False
         try:
-            self.identity = verify_token(self.settings.secret, frame.command.token)
+            self.identity = verify_user_token(self.settings.secret, frame.command.token)
         except TokenError as error:
             await self._refuse(error.code, error.message, frame.ref)
             return False
+        self.language = self.identity.language
         self.reply("authenticated", {"userId": self.identity.user_id}, frame.ref)
         return True
 
@@ -369,7 +405,12 @@ class ClientConnection:
         self.error("already_authenticated", "this connection is already authenticated", ref)
 
     async def _on_join(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, JoinRoomFrame) and self.identity is not None
+        assert isinstance(command, JoinRoomFrame)
+        await self._join(command, ref, ref)
+
+    async def _join(self, command: JoinRoomFrame, ref: Ref, reply_ref: Ref) -> None:
+        """Join a room; a refusal echoes ``ref``, the ``joined-room`` answer ``reply_ref``."""
+        assert self.identity is not None
         identity = self.identity
         if self.room_code is not None:
             await self._on_leave(LeaveRoomFrame(), None)
@@ -383,6 +424,7 @@ class ClientConnection:
             return
         assert isinstance(outcome, Accepted) and outcome.room_id is not None
         self.room_id = outcome.room_id
+        self.language = language
         self.reply(
             "joined-room",
             {
@@ -391,7 +433,7 @@ class ClientConnection:
                 "language": language,
                 "position": outcome.position,
             },
-            ref,
+            reply_ref,
         )
         spec = SessionSpec(
             user_id=identity.user_id,
@@ -423,13 +465,84 @@ class ClientConnection:
         self.room_code = None
         self.room_id = None
         if not self._refused(outcome, ref):
+            await self._leave_livekit(user_id)
             self.reply("left-room", {"roomId": code}, ref)
 
     async def _on_set_language(self, command: Command, ref: Ref) -> None:
         assert isinstance(command, SetLanguage)
-        await self._room_command(
+        if await self._room_command(
             "set-language", ref, lambda user, reply: ChangeLanguage(user, command.language, reply)
+        ):
+            self.language = command.language
+
+    async def _on_start_voice(self, command: Command, ref: Ref) -> None:
+        """Ensure the LiveKit room, record the session, see to an agent, hand out a token.
+
+        The LiveKit room is made before anything is recorded, so a LiveKit
+        outage refuses the session (``livekit_unavailable``) and leaves no
+        trace. The agent comes asynchronously: the media plane dispatches it
+        and keeps dispatching until one is attached.
+        """
+        assert isinstance(command, StartVoiceSessionFrame) and self.identity is not None
+        media = self.gateway.media
+        if media is None:
+            self.error("livekit_not_configured", "this server runs without LiveKit", ref)
+            return
+        if command.room_code is not None and command.room_code != self.room_code:
+            await self._join(JoinRoomFrame(command.room_code, command.language, None), ref, None)
+        if not self._require_room(ref):
+            return
+        room = self.room_code
+        assert room is not None
+        identity = self.identity
+        language = command.language or self.language
+        try:
+            await media.prepare(room)
+        except LiveKitUnavailableError as error:
+            self.error("livekit_unavailable", str(error), ref)
+            return
+        outcome = await self._ask_room(
+            lambda reply: StartVoiceSession(
+                identity.user_id, language, command.solo_target, room, reply
+            )
         )
+        if self._refused(outcome, ref):
+            return
+        assert isinstance(outcome, Accepted)
+        media.voice_started(room)
+        self.voice_room = room
+        token = media.token(room, identity.user_id, identity.name, language)
+        self.reply(
+            "voice-session-ready",
+            {
+                "roomId": room,
+                "liveKitToken": token.token,
+                "liveKitUrl": media.url,
+                "expiresAt": token.expires_at.isoformat().replace("+00:00", "Z"),
+                "language": language,
+                "position": outcome.position,
+            },
+            ref,
+        )
+
+    async def _on_stop_voice(self, _: Command, ref: Ref) -> None:
+        """Record the end of the session and take the user out of the LiveKit room."""
+        if not self._require_room(ref) or self.identity is None:
+            return
+        room = self.room_code
+        user_id = self.identity.user_id
+        outcome = await self._ask_room(lambda reply: StopVoiceSession(user_id, reply))
+        if self._refused(outcome, ref):
+            return
+        assert isinstance(outcome, Accepted)
+        await self._leave_livekit(user_id)
+        self.reply("voice-session-ended", {"roomId": room, "position": outcome.position}, ref)
+
+    async def _leave_livekit(self, user_id: str) -> None:
+        """Disconnect the user's LiveKit client, so the agent stops transcribing them."""
+        room, self.voice_room = self.voice_room, None
+        if room is not None and self.gateway.media is not None:
+            await self.gateway.media.remove(room, user_id)
 
     async def _on_start_speech(self, command: Command, ref: Ref) -> None:
         assert isinstance(command, StartSpeechFrame)
@@ -561,15 +674,21 @@ class ClientConnection:
 
     async def _room_command(
         self, name: str, ref: Ref, make: Callable[[str, Reply], RoomCommand]
-    ) -> None:
-        """Send a member's command to their room; ack or report the refusal."""
+    ) -> Accepted | None:
+        """Send a member's command to their room; ack or report the refusal.
+
+        Returns:
+            The outcome if the room accepted the command, else None.
+        """
         if not self._require_room(ref) or self.identity is None:
-            return
+            return None
         user_id = self.identity.user_id
         outcome = await self._ask_room(lambda reply: make(user_id, reply))
-        if not self._refused(outcome, ref):
-            assert isinstance(outcome, Accepted)
-            self._ack(name, outcome, ref)
+        if self._refused(outcome, ref):
+            return None
+        assert isinstance(outcome, Accepted)
+        self._ack(name, outcome, ref)
+        return outcome
 
     _HANDLERS: ClassVar[dict[type, Callable[[ClientConnection, Command, Ref], Any]]] = {
         Authenticate: _on_authenticate,
@@ -578,6 +697,8 @@ class ClientConnection:
         SetLanguage: _on_set_language,
         StartSpeechFrame: _on_start_speech,
         StopSpeechFrame: _on_stop_speech,
+        StartVoiceSessionFrame: _on_start_voice,
+        StopVoiceSessionFrame: _on_stop_voice,
         SpeechTranscript: _on_transcript,
         ClientErrorFrame: _on_client_error,
         ResumeFrame: _on_resume,

@@ -15,6 +15,7 @@ server is given the same pair in ``LIVEKIT_KEYS`` (see ``livekit.yaml``).
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 import secrets
@@ -125,12 +126,15 @@ def mint_participant_token(
     name: str,
     permissions: Permissions,
     ttl_s: int = DEFAULT_TTL_S,
+    attributes: Mapping[str, str] | None = None,
 ) -> ParticipantToken:
     """Sign a token that joins ``room`` as ``identity`` with exactly ``permissions``.
 
     The video grant names the room, so the token joins that room and no
     other; every permission is written out (granted or not) rather than left
     to LiveKit's defaults, which grant publishing when the field is absent.
+    ``attributes`` become the participant's LiveKit attributes (the agent
+    reads the spoken ``language`` there).
 
     Raises:
         ValueError: the room name or TTL is out of bounds.
@@ -151,6 +155,7 @@ def mint_participant_token(
         .with_identity(identity)
         .with_name(name)
         .with_grants(grants)
+        .with_attributes(dict(attributes or {}))
         .with_ttl(datetime.timedelta(seconds=ttl_s))
         .to_jwt()
     )
@@ -208,6 +213,37 @@ class LiveKitRooms:
             return await self._api.room.create_room(request)
         except (api.TwirpError, aiohttp.ClientError, TimeoutError) as error:
             raise LiveKitUnavailableError(f"LiveKit did not create room {name}: {error}") from error
+
+    async def dispatch_agent(self, room: str, agent_name: str, metadata: Mapping[str, str]) -> None:
+        """Ask LiveKit to send the agent registered as ``agent_name`` into ``room``.
+
+        Raises:
+            LiveKitUnavailableError: the server is unreachable or refused the call.
+        """
+        request = api.CreateAgentDispatchRequest(
+            agent_name=agent_name, room=room, metadata=json.dumps(dict(metadata))
+        )
+        try:
+            await self._api.agent_dispatch.create_dispatch(request)
+        except (api.TwirpError, aiohttp.ClientError, TimeoutError) as error:
+            raise LiveKitUnavailableError(f"LiveKit did not dispatch to {room}: {error}") from error
+
+    async def remove_participant(self, room: str, identity: str) -> bool:
+        """Disconnect ``identity`` from ``room``; False if they were not there.
+
+        Raises:
+            LiveKitUnavailableError: the server is unreachable or refused the call.
+        """
+        request = api.RoomParticipantIdentity(room=room, identity=identity)
+        try:
+            await self._api.room.remove_participant(request)
+        except api.TwirpError as error:
+            if error.code == api.TwirpErrorCode.NOT_FOUND:
+                return False
+            raise LiveKitUnavailableError(f"LiveKit did not remove {identity}: {error}") from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise LiveKitUnavailableError(f"LiveKit did not remove {identity}: {error}") from error
+        return True
 
     async def aclose(self) -> None:
         """Close the HTTP session."""

@@ -80,6 +80,24 @@ class StopSpeechFrame:
 
 
 @dataclass(frozen=True)
+class StartVoiceSessionFrame:
+    """``start-voice-session {roomId?, languageCode?, soloMode?, soloTargetLang?}``.
+
+    Talk over LiveKit in the room ``roomId`` (joined first if it is not the
+    connection's room), speaking ``languageCode``.
+    """
+
+    room_code: str | None
+    language: str | None
+    solo_target: str | None
+
+
+@dataclass(frozen=True)
+class StopVoiceSessionFrame:
+    """``stop-voice-session``."""
+
+
+@dataclass(frozen=True)
 class SpeechTranscript:
     """``speech-transcript {transcript, sourceLang}``: text already recognized."""
 
@@ -124,6 +142,8 @@ Command = (
     | SetLanguage
     | StartSpeechFrame
     | StopSpeechFrame
+    | StartVoiceSessionFrame
+    | StopVoiceSessionFrame
     | SpeechTranscript
     | ClientErrorFrame
     | ResumeFrame
@@ -235,12 +255,28 @@ def _authenticate(fields: _Fields) -> Command:
     return Authenticate(fields.required_text("token"))
 
 
-def _join_room(fields: _Fields) -> Command:
-    code = fields.required_text("roomCode")
-    if not ROOM_CODE.match(code):
+def _room_code(fields: _Fields, key: str, *, required: bool) -> str | None:
+    code = fields.text(key, required=required)
+    if code is not None and not ROOM_CODE.match(code):
         raise ProtocolError(
-            "invalid_room_code", "roomCode is 1-64 letters, digits, '.', '_' or '-'", fields.ref
+            "invalid_room_code", f"{key} is 1-64 letters, digits, '.', '_' or '-'", fields.ref
         )
+    return code
+
+
+def _solo_target(fields: _Fields) -> str | None:
+    """``soloTargetLang`` when ``soloMode`` is on (then required), else None."""
+    solo_target = fields.language("soloTargetLang", required=False)
+    if not fields.flag("soloMode"):
+        return None
+    if solo_target is None:
+        raise ProtocolError("missing_field", "soloMode needs data.soloTargetLang", fields.ref)
+    return solo_target
+
+
+def _join_room(fields: _Fields) -> Command:
+    code = _room_code(fields, "roomCode", required=True)
+    assert code is not None
     return JoinRoomFrame(
         code,
         fields.language("language", required=False),
@@ -261,12 +297,7 @@ def _set_language(fields: _Fields) -> Command:
 def _start_speech(fields: _Fields) -> Command:
     language = fields.language("languageCode")
     assert language is not None
-    solo_target = fields.language("soloTargetLang", required=False)
-    if fields.flag("soloMode"):
-        if solo_target is None:
-            raise ProtocolError("missing_field", "soloMode needs data.soloTargetLang", fields.ref)
-    else:
-        solo_target = None
+    solo_target = _solo_target(fields)
     encoding = fields.text("encoding", required=False) or "LINEAR16"
     if encoding not in ENCODINGS:
         raise ProtocolError(
@@ -284,6 +315,18 @@ def _start_speech(fields: _Fields) -> Command:
 
 def _stop_speech(_: _Fields) -> Command:
     return StopSpeechFrame()
+
+
+def _start_voice_session(fields: _Fields) -> Command:
+    return StartVoiceSessionFrame(
+        _room_code(fields, "roomId", required=False),
+        fields.language("languageCode", required=False),
+        _solo_target(fields),
+    )
+
+
+def _stop_voice_session(_: _Fields) -> Command:
+    return StopVoiceSessionFrame()
 
 
 def _speech_transcript(fields: _Fields) -> Command:
@@ -345,6 +388,8 @@ _PARSERS: dict[str, Callable[[_Fields], Command]] = {
     "set-language": _set_language,
     "start-speech": _start_speech,
     "stop-speech": _stop_speech,
+    "start-voice-session": _start_voice_session,
+    "stop-voice-session": _stop_voice_session,
     "speech-transcript": _speech_transcript,
     "client-error": _client_error,
     "resume": _resume,

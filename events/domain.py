@@ -55,6 +55,15 @@ def preference(engine: str | None) -> tuple[str, ...]:
     return (engine,) if engine else ()
 
 
+@dataclass(frozen=True)
+class VoiceSession:
+    """A member talking over LiveKit: the language they speak there, and their mode."""
+
+    language: str
+    solo_target: str | None
+    livekit_room: str
+
+
 @dataclass
 class Member:
     """A participant as the room knows them: identity, language and mode.
@@ -70,6 +79,7 @@ class Member:
     solo_target: str | None = None
     speaking: bool = False
     away_since: datetime | None = None
+    voice: VoiceSession | None = None
     preferences: Preferences = field(default_factory=Preferences)
 
     @property
@@ -184,6 +194,42 @@ class Room(Aggregate):
             aggregate.members[self.user_id].speaking = False
 
     @dataclass(frozen=True)
+    class VoiceSessionStarted(Event):
+        """A member started (or changed) a voice session over LiveKit.
+
+        ``livekit_room`` is the LiveKit room their audio goes to; the room's
+        agent transcribes them in ``language`` and, with ``solo_target``,
+        translates for them alone.
+        """
+
+        user_id: str
+        language: str
+        solo_target: str | None
+        livekit_room: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Remember the session; a solo session makes the member's transcripts solo."""
+            assert isinstance(aggregate, Room)
+            member = aggregate.members[self.user_id]
+            member.voice = VoiceSession(self.language, self.solo_target, self.livekit_room)
+            member.solo_target = self.solo_target
+
+    @dataclass(frozen=True)
+    class VoiceSessionEnded(Event):
+        """A member's voice session ended: ``stopped``, or the reason they left the room."""
+
+        user_id: str
+        reason: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Forget the session, and its solo mode unless they still speak over WebSocket."""
+            assert isinstance(aggregate, Room)
+            member = aggregate.members[self.user_id]
+            member.voice = None
+            if not member.speaking:
+                member.solo_target = None
+
+    @dataclass(frozen=True)
     class TranscriptRecognized(Event):
         """A final transcript of one utterance (partials are never stored).
 
@@ -258,9 +304,12 @@ class Room(Aggregate):
 
         ``reason`` is ``left`` for a deliberate leave; anything else (a
         dropped connection, a client too slow to read) keeps them as an away
-        member, so they can come back and resume.
+        member, so they can come back and resume. Either way their voice
+        session ends: an away member's speech would not be recorded, and
+        the room should not keep an agent for someone who is gone.
         """
         if self.present(user_id) or (reason == "left" and user_id in self.members):
+            self.end_voice(user_id, reason)
             self.trigger_event(self.ParticipantLeft, user_id=user_id, reason=reason)
 
     def change_language(self, user_id: str, language: str) -> None:
@@ -293,6 +342,25 @@ class Room(Aggregate):
         """Record that a member stopped speaking (no-op if they were not)."""
         if self.members[user_id].speaking:
             self.trigger_event(self.SpeechEnded, user_id=user_id)
+
+    def start_voice(
+        self, user_id: str, language: str, solo_target: str | None, livekit_room: str
+    ) -> None:
+        """Record a member's voice session; the same session again records nothing."""
+        session = VoiceSession(language, solo_target, livekit_room)
+        if self.members[user_id].voice != session:
+            self.trigger_event(
+                self.VoiceSessionStarted,
+                user_id=user_id,
+                language=language,
+                solo_target=solo_target,
+                livekit_room=livekit_room,
+            )
+
+    def end_voice(self, user_id: str, reason: str) -> None:
+        """Record the end of a member's voice session (no-op without one)."""
+        if self.members[user_id].voice is not None:
+            self.trigger_event(self.VoiceSessionEnded, user_id=user_id, reason=reason)
 
     def recognize(
         self,

@@ -191,6 +191,18 @@ def _speech_started(state: State) -> tuple[str, str]:
     )
 
 
+def _voice_started(state: State) -> tuple[str, str]:
+    mode = f"solo -> {state['solo_target']}" if state["solo_target"] else "group"
+    return state["user_id"], (
+        f"voice session in LiveKit room {state['livekit_room']}, speaks {state['language']} "
+        f"({mode})"
+    )
+
+
+def _voice_ended(state: State) -> tuple[str, str]:
+    return state["user_id"], f"voice session ended ({state['reason']})"
+
+
 def _transcript(state: State) -> tuple[str, str]:
     targets = ",".join(state["targets"]) or "-"
     return state["speaker_id"], (
@@ -251,6 +263,8 @@ _SUMMARIES: dict[str, Callable[[State], tuple[str, str]]] = {
     "ParticipantLeft": _left,
     "LanguageChanged": _language,
     "SpeechStarted": _speech_started,
+    "VoiceSessionStarted": _voice_started,
+    "VoiceSessionEnded": _voice_ended,
     "TranscriptRecognized": _transcript,
     "TranslationProduced": _translation,
     "ClientErrorReported": _client_error,

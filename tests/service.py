@@ -41,6 +41,7 @@ class ServedInstance:
 
     db: str
     secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    agent_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
@@ -51,9 +52,23 @@ class ServedInstance:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
+    @property
+    def agent_url(self) -> str:
+        """The agent channel."""
+        return f"ws://127.0.0.1:{self.port}/agent"
+
     def start(self) -> None:
         # Text tests run without the speech engines (faster start); voice tests opt in.
-        env = {**os.environ, "VOICEMODE_SPEECH": "off", "VOICEMODE_SECRET": self.secret, **self.env}
+        # livekit-agents writes LIVEKIT_* into os.environ when a worker runs
+        # in the test process: a served instance gets LiveKit only if asked.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+        env = {
+            **inherited,
+            "VOICEMODE_SPEECH": "off",
+            "VOICEMODE_SECRET": self.secret,
+            "VOICEMODE_AGENT_SECRET": self.agent_secret,
+            **self.env,
+        }
         self.log_path = (
             Path(self.db + f".{time.monotonic_ns()}.log")
             if "://" not in self.db

@@ -1,0 +1,89 @@
+"""A ``voicemode agent`` process for the tests: a real LiveKit agent worker.
+
+It registers with the test's LiveKit server and reaches the test's
+``voicemode serve`` over the agent channel with the instance's agent secret,
+exactly as a worker on another machine would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.livekit_server import LiveKitServer
+from tests.service import ROOT, ServedInstance
+
+REGISTERED = "registered worker"
+"""What livekit-agents logs (at INFO) once the worker can take jobs."""
+
+
+@dataclass
+class AgentWorker:
+    """One ``voicemode agent`` serving ``served``'s rooms on ``livekit``."""
+
+    served: ServedInstance
+    livekit: LiveKitServer
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 90) -> None:
+        """Start the worker and wait until it registered with LiveKit."""
+        env = {
+            **os.environ,
+            "LIVEKIT_URL": self.livekit.url,
+            "LIVEKIT_API_KEY": self.livekit.api_key,
+            "LIVEKIT_API_SECRET": self.livekit.api_secret,
+            "VOICEMODE_AGENT_SECRET": self.served.agent_secret,
+            "VOICEMODE_LOG_LEVEL": "INFO",
+        }
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "runtime.py"),
+                    "agent",
+                    "--control",
+                    self.served.agent_url,
+                    # The only worker on a busy test machine: it must take every room.
+                    "--load-threshold",
+                    "inf",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"voicemode agent exited:\n{self.output()}")
+            if REGISTERED in self.output()[offset:]:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"voicemode agent did not register in {timeout_s} s:\n{self.output()}")
+
+    def kill(self) -> None:
+        """SIGKILL: the worker vanishes without leaving its rooms."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if draining takes too long."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
