@@ -160,7 +160,7 @@ class ClientFrame:
     ref: Ref
 
 
-class _Fields:
+class Fields:
     """Typed access to a frame's ``data`` object, raising ProtocolError."""
 
     def __init__(self, data: dict[str, Any], ref: Ref) -> None:
@@ -213,15 +213,15 @@ class _Fields:
             raise ProtocolError(error.code, str(error), self.ref) from error
 
 
-def parse_frame(raw: str | bytes) -> ClientFrame:
-    """Parse and validate one client text frame.
+def parse_envelope(raw: str | bytes) -> tuple[str, Fields]:
+    """The event name and typed ``data`` of one JSON text frame, with its ``ref``.
+
+    The envelope ``{"event", "data"?, "ref"?}`` is shared by the users'
+    protocol and the agents' channel.
 
     Raises:
-        ProtocolError: with one of the codes ``frame_too_large``,
-            ``malformed_json``, ``invalid_frame``, ``unknown_event``,
-            ``missing_field``, ``invalid_field``, ``unknown_language``,
-            ``empty_transcript``, ``transcript_too_long``,
-            ``unsupported_encoding``, ``invalid_sample_rate``, ``invalid_room_code``.
+        ProtocolError: ``frame_too_large``, ``malformed_json``,
+            ``invalid_frame`` or ``invalid_field`` (a bad ``ref``).
     """
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > MAX_TEXT_FRAME_BYTES:
@@ -245,17 +245,32 @@ def parse_frame(raw: str | bytes) -> ClientFrame:
         data = {}
     if not isinstance(data, dict):
         raise ProtocolError("invalid_frame", '"data" must be a JSON object', ref)
+    return name, Fields(data, ref)
+
+
+def parse_frame(raw: str | bytes) -> ClientFrame:
+    """Parse and validate one client text frame.
+
+    Raises:
+        ProtocolError: with one of the codes ``frame_too_large``,
+            ``malformed_json``, ``invalid_frame``, ``unknown_event``,
+            ``missing_field``, ``invalid_field``, ``unknown_language``,
+            ``empty_transcript``, ``transcript_too_long``,
+            ``unsupported_encoding``, ``invalid_sample_rate``, ``invalid_room_code``.
+    """
+    name, fields = parse_envelope(raw)
     parser = _PARSERS.get(name)
     if parser is None:
-        raise ProtocolError("unknown_event", f"unknown event {name!r}", ref)
-    return ClientFrame(name, parser(_Fields(data, ref)), ref)
+        raise ProtocolError("unknown_event", f"unknown event {name!r}", fields.ref)
+    return ClientFrame(name, parser(fields), fields.ref)
 
 
-def _authenticate(fields: _Fields) -> Command:
+def _authenticate(fields: Fields) -> Command:
     return Authenticate(fields.required_text("token"))
 
 
-def _room_code(fields: _Fields, key: str, *, required: bool) -> str | None:
+def room_code(fields: Fields, key: str, *, required: bool) -> str | None:
+    """A room code field, in the room-code alphabet."""
     code = fields.text(key, required=required)
     if code is not None and not ROOM_CODE.match(code):
         raise ProtocolError(
@@ -264,7 +279,7 @@ def _room_code(fields: _Fields, key: str, *, required: bool) -> str | None:
     return code
 
 
-def _solo_target(fields: _Fields) -> str | None:
+def _solo_target(fields: Fields) -> str | None:
     """``soloTargetLang`` when ``soloMode`` is on (then required), else None."""
     solo_target = fields.language("soloTargetLang", required=False)
     if not fields.flag("soloMode"):
@@ -274,8 +289,8 @@ def _solo_target(fields: _Fields) -> str | None:
     return solo_target
 
 
-def _join_room(fields: _Fields) -> Command:
-    code = _room_code(fields, "roomCode", required=True)
+def _join_room(fields: Fields) -> Command:
+    code = room_code(fields, "roomCode", required=True)
     assert code is not None
     return JoinRoomFrame(
         code,
@@ -284,17 +299,17 @@ def _join_room(fields: _Fields) -> Command:
     )
 
 
-def _leave_room(_: _Fields) -> Command:
+def _leave_room(_: Fields) -> Command:
     return LeaveRoomFrame()
 
 
-def _set_language(fields: _Fields) -> Command:
+def _set_language(fields: Fields) -> Command:
     language = fields.language("language")
     assert language is not None
     return SetLanguage(language)
 
 
-def _start_speech(fields: _Fields) -> Command:
+def _start_speech(fields: Fields) -> Command:
     language = fields.language("languageCode")
     assert language is not None
     solo_target = _solo_target(fields)
@@ -313,23 +328,23 @@ def _start_speech(fields: _Fields) -> Command:
     return StartSpeechFrame(language, solo_target, encoding, rate)
 
 
-def _stop_speech(_: _Fields) -> Command:
+def _stop_speech(_: Fields) -> Command:
     return StopSpeechFrame()
 
 
-def _start_voice_session(fields: _Fields) -> Command:
+def _start_voice_session(fields: Fields) -> Command:
     return StartVoiceSessionFrame(
-        _room_code(fields, "roomId", required=False),
+        room_code(fields, "roomId", required=False),
         fields.language("languageCode", required=False),
         _solo_target(fields),
     )
 
 
-def _stop_voice_session(_: _Fields) -> Command:
+def _stop_voice_session(_: Fields) -> Command:
     return StopVoiceSessionFrame()
 
 
-def _speech_transcript(fields: _Fields) -> Command:
+def _speech_transcript(fields: Fields) -> Command:
     text = fields.required_text("transcript").strip()
     if not text:
         raise ProtocolError("empty_transcript", "transcript is empty", fields.ref)
@@ -344,7 +359,7 @@ def _speech_transcript(fields: _Fields) -> Command:
     return SpeechTranscript(text, language)
 
 
-def _client_error(fields: _Fields) -> Command:
+def _client_error(fields: Fields) -> Command:
     message = fields.required_text("message")
     details = fields.data.get("details")
     details_text = None if details is None else orjson.dumps(details).decode()
@@ -353,7 +368,7 @@ def _client_error(fields: _Fields) -> Command:
     return ClientErrorFrame(fields.required_text("code")[:100], message, details_text)
 
 
-def _set_preferences(fields: _Fields) -> Command:
+def _set_preferences(fields: Fields) -> Command:
     speech = fields.optional_flag("speech")
     names = [
         fields.text(key, required=False)
@@ -368,20 +383,20 @@ def _set_preferences(fields: _Fields) -> Command:
     return SetPreferencesFrame(speech, *names)
 
 
-def _resume(fields: _Fields) -> Command:
+def _resume(fields: Fields) -> Command:
     since = _position(fields, "since", required=True)
     assert since is not None
     return ResumeFrame(since)
 
 
-def _position(fields: _Fields, key: str, *, required: bool) -> int | None:
+def _position(fields: Fields, key: str, *, required: bool) -> int | None:
     value = fields.integer(key, required=required)
     if value is not None and value < 0:
         raise ProtocolError("invalid_field", f"data.{key} must be >= 0", fields.ref)
     return value
 
 
-_PARSERS: dict[str, Callable[[_Fields], Command]] = {
+_PARSERS: dict[str, Callable[[Fields], Command]] = {
     "authenticate": _authenticate,
     "join-room": _join_room,
     "leave-room": _leave_room,

@@ -38,12 +38,12 @@ from adapters.livekit_agent.control import (
     Translation,
 )
 from adapters.protocol import (
-    MAX_TEXT_FRAME_BYTES,
     MAX_TRANSCRIPT_CHARS,
-    ROOM_CODE,
+    Fields,
     ProtocolError,
     Ref,
-    _Fields,
+    parse_envelope,
+    room_code,
 )
 
 MAX_NAME_CHARS = 64
@@ -135,51 +135,23 @@ def decode_server(raw: str | bytes) -> Framed[ServerMessage]:
 def _decode(
     raw: str | bytes, parsers: Mapping[str, Callable[[_AgentFields], MessageT]]
 ) -> Framed[MessageT]:
-    name, fields = _envelope(raw)
+    if isinstance(raw, bytes):
+        raise ProtocolError("binary_not_expected", "the agent channel carries text frames only")
+    name, envelope = parse_envelope(raw)
+    fields = _AgentFields(envelope.data, envelope.ref)
     parser = parsers.get(name)
     if parser is None:
         raise ProtocolError("unknown_event", f"unknown event {name[:MAX_NAME_CHARS]!r}", fields.ref)
     return Framed(parser(fields), fields.ref)
 
 
-def _envelope(raw: str | bytes) -> tuple[str, _AgentFields]:
-    """The event name and data of a text frame, with its ref."""
-    if isinstance(raw, bytes):
-        raise ProtocolError("binary_not_expected", "the agent channel carries text frames only")
-    if len(raw.encode()) > MAX_TEXT_FRAME_BYTES:
-        raise ProtocolError(
-            "frame_too_large", f"text frames are limited to {MAX_TEXT_FRAME_BYTES} bytes"
-        )
-    try:
-        frame = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise ProtocolError("malformed_json", f"frame is not valid JSON: {error}") from error
-    if not isinstance(frame, dict):
-        raise ProtocolError("invalid_frame", "a frame must be a JSON object")
-    ref = frame.get("ref")
-    if ref is not None and (not isinstance(ref, str | int) or isinstance(ref, bool)):
-        raise ProtocolError("invalid_field", "ref must be a string or an integer")
-    name = frame.get("event")
-    if not isinstance(name, str):
-        raise ProtocolError("invalid_frame", 'a frame needs an "event" string', ref)
-    data = frame.get("data")
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ProtocolError("invalid_frame", '"data" must be a JSON object', ref)
-    return name, _AgentFields(data, ref)
-
-
-class _AgentFields(_Fields):
+class _AgentFields(Fields):
     """The user protocol's typed field access, plus the agent channel's value types."""
 
     def room_code(self) -> str:
         """``roomCode``, in the user protocol's alphabet."""
-        code = self.required_text("roomCode")
-        if not ROOM_CODE.match(code):
-            raise ProtocolError(
-                "invalid_room_code", "roomCode is 1-64 letters, digits, '.', '_' or '-'", self.ref
-            )
+        code = room_code(self, "roomCode", required=True)
+        assert code is not None
         return code
 
     def user_id(self, key: str) -> str:
