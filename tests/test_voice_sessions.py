@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +27,7 @@ from adapters.auth import issue_token
 from tests.agent_worker import AgentWorker
 from tests.livekit_server import LiveKitServer, livekit_server
 from tests.rtc_people import Listener, Speaker, eventually
-from tests.service import Client, ServedInstance, free_port
+from tests.service import ROOT, Client, ServedInstance, free_port
 from tests.speech import word_error_rate
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
@@ -334,3 +338,39 @@ async def _without(
 ) -> bool:
     agents = await pending
     return bool(agents - old) if want_new else not (agents & old)
+
+
+def test_agents_and_livekit_need_their_secrets_and_say_so(tmp_path: Path) -> None:
+    """``voicemode agent`` and a LiveKit-enabled ``serve`` refuse to start half configured."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "VOICEMODE_"))}
+    livekit = {
+        "LIVEKIT_URL": "ws://127.0.0.1:7880",
+        "LIVEKIT_API_KEY": "devkey",
+        "LIVEKIT_API_SECRET": secrets.token_hex(32),
+    }
+    user_secret = secrets.token_hex(32)
+    cases = [
+        (["agent"], {}, "set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET"),
+        (["agent"], livekit, "VOICEMODE_AGENT_SECRET is not set"),
+        (
+            ["serve", "--db", str(tmp_path / "x.db")],
+            {**livekit, "VOICEMODE_SECRET": user_secret},
+            "VOICEMODE_AGENT_SECRET is not set",
+        ),
+        (
+            ["serve", "--db", str(tmp_path / "y.db")],
+            {**livekit, "VOICEMODE_SECRET": user_secret, "VOICEMODE_AGENT_SECRET": user_secret},
+            "VOICEMODE_AGENT_SECRET must differ from VOICEMODE_SECRET",
+        ),
+    ]
+    for args, env, message in cases:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "runtime.py"), *args],
+            check=False,
+            capture_output=True,
+            env={**base, **env},
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert result.returncode != 0, args
+        assert message in result.stderr.decode(), (args, result.stderr.decode())
