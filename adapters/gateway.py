@@ -54,7 +54,7 @@ from actors.messages import (
 from actors.pipeline import AudioBudget, AudioChunk, EndAudio, PipelineSpec
 from actors.service import SpeechUnavailableError, VoiceService
 from actors.session import DeliveryCursor, SessionSpec
-from adapters.agent_channel import AgentChannel
+from adapters.agent_channel import AGENT_PATH, AgentChannel
 from adapters.audio import AudioFormatError
 from adapters.auth import Identity, TokenError, verify_user_token
 from adapters.frames import Frame, server_frame
@@ -86,7 +86,6 @@ from events.domain import Preferences, preference
 log = logging.getLogger(__name__)
 
 WS_PATH = "/ws"
-AGENT_PATH = "/agent"
 CLOSE_POLICY = 1008
 CLOSE_AUTH = 4401
 
