@@ -228,6 +228,24 @@ class LiveKitRooms:
         except (api.TwirpError, aiohttp.ClientError, TimeoutError) as error:
             raise LiveKitUnavailableError(f"LiveKit did not dispatch to {room}: {error}") from error
 
+    async def has_people(self, room: str) -> bool:
+        """Whether anyone but agents is connected to ``room`` (False if there is no such room).
+
+        Raises:
+            LiveKitUnavailableError: the server is unreachable or refused the call.
+        """
+        request = api.ListParticipantsRequest(room=room)
+        try:
+            answer = await self._api.room.list_participants(request)
+        except api.TwirpError as error:
+            if error.code == api.TwirpErrorCode.NOT_FOUND:
+                return False
+            raise LiveKitUnavailableError(f"LiveKit did not list {room}: {error}") from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise LiveKitUnavailableError(f"LiveKit did not list {room}: {error}") from error
+        agent = api.ParticipantInfo.Kind.AGENT
+        return any(participant.kind != agent for participant in answer.participants)
+
     async def remove_participant(self, room: str, identity: str) -> bool:
         """Disconnect ``identity`` from ``room``; False if they were not there.
 

@@ -14,6 +14,9 @@ from the log) matched against the rooms an agent is attached to right now
 to every room that lacks one: when a voice session starts, when an agent
 detaches, when a worker announces it is ready, and every ``retry_s``. A
 dispatch gets ``dispatch_grace_s`` to bring its agent before it is retried.
+Except right after a session started, a room gets an agent only while
+someone is connected to it: sessions left behind by a crash of ``serve``
+(nobody recorded their end) do not keep empty LiveKit rooms alive.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class LiveKitMediaPlane:
         self._rooms = LiveKitRooms(settings, timeout_s)
         self._dispatched: dict[str, float] = {}
         """LiveKit room name to when an agent was last dispatched there (monotonic)."""
+        self._starting: set[str] = set()
+        """Rooms whose voice session just started: their user has not connected yet."""
         self._wake = asyncio.Event()
         self._voice_rooms = ActiveVoiceRooms(store, self._voice_changed)
         self._reconciling: asyncio.Task[None] | None = None
@@ -124,7 +129,8 @@ class LiveKitMediaPlane:
 
     def voice_started(self, room: str) -> None:
         """A voice session started in ``room``: see that it has an agent, now."""
-        self._voice_changed(room)
+        self._starting.add(room)
+        self._wake.set()
 
     def needing_agent(self) -> list[str]:
         """Rooms with an active voice session, no attached agent, and no dispatch under way."""
@@ -155,9 +161,12 @@ class LiveKitMediaPlane:
             self._wake.clear()
             for room in self.needing_agent():
                 try:
-                    await self.dispatch(room)
+                    if room in self._starting or await self._rooms.has_people(room):
+                        await self.dispatch(room)
                 except LiveKitUnavailableError as error:
                     log.warning("%s", error)
+                self._starting.discard(room)
+            self._starting -= self.agents.rooms()
 
     def _voice_changed(self, _: str) -> None:
         """From any thread: a voice session started or ended somewhere."""
