@@ -374,3 +374,47 @@ def test_agents_and_livekit_need_their_secrets_and_say_so(tmp_path: Path) -> Non
         )
         assert result.returncode != 0, args
         assert message in result.stderr.decode(), (args, result.stderr.decode())
+
+
+@pytest.mark.slow
+def test_agents_leave_when_serve_dies_and_come_back_when_it_restarts(
+    served_with_livekit: ServedInstance, livekit_server: LiveKitServer, tmp_path: Path
+) -> None:
+    """A deaf agent does not hold the room; the restarted serve reads who still talks."""
+    served = served_with_livekit
+    room = "voice-serve-restart"
+    worker = AgentWorker(served, livekit_server, tmp_path / "agent.log")
+    worker.start()
+
+    async def agents_in_room() -> set[str]:
+        participants = await livekit_participants(livekit_server, room)
+        return {
+            p.identity for p in participants if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        }
+
+    async def scenario() -> None:
+        bob_ws = await Client.connect(served.url, served.token("bob", lang="es"))
+        ready = await bob_ws.request(
+            "start-voice-session", {"roomId": room, "languageCode": "es"}, timeout=20
+        )
+        bob = await Listener.connect(ready["data"]["liveKitUrl"], ready["data"]["liveKitToken"])
+        try:
+            first = await eventually(agents_in_room, 60, "the agent to be dispatched")
+            served.kill()
+            await eventually(
+                lambda: _without(first, agents_in_room()), 60, "the agent to leave with serve"
+            )
+            served.start()
+            await eventually(
+                lambda: _without(first, agents_in_room(), want_new=True),
+                60,
+                "an agent to come back for bob, still connected to LiveKit",
+            )
+        finally:
+            await bob.leave()
+            await bob_ws.close()
+
+    try:
+        run(scenario)
+    finally:
+        worker.stop()
