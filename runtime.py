@@ -116,9 +116,7 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
     Cloud Speech-to-Text; any other name is an OpenAI-compatible endpoint
     configured by ``VOICEMODE_<NAME>_*`` variables.
     """
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-
-    from actors.pipeline import SpeechEngines  # noqa: PLC0415
+    from actors.pipeline import RecognitionPool, SpeechEngines  # noqa: PLC0415
     from actors.service import SpeechStack  # noqa: PLC0415
     from adapters.stt.base import SpeechRecognizer  # noqa: PLC0415
     from adapters.stt.google import GoogleRecognizer  # noqa: PLC0415
@@ -148,9 +146,7 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
         synthesizers = SynthesizerRegistry([synthesizer(name) for name in tts_names])
     except ValueError as error:
         raise SystemExit(f"voicemode: speech engine configuration: {error}") from error
-    engines = SpeechEngines(
-        SileroDetector(), recognizers, ThreadPoolExecutor(2, thread_name_prefix="recognize")
-    )
+    engines = SpeechEngines(SileroDetector(), recognizers, RecognitionPool(2))
     return SpeechStack(engines, synthesizers)
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
@@ -60,13 +61,50 @@ class PipelineOutput(Protocol):
         """The stream ended and every utterance in it has been reported."""
 
 
+class RecognitionPool:
+    """The recognition threads every pipeline shares, and how busy they are.
+
+    Partial captions are a courtesy; final transcripts are the product. When
+    every thread is taken, pipelines skip the partial decodes that are not
+    forced by a pause, so finals never queue behind captions and a loaded
+    machine shows sparser captions instead of late transcripts.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="recognize")
+        self._lock = threading.Lock()
+        self._pending = 0
+
+    @property
+    def saturated(self) -> bool:
+        """Whether every thread has a decode to run (queued or running)."""
+        return self._pending >= self.workers
+
+    def submit(self, work: Callable[..., T], *args: object) -> Future[T]:
+        """Run ``work(*args)`` on a recognition thread."""
+        with self._lock:
+            self._pending += 1
+        future = self._executor.submit(work, *args)
+        future.add_done_callback(self._done)
+        return future
+
+    def shutdown(self) -> None:
+        """Stop the threads; decodes not started are dropped."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _done(self, _: Future[Any]) -> None:
+        with self._lock:
+            self._pending -= 1
+
+
 @dataclass(frozen=True)
 class SpeechEngines:
     """The engines every pipeline shares (one model in memory, one pool)."""
 
     detector: VoiceActivityDetector
     recognizers: RecognizerRegistry
-    pool: ThreadPoolExecutor
+    pool: RecognitionPool
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     partial_interval_ms: int = 500
 
@@ -287,7 +325,11 @@ class AgentPipelineActor(pykka.ThreadingActor):
     def _request_partial(self, *, force: bool) -> None:
         utterance = self._utterance
         assert utterance is not None
-        if not force and (utterance.partial_running or not utterance.stream.partial_due()):
+        if not force and (
+            utterance.partial_running
+            or self.engines.pool.saturated
+            or not utterance.stream.partial_due()
+        ):
             return
         utterance.partial_running = True
         future = self.engines.pool.submit(utterance.stream.partial, force)

@@ -141,7 +141,7 @@ class VoiceService:
         if self.synthesis is not None:
             self.synthesis.close()
         if self.speech_engines is not None:
-            self.speech_engines.pool.shutdown(wait=False, cancel_futures=True)
+            self.speech_engines.pool.shutdown()
             self.speech_engines.recognizers.close()
         self.writer.stop()
         self.registry.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from actors.pipeline import RecognitionPool
 from adapters.audio import (
     AudioFormatError,
     CorruptAudioError,
@@ -580,3 +581,22 @@ def test_tts_falls_back_when_the_primary_engine_fails_or_hangs(hang: bool, code:
     assert synthesis.engine == "espeak-ng"
     assert synthesis.fallbacks == (f"primary:{code}",)
     assert rms(b"".join(synthesis.chunks)) > 0.02
+
+
+def test_the_recognition_pool_says_when_every_thread_is_taken() -> None:
+    """Pipelines skip optional caption decodes while this is true, so finals do not queue."""
+    pool = RecognitionPool(2)
+    release = threading.Event()
+    try:
+        first = pool.submit(release.wait, 10)
+        assert not pool.saturated
+        second = pool.submit(release.wait, 10)
+        assert pool.saturated
+        release.set()
+        assert first.result(5) and second.result(5)
+        deadline = time.monotonic() + 5
+        while pool.saturated and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pool.saturated
+    finally:
+        pool.shutdown()
