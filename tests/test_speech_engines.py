@@ -589,9 +589,10 @@ def test_the_recognition_pool_says_when_every_thread_is_taken() -> None:
     release = threading.Event()
     try:
         first = pool.submit(release.wait, 10)
-        assert not pool.saturated
+        one_taken = pool.saturated
         second = pool.submit(release.wait, 10)
-        assert pool.saturated
+        both_taken = pool.saturated
+        assert (one_taken, both_taken) == (False, True)
         release.set()
         assert first.result(5) and second.result(5)
         deadline = time.monotonic() + 5
