@@ -7,6 +7,7 @@ that ``run_all.py`` turns into one Markdown table.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -22,6 +23,12 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+# bench/livekit.py is named after LiveKit's SDK, a namespace package, which any livekit.py on
+# sys.path shadows: bind the name to the SDK once, with bench/ out of the way, before any
+# bench imports it (directly, or through the adapters, e.g. the Silero VAD's model lookup).
+while str(BENCH_DIR) in sys.path:
+    sys.path.remove(str(BENCH_DIR))
+importlib.import_module("livekit")
 for entry in (str(ROOT), str(BENCH_DIR)):
     if entry not in sys.path:
         sys.path.insert(0, entry)

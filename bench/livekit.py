@@ -104,6 +104,7 @@ from typing import Any
 import common  # sets sys.path: the project root and bench/
 import numpy as np
 from common import Row, heading, machine_note, percentile
+from livekit import api, rtc  # the SDK, not this file: see bench/common.py
 from voice import (
     SENTENCES,
     WARMUP_SENTENCE,
@@ -115,12 +116,6 @@ from voice import (
     tree_cpu,
 )
 from voice import stats as ms_stats
-
-# This file is named after the SDK it measures: with bench/ on sys.path, ``import livekit``
-# would find this file instead of LiveKit's package.
-sys.path.remove(str(common.BENCH_DIR))
-
-from livekit import api, rtc
 
 from actors.service import ServiceSettings, SpeechStack, VoiceService
 from adapters.livekit_agent.direct import DirectControlPlane
