@@ -9,8 +9,9 @@ closes everything.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import Generic, Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class NamedEngine(Protocol):
 
 
 EngineT = TypeVar("EngineT", bound=NamedEngine)
+ResultT = TypeVar("ResultT")
 
 
 class EngineRegistry(Generic[EngineT]):
@@ -85,3 +87,36 @@ class EngineRegistry(Generic[EngineT]):
         for name, engine in self._engines.items():
             if name not in preferred:
                 yield engine
+
+    def _ask(
+        self,
+        engine: EngineT,
+        supported: Callable[[], bool],
+        call: Callable[[], ResultT],
+        failure: type[Exception],
+        timeout: type[Exception],
+    ) -> ResultT | None:
+        """Run one engine's ``call`` on the pool within the time limit; None if not ``supported``.
+
+        Raises:
+            failure: the engine raised it, or broke in an unexpected way
+                (logged, and reported with the message of what it raised).
+            timeout: it gave no answer within the registry's time limit.
+        """
+        try:
+            if not supported():
+                return None
+            future = self._pool.submit(call)
+        except Exception as exc:
+            logger.exception("engine %s could not be asked", engine.name)
+            raise failure(str(exc)) from exc
+        try:
+            return future.result(timeout=self._timeout_s)
+        except FutureTimeoutError:
+            future.cancel()
+            raise timeout(f"{engine.name} gave no answer within {self._timeout_s} s") from None
+        except failure:
+            raise
+        except Exception as exc:
+            logger.exception("engine %s broke", engine.name)
+            raise failure(str(exc)) from exc

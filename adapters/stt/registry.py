@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import TimeoutError as FutureTimeoutError
 
 from adapters.audio import SAMPLE_RATE, Pcm
 from adapters.registry import NO_ENGINE, EngineRegistry
@@ -100,30 +99,17 @@ class RecognizerRegistry(EngineRegistry[SpeechRecognizer]):
         """Try one engine: return its text, or None if it does not support the language.
 
         Raises:
-            RecognitionError: the engine failed, broke, or ran out of time;
-                unexpected exceptions are logged and reported as
-                ``recognition_failed``.
+            RecognitionError: the engine failed, broke, or ran out of time
+                (``recognition_timeout``).
 
         """
-        try:
-            if not engine.supports(language):
-                return None
-            future = self._pool.submit(engine.transcribe, audio, language)
-        except Exception as exc:
-            logger.exception("speech engine %s could not be asked", engine.name)
-            raise RecognitionError(str(exc)) from exc
-        try:
-            return future.result(timeout=self._timeout_s)
-        except FutureTimeoutError:
-            future.cancel()
-            raise RecognitionTimeoutError(
-                f"{engine.name} gave no answer within {self._timeout_s} s"
-            ) from None
-        except RecognitionError:
-            raise
-        except Exception as exc:
-            logger.exception("speech engine %s broke", engine.name)
-            raise RecognitionError(str(exc)) from exc
+        return self._ask(
+            engine,
+            lambda: engine.supports(language),
+            lambda: engine.transcribe(audio, language),
+            RecognitionError,
+            RecognitionTimeoutError,
+        )
 
     @staticmethod
     def _result(

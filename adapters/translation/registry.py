@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import TimeoutError as FutureTimeoutError
 
 from adapters.registry import NO_ENGINE, EngineRegistry
 from adapters.translation.base import (
@@ -108,30 +107,17 @@ class TranslationRegistry(EngineRegistry[Translator]):
         """Try one engine: return its text, or None if it does not support the pair.
 
         Raises:
-            TranslationError: the engine failed, broke, or ran out of time;
-                unexpected exceptions are logged and reported as
-                ``translation_failed``.
+            TranslationError: the engine failed, broke, or ran out of time
+                (``translation_timeout``).
 
         """
-        try:
-            if not engine.supports(source, target):
-                return None
-            future = self._pool.submit(engine.translate, text, source, target)
-        except Exception as exc:
-            logger.exception("translation engine %s could not be asked", engine.name)
-            raise TranslationError(str(exc)) from exc
-        try:
-            return future.result(timeout=self._timeout_s)
-        except FutureTimeoutError:
-            future.cancel()
-            raise TranslationTimeoutError(
-                f"{engine.name} gave no answer within {self._timeout_s} s"
-            ) from None
-        except TranslationError:
-            raise
-        except Exception as exc:
-            logger.exception("translation engine %s broke", engine.name)
-            raise TranslationError(str(exc)) from exc
+        return self._ask(
+            engine,
+            lambda: engine.supports(source, target),
+            lambda: engine.translate(text, source, target),
+            TranslationError,
+            TranslationTimeoutError,
+        )
 
 
 def _elapsed_ms(started: float) -> int:
