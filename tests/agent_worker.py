@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.livekit_server import LiveKitServer
-from tests.service import ROOT, ServedInstance
+from tests.service import ROOT, ServedInstance, stop_process
 
 REGISTERED = "registered worker"
 """What livekit-agents logs (at INFO) once the worker can take jobs."""
@@ -76,14 +76,7 @@ class AgentWorker:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if draining takes too long."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -35,6 +35,18 @@ def free_port() -> int:
         return port
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, patience_s: float = 20) -> None:
+    """SIGTERM, and SIGKILL if the process has not ended within ``patience_s``."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=patience_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class ServedInstance:
     """A ``voicemode serve`` process on loopback with its own store."""
@@ -110,13 +122,7 @@ class ServedInstance:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def token(self, user: str, name: str | None = None, lang: str = "en", ttl: int = 3600) -> str:
         return issue_token(self.secret, user, name or user.capitalize(), lang, ttl)

@@ -90,6 +90,14 @@ async def livekit_participants(server: LiveKitServer, room: str) -> list[Any]:
         return list(answer.participants)
 
 
+async def agents_in(server: LiveKitServer, room: str) -> set[str]:
+    """The identities of the agents in a LiveKit room."""
+    participants = await livekit_participants(server, room)
+    return {
+        p.identity for p in participants if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+    }
+
+
 def test_voice_session_frames_are_checked_and_refused_without_livekit(
     served: ServedInstance,
 ) -> None:
@@ -248,13 +256,6 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
     worker = AgentWorker(served, livekit_server, tmp_path / "agent.log")
     worker.start()
 
-    async def agents_in_room() -> set[str]:
-        return {
-            p.identity
-            for p in await livekit_participants(livekit_server, room)
-            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-        }
-
     async def http_token(user: str) -> str:
         async with (
             aiohttp.ClientSession() as http,
@@ -275,7 +276,9 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
         ):
             ready = await bob_ws.request("start-voice-session", {"languageCode": "es"}, timeout=20)
             assert ready["event"] == "voice-session-ready", ready
-            first_agent = await eventually(agents_in_room, 60, "the agent to be dispatched")
+            first_agent = await eventually(
+                lambda: agents_in(livekit_server, room), 60, "the agent to be dispatched"
+            )
             bob = await Listener.connect(ready["data"]["liveKitUrl"], ready["data"]["liveKitToken"])
             alice = await Speaker.connect(livekit_server.url, await http_token("alice"))
             try:
@@ -295,11 +298,13 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
 
                 worker.kill()
                 await eventually(
-                    lambda: _without(first_agent, agents_in_room()), 60, "the dead agent to go"
+                    lambda: _without(first_agent, agents_in(livekit_server, room)),
+                    60,
+                    "the dead agent to go",
                 )
                 worker.start()
                 await eventually(
-                    lambda: _without(first_agent, agents_in_room(), want_new=True),
+                    lambda: _without(first_agent, agents_in(livekit_server, room), want_new=True),
                     60,
                     "a fresh agent to be dispatched",
                 )
@@ -386,12 +391,6 @@ def test_agents_leave_when_serve_dies_and_come_back_when_it_restarts(
     worker = AgentWorker(served, livekit_server, tmp_path / "agent.log")
     worker.start()
 
-    async def agents_in_room() -> set[str]:
-        participants = await livekit_participants(livekit_server, room)
-        return {
-            p.identity for p in participants if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-        }
-
     async def scenario() -> None:
         bob_ws = await Client.connect(served.url, served.token("bob", lang="es"))
         ready = await bob_ws.request(
@@ -399,14 +398,18 @@ def test_agents_leave_when_serve_dies_and_come_back_when_it_restarts(
         )
         bob = await Listener.connect(ready["data"]["liveKitUrl"], ready["data"]["liveKitToken"])
         try:
-            first = await eventually(agents_in_room, 60, "the agent to be dispatched")
+            first = await eventually(
+                lambda: agents_in(livekit_server, room), 60, "the agent to be dispatched"
+            )
             served.kill()
             await eventually(
-                lambda: _without(first, agents_in_room()), 60, "the agent to leave with serve"
+                lambda: _without(first, agents_in(livekit_server, room)),
+                60,
+                "the agent to leave with serve",
             )
             served.start()
             await eventually(
-                lambda: _without(first, agents_in_room(), want_new=True),
+                lambda: _without(first, agents_in(livekit_server, room), want_new=True),
                 60,
                 "an agent to come back for bob, still connected to LiveKit",
             )
