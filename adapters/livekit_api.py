@@ -19,8 +19,9 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import aiohttp
 import jwt
@@ -31,6 +32,7 @@ DEFAULT_TTL_S = 3600
 MAX_TTL_S = 6 * 3600
 MIN_TTL_S = 60
 MIN_SECRET_CHARS = 32
+AnswerT = TypeVar("AnswerT")
 ROOM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """Room names share the voicemode room-code alphabet, so a room code is a room name."""
 
@@ -209,10 +211,10 @@ class LiveKitRooms:
             empty_timeout=config.empty_timeout_s,
             metadata=config.metadata,
         )
-        try:
-            return await self._api.room.create_room(request)
-        except (api.TwirpError, aiohttp.ClientError, TimeoutError) as error:
-            raise LiveKitUnavailableError(f"LiveKit did not create room {name}: {error}") from error
+        room = await _answer(self._api.room.create_room(request), f"create room {name}")
+        if room is None:
+            raise LiveKitUnavailableError(f"LiveKit did not create room {name}: not found")
+        return room
 
     async def dispatch_agent(self, room: str, agent_name: str, metadata: Mapping[str, str]) -> None:
         """Ask LiveKit to send the agent registered as ``agent_name`` into ``room``.
@@ -223,10 +225,7 @@ class LiveKitRooms:
         request = api.CreateAgentDispatchRequest(
             agent_name=agent_name, room=room, metadata=json.dumps(dict(metadata))
         )
-        try:
-            await self._api.agent_dispatch.create_dispatch(request)
-        except (api.TwirpError, aiohttp.ClientError, TimeoutError) as error:
-            raise LiveKitUnavailableError(f"LiveKit did not dispatch to {room}: {error}") from error
+        await _answer(self._api.agent_dispatch.create_dispatch(request), f"dispatch to {room}")
 
     async def has_people(self, room: str) -> bool:
         """Whether anyone but agents is connected to ``room`` (False if there is no such room).
@@ -235,16 +234,9 @@ class LiveKitRooms:
             LiveKitUnavailableError: the server is unreachable or refused the call.
         """
         request = api.ListParticipantsRequest(room=room)
-        try:
-            answer = await self._api.room.list_participants(request)
-        except api.TwirpError as error:
-            if error.code == api.TwirpErrorCode.NOT_FOUND:
-                return False
-            raise LiveKitUnavailableError(f"LiveKit did not list {room}: {error}") from error
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise LiveKitUnavailableError(f"LiveKit did not list {room}: {error}") from error
+        answer = await _answer(self._api.room.list_participants(request), f"list {room}")
         agent = api.ParticipantInfo.Kind.AGENT
-        return any(participant.kind != agent for participant in answer.participants)
+        return answer is not None and any(p.kind != agent for p in answer.participants)
 
     async def remove_participant(self, room: str, identity: str) -> bool:
         """Disconnect ``identity`` from ``room``; False if they were not there.
@@ -253,19 +245,28 @@ class LiveKitRooms:
             LiveKitUnavailableError: the server is unreachable or refused the call.
         """
         request = api.RoomParticipantIdentity(room=room, identity=identity)
-        try:
-            await self._api.room.remove_participant(request)
-        except api.TwirpError as error:
-            if error.code == api.TwirpErrorCode.NOT_FOUND:
-                return False
-            raise LiveKitUnavailableError(f"LiveKit did not remove {identity}: {error}") from error
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise LiveKitUnavailableError(f"LiveKit did not remove {identity}: {error}") from error
-        return True
+        removed = await _answer(self._api.room.remove_participant(request), f"remove {identity}")
+        return removed is not None
 
     async def aclose(self) -> None:
         """Close the HTTP session."""
         await self._api.aclose()
+
+
+async def _answer(call: Awaitable[AnswerT], what: str) -> AnswerT | None:
+    """LiveKit's answer to a server API call; None if what it names does not exist.
+
+    Raises:
+        LiveKitUnavailableError: the server is unreachable or refused the call.
+    """
+    try:
+        return await call
+    except api.TwirpError as error:
+        if error.code == api.TwirpErrorCode.NOT_FOUND:
+            return None
+        raise LiveKitUnavailableError(f"LiveKit did not {what}: {error}") from error
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise LiveKitUnavailableError(f"LiveKit did not {what}: {error}") from error
 
 
 @dataclass(frozen=True)
