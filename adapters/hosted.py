@@ -1,21 +1,18 @@
-"""What hosted speech engines share: error mapping, key masking, the OpenAI client, settings.
+"""What hosted engines share: error mapping, key masking, the OpenAI client, settings.
 
 A hosted engine calls a vendor's API and fails in the same few ways whatever
 it does: the key is refused, the quota is spent, the vendor is down or out of
 reach, or the answer is late. :class:`Endpoint` turns each into the engine
-kind's error (``RecognitionError``, ``SynthesisError``) with the stable codes
-the hosted translation engines already record (``engine_auth_failed``,
-``engine_rate_limited``, ``engine_unavailable``), or into the kind's timeout
-error, so an event names a dead vendor the same way whatever it was doing.
+kind's error (``TranslationError``, ``RecognitionError``, ``SynthesisError``)
+with the stable codes ``engine_auth_failed``, ``engine_rate_limited`` and
+``engine_unavailable``, or into the kind's timeout error, so an event names a
+dead vendor the same way whatever it was doing.
 
 Secrets: keys come from the environment only (:func:`env_required`) and are
 handed to the HTTP client only. Vendors echo part of a wrong key in their 401
 text, so authentication errors do not quote the vendor; every other message
 has the key masked, and exceptions quoting a whole vendor body are not
 chained. No ``repr`` here shows a key.
-
-The error codes and the known OpenAI-compatible vendors' URLs are imported
-from the translation adapter that introduced them, so each has one definition.
 """
 
 from __future__ import annotations
@@ -32,16 +29,29 @@ import openai
 
 from adapters.audio import Pcm
 from adapters.stt.base import RecognitionError
-from adapters.translation.openai_compatible import (
-    AUTH_FAILED,
-    ENV_DEFAULTS,
-    RATE_LIMITED,
-    UNAVAILABLE,
-)
+from adapters.translation.base import TranslationError
 from adapters.tts.base import SynthesisError
 
 #: The base error class of the engine kind an :class:`Endpoint` serves.
-E = TypeVar("E", RecognitionError, SynthesisError)
+E = TypeVar("E", RecognitionError, SynthesisError, TranslationError)
+
+#: OpenAI's API, the default endpoint.
+OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
+#: xAI's OpenAI-compatible API, for Grok models.
+XAI_BASE_URL: Final = "https://api.x.ai/v1"
+
+#: Error codes of hosted engines, recorded in events like each kind's own codes.
+AUTH_FAILED: Final = "engine_auth_failed"
+RATE_LIMITED: Final = "engine_rate_limited"
+UNAVAILABLE: Final = "engine_unavailable"
+
+#: Defaults for the known prefixes of the engines' ``from_env``: (base URL,
+#: translation model). Other prefixes must set both, so a key is never sent to
+#: a vendor it does not belong to by default.
+ENV_DEFAULTS: Final[Mapping[str, tuple[str, str | None]]] = {
+    "VOICEMODE_OPENAI": (OPENAI_BASE_URL, "gpt-4o-mini"),
+    "VOICEMODE_GROK": (XAI_BASE_URL, None),
+}
 
 #: What OpenAI documents for its transcription and speech endpoints: the
 #: languages Whisper transcribes with under 50 % word error rate, ISO 639-1.

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from adapters.hosted import OPENAI_BASE_URL, XAI_BASE_URL
 from adapters.stt import (
     FasterWhisperRecognizer,
     RecognitionError,
@@ -29,7 +30,6 @@ from adapters.stt import (
 )
 from adapters.stt.google import GoogleRecognizer
 from adapters.stt.openai_compatible import OpenAICompatibleRecognizer
-from adapters.translation.openai_compatible import OPENAI_BASE_URL, XAI_BASE_URL
 from adapters.tts import (
     EspeakSynthesizer,
     SynthesisError,

@@ -21,6 +21,7 @@ import httpx2
 import openai
 import pytest
 
+from adapters.hosted import OPENAI_BASE_URL, XAI_BASE_URL
 from adapters.registry import NO_ENGINE
 from adapters.translation.base import (
     TranslationError,
@@ -28,11 +29,7 @@ from adapters.translation.base import (
     UnsupportedPairError,
 )
 from adapters.translation.google import GoogleTranslator
-from adapters.translation.openai_compatible import (
-    OPENAI_BASE_URL,
-    XAI_BASE_URL,
-    OpenAICompatibleTranslator,
-)
+from adapters.translation.openai_compatible import OpenAICompatibleTranslator
 from adapters.translation.registry import TranslationRegistry
 from tests.vendor_fakes import (
     OPENAI_PCM_RATE,

@@ -31,6 +31,7 @@ from typing import Final
 
 from adapters.audio import SAMPLE_RATE, Pcm
 from adapters.hosted import (
+    OPENAI_BASE_URL,
     OPENAI_SPEECH_LANGUAGES,
     OpenAIAccount,
     OpenAIEngine,
@@ -44,7 +45,6 @@ from adapters.stt.base import (
     SpeechRecognizer,
     UnsupportedLanguageError,
 )
-from adapters.translation.openai_compatible import OPENAI_BASE_URL
 
 #: Default transcription model per known prefix of
 #: :meth:`OpenAICompatibleRecognizer.from_env`; other prefixes must set one.

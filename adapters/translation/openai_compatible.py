@@ -12,21 +12,22 @@ The SDK's own retries are off (``max_retries=0``): a listener waits in real
 time, so a failed call is reported at once and the registry falls back to the
 next engine instead of the SDK sleeping and trying again.
 
-Secrets: the API key comes from the environment (:meth:`from_env`), is handed
-to the SDK only, and never appears in a message, a log line or a ``repr`` made
-here. Vendors echo part of a wrong key in their 401 text, so authentication
-errors do not quote the vendor's message, and other vendor messages have the
-key masked.
+Errors and secrets are handled as :mod:`adapters.hosted` describes: the API
+key comes from the environment (:meth:`from_env`), is handed to the SDK only,
+and never appears in a message, a log line or a ``repr``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Final
 
-import openai
-
+from adapters.hosted import (
+    ENV_DEFAULTS,
+    OpenAIAccount,
+    OpenAIEngine,
+    env_required,
+    env_seconds,
+)
 from adapters.languages import ISO_639_1
 from adapters.translation.base import (
     TranslationError,
@@ -34,24 +35,6 @@ from adapters.translation.base import (
     Translator,
     UnsupportedPairError,
 )
-
-#: OpenAI's API, the default endpoint.
-OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
-#: xAI's OpenAI-compatible API, for Grok models.
-XAI_BASE_URL: Final = "https://api.x.ai/v1"
-
-#: Error codes of hosted engines, recorded in events like the base codes.
-AUTH_FAILED: Final = "engine_auth_failed"
-RATE_LIMITED: Final = "engine_rate_limited"
-UNAVAILABLE: Final = "engine_unavailable"
-
-#: Defaults for the known prefixes of :meth:`OpenAICompatibleTranslator.from_env`:
-#: (base URL, model). Other prefixes must set both variables, so a key is never
-#: sent to a vendor it does not belong to by default.
-ENV_DEFAULTS: Final[Mapping[str, tuple[str, str | None]]] = {
-    "VOICEMODE_OPENAI": (OPENAI_BASE_URL, "gpt-4o-mini"),
-    "VOICEMODE_GROK": (XAI_BASE_URL, None),
-}
 
 _SYSTEM_PROMPT: Final = (
     "You are a translation engine. Translate the user's message from the language with "
@@ -61,14 +44,7 @@ _SYSTEM_PROMPT: Final = (
 )
 
 
-def _failure(code: str, message: str) -> TranslationError:
-    """Build a TranslationError carrying a hosted-engine ``code``."""
-    error = TranslationError(message)
-    error.code = code
-    return error
-
-
-class OpenAICompatibleTranslator(Translator):
+class OpenAICompatibleTranslator(OpenAIEngine[TranslationError], Translator):
     """A translation engine backed by a chat model behind an OpenAI-compatible API.
 
     Thread-safe: the SDK client (one connection pool) is shared by every call.
@@ -92,32 +68,19 @@ class OpenAICompatibleTranslator(Translator):
         *,
         api_key: str,
         model: str,
-        base_url: str = OPENAI_BASE_URL,
+        base_url: str = ENV_DEFAULTS["VOICEMODE_OPENAI"][0],
         name: str = "openai",
         timeout_s: float = 8.0,
     ) -> None:
-        if not api_key:
-            raise ValueError(f"{name}: the API key is empty")
-        if not model:
-            raise ValueError(f"{name}: the model is empty")
-        self.name = name
-        self.model = model
-        self.base_url = base_url
-        self.timeout_s = timeout_s
-        self._api_key = api_key
-        # The SDK also reads OPENAI_* variables meant for OpenAI. An explicit
-        # Authorization header beats one from OPENAI_CUSTOM_HEADERS, and clearing
-        # the organization and project keeps OPENAI_ORG_ID / OPENAI_PROJECT_ID
-        # from being sent to other vendors.
-        self._client = openai.OpenAI(
+        super().__init__(
             api_key=api_key,
+            model=model,
             base_url=base_url,
-            timeout=timeout_s,
-            max_retries=0,
-            default_headers={"Authorization": f"Bearer {api_key}"},
+            name=name,
+            timeout_s=timeout_s,
+            failure=TranslationError,
+            timeout=TranslationTimeoutError,
         )
-        self._client.organization = None
-        self._client.project = None
 
     @classmethod
     def from_env(
@@ -126,10 +89,10 @@ class OpenAICompatibleTranslator(Translator):
         """Configure an engine from ``<prefix>_*`` environment variables, the only source of keys.
 
         ``<prefix>_API_KEY`` is required. ``<prefix>_BASE_URL`` and
-        ``<prefix>_MODEL`` default per :data:`ENV_DEFAULTS` (OpenAI and
-        ``gpt-4o-mini`` for ``VOICEMODE_OPENAI``; xAI for ``VOICEMODE_GROK``,
-        which needs a model) and are required for other prefixes.
-        ``<prefix>_TIMEOUT_S`` is optional (default 8).
+        ``<prefix>_MODEL`` default per :data:`~adapters.hosted.ENV_DEFAULTS`
+        (OpenAI and ``gpt-4o-mini`` for ``VOICEMODE_OPENAI``; xAI for
+        ``VOICEMODE_GROK``, which needs a model) and are required for other
+        prefixes. ``<prefix>_TIMEOUT_S`` is optional (default 8).
 
         Args:
             prefix: the variables' prefix, e.g. ``VOICEMODE_GROK``.
@@ -141,24 +104,13 @@ class OpenAICompatibleTranslator(Translator):
                 (the message names the variable, never its value).
 
         """
-        default_url, default_model = ENV_DEFAULTS.get(prefix, (None, None))
-        timeout = os.environ.get(f"{prefix}_TIMEOUT_S", "8")
-        try:
-            timeout_s = float(timeout)
-        except ValueError:
-            raise ValueError(f"{prefix}_TIMEOUT_S is not a number of seconds") from None
+        account = OpenAIAccount.from_env(prefix, name)
         return cls(
-            api_key=_required(f"{prefix}_API_KEY", None),
-            model=_required(f"{prefix}_MODEL", default_model),
-            base_url=_required(f"{prefix}_BASE_URL", default_url),
-            name=name or prefix.removeprefix("VOICEMODE_").lower(),
-            timeout_s=timeout_s,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r}, "
-            f"model={self.model!r}, timeout_s={self.timeout_s!r})"
+            api_key=account.api_key,
+            model=env_required(f"{prefix}_MODEL", ENV_DEFAULTS.get(prefix, (None, None))[1]),
+            base_url=account.base_url,
+            name=account.name,
+            timeout_s=env_seconds(f"{prefix}_TIMEOUT_S", 8.0),
         )
 
     def supports(self, source: str, target: str) -> bool:
@@ -184,7 +136,7 @@ class OpenAICompatibleTranslator(Translator):
         if not text.strip():
             return text
         prompt = _SYSTEM_PROMPT.format(source=source, target=target)
-        try:
+        with self._endpoint.calling():
             completion = self._client.chat.completions.create(
                 model=self.model,
                 messages=[
@@ -192,64 +144,9 @@ class OpenAICompatibleTranslator(Translator):
                     {"role": "user", "content": text},
                 ],
             )
-        except openai.APITimeoutError as exc:
-            raise TranslationTimeoutError(
-                f"{self.name}: no answer within {self.timeout_s} s"
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise _failure(
-                UNAVAILABLE, f"{self.name}: cannot reach {self.base_url}: {exc.__cause__!r}"
-            ) from exc
-        except openai.APIStatusError as exc:
-            # Not chained: the SDK's exception quotes the vendor's whole body.
-            raise self._status_failure(exc) from None
-        except (openai.OpenAIError, ValueError) as exc:  # e.g. a 200 whose body is not JSON
-            raise _failure(
-                TranslationError.code, f"{self.name}: unreadable answer: {type(exc).__name__}"
-            ) from None
         choices = getattr(completion, "choices", None)
         message = getattr(choices[0], "message", None) if choices else None
         content = getattr(message, "content", None)
         if not isinstance(content, str) or not content.strip():
-            raise _failure(TranslationError.code, f"{self.name}: the answer has no translation")
+            raise self._endpoint.failed("the answer has no translation")
         return content.strip()
-
-    def close(self) -> None:
-        """Close the SDK client's connection pool."""
-        self._client.close()
-
-    def _status_failure(self, exc: openai.APIStatusError) -> TranslationError:
-        """Map an HTTP error answer to a TranslationError, without the key."""
-        status = exc.status_code
-        if status in {401, 403}:
-            return _failure(AUTH_FAILED, f"{self.name}: the API key was refused ({status})")
-        detail = f"{self.name}: {status}: {self._masked(_vendor_message(exc))}"
-        if status == 429:
-            retry_after = exc.response.headers.get("retry-after")
-            hint = f" (retry after {retry_after} s)" if retry_after else ""
-            return _failure(RATE_LIMITED, detail + hint)
-        if status >= 500:
-            return _failure(UNAVAILABLE, detail)
-        return _failure(TranslationError.code, detail)
-
-    def _masked(self, message: str) -> str:
-        """Replace the API key in a vendor's message (servers may echo it)."""
-        return message.replace(self._api_key, "***")
-
-
-def _vendor_message(exc: openai.APIStatusError) -> str:
-    """The vendor's ``error.message``, or its type name when the body has none."""
-    body = exc.body
-    if isinstance(body, dict):
-        message = body.get("message")
-        if isinstance(message, str):
-            return message
-    return type(exc).__name__
-
-
-def _required(variable: str, default: str | None) -> str:
-    """Read an environment variable that must be set unless it has a default."""
-    value = os.environ.get(variable) or default
-    if not value:
-        raise ValueError(f"{variable} is not set")
-    return value

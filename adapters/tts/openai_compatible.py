@@ -35,13 +35,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
 from adapters.hosted import (
+    OPENAI_BASE_URL,
     OPENAI_SPEECH_LANGUAGES,
     OpenAIAccount,
     OpenAIEngine,
     env_required,
     env_seconds,
 )
-from adapters.translation.openai_compatible import OPENAI_BASE_URL
 from adapters.tts.base import (
     SpeechSynthesizer,
     SynthesisError,
