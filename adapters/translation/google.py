@@ -13,15 +13,16 @@ written to the HTTP client's request log and to any proxy's access log.
 The client is ``httpx2``, the HTTP library the ``openai`` SDK is built on; one
 ``Client`` keeps connections to Google alive between calls, which saves a TLS
 handshake per sentence. Calls are blocking, as engines run on worker threads.
+Errors and secrets are handled as :mod:`adapters.hosted` describes.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Final
 
 import httpx2
 
+from adapters.hosted import Endpoint, env_required, env_seconds, google_error
 from adapters.languages import ISO_639_1
 from adapters.translation.base import (
     TranslationError,
@@ -33,19 +34,7 @@ from adapters.translation.base import (
 #: Google's endpoint host; tests and private endpoints configure another.
 GOOGLE_TRANSLATE_URL: Final = "https://translation.googleapis.com"
 
-#: Error codes of hosted engines, recorded in events like the base codes.
-AUTH_FAILED: Final = "engine_auth_failed"
-RATE_LIMITED: Final = "engine_rate_limited"
-UNAVAILABLE: Final = "engine_unavailable"
-
 _PATH: Final = "/language/translate/v2"
-
-
-def _failure(code: str, message: str) -> TranslationError:
-    """Build a TranslationError carrying a hosted-engine ``code``."""
-    error = TranslationError(message)
-    error.code = code
-    return error
 
 
 class GoogleTranslator(Translator):
@@ -73,7 +62,9 @@ class GoogleTranslator(Translator):
             raise ValueError("google: the API key is empty")
         self.base_url = base_url
         self.timeout_s = timeout_s
-        self._api_key = api_key
+        self._endpoint: Endpoint[TranslationError] = Endpoint(
+            self.name, base_url, timeout_s, TranslationError, TranslationTimeoutError, api_key
+        )
         self._client = httpx2.Client(
             base_url=base_url, headers={"X-Goog-Api-Key": api_key}, timeout=timeout_s
         )
@@ -90,17 +81,10 @@ class GoogleTranslator(Translator):
                 message names the variable, never its value).
 
         """
-        api_key = os.environ.get(f"{prefix}_API_KEY")
-        if not api_key:
-            raise ValueError(f"{prefix}_API_KEY is not set")
-        try:
-            timeout_s = float(os.environ.get(f"{prefix}_TIMEOUT_S", "5"))
-        except ValueError:
-            raise ValueError(f"{prefix}_TIMEOUT_S is not a number of seconds") from None
         return cls(
-            api_key=api_key,
-            base_url=os.environ.get(f"{prefix}_TRANSLATE_URL") or GOOGLE_TRANSLATE_URL,
-            timeout_s=timeout_s,
+            api_key=env_required(f"{prefix}_API_KEY"),
+            base_url=env_required(f"{prefix}_TRANSLATE_URL", GOOGLE_TRANSLATE_URL),
+            timeout_s=env_seconds(f"{prefix}_TIMEOUT_S", 5.0),
         )
 
     def __repr__(self) -> str:
@@ -130,54 +114,19 @@ class GoogleTranslator(Translator):
         if not text.strip():
             return text
         body = {"q": text, "source": source, "target": target, "format": "text"}
-        try:
+        with self._endpoint.calling():
             response = self._client.post(_PATH, json=body)
-        except httpx2.TimeoutException as exc:
-            raise TranslationTimeoutError(f"google: no answer within {self.timeout_s} s") from exc
-        except httpx2.TransportError as exc:
-            raise _failure(UNAVAILABLE, f"google: cannot reach {self.base_url}: {exc!r}") from exc
+        if response.status_code != httpx2.codes.OK:
+            raise google_error(self._endpoint, response)
         try:
             payload: Any = response.json()
-        except ValueError:
-            payload = None
-        if response.status_code != httpx2.codes.OK:
-            raise self._status_failure(response, payload)
-        try:
             translated = payload["data"]["translations"][0]["translatedText"]
-        except (TypeError, KeyError, IndexError):
+        except (ValueError, TypeError, KeyError, IndexError):
             translated = None
         if not isinstance(translated, str):
-            raise _failure(TranslationError.code, "google: the answer has no translation")
+            raise self._endpoint.failed("the answer has no translation")
         return translated
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
-
-    def _status_failure(self, response: httpx2.Response, payload: Any) -> TranslationError:
-        """Map Google's error answer (``{"error": {code, message, status, details}}``)."""
-        error = payload.get("error") if isinstance(payload, dict) else None
-        if not isinstance(error, dict):
-            error = {}
-        status = response.status_code
-        details = error.get("details")
-        reasons = {
-            detail.get("reason")
-            for detail in (details if isinstance(details, list) else [])
-            if isinstance(detail, dict)
-        }
-        if status in {401, 403} or any(
-            isinstance(reason, str) and reason.startswith("API_KEY_") for reason in reasons
-        ):
-            return _failure(AUTH_FAILED, f"google: the API key was refused ({status})")
-        message = str(error.get("message") or response.reason_phrase)
-        detail = f"google: {status} {error.get('status', '')}: " + message.replace(
-            self._api_key, "***"
-        )
-        if status == httpx2.codes.TOO_MANY_REQUESTS:
-            retry_after = response.headers.get("retry-after")
-            hint = f" (retry after {retry_after} s)" if retry_after else ""
-            return _failure(RATE_LIMITED, detail + hint)
-        if status >= httpx2.codes.INTERNAL_SERVER_ERROR:
-            return _failure(UNAVAILABLE, detail)
-        return _failure(TranslationError.code, detail)
