@@ -28,11 +28,11 @@ VOICE_TOPICS: Final = tuple(
 class ActiveVoiceRooms:
     """The LiveKit rooms with at least one active voice session, kept up to date.
 
-    ``changed`` is called on the reader thread with the LiveKit room's name
-    whenever a voice session starts or ends there.
+    ``changed`` is called on the reader thread whenever a voice session
+    starts or ends somewhere.
     """
 
-    def __init__(self, store: EventStore, changed: Callable[[str], None]) -> None:
+    def __init__(self, store: EventStore, changed: Callable[[], None]) -> None:
         self._changed = changed
         self._lock = threading.Lock()
         self._sessions: dict[UUID, tuple[str, set[str]]] = {}
@@ -59,14 +59,13 @@ class ActiveVoiceRooms:
         self._position = recorded.position
         with self._lock:
             if isinstance(event, Room.VoiceSessionStarted):
-                name, users = self._sessions.setdefault(
+                _, users = self._sessions.setdefault(
                     event.originator_id, (event.livekit_room, set())
                 )
                 users.add(event.user_id)
             elif isinstance(event, Room.VoiceSessionEnded):
-                name, users = self._sessions.get(event.originator_id, ("", set()))
+                _, users = self._sessions.get(event.originator_id, ("", set()))
                 users.discard(event.user_id)
             else:
                 return
-        if name:
-            self._changed(name)
+        self._changed()

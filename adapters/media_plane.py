@@ -168,7 +168,7 @@ class LiveKitMediaPlane:
                 self._starting.discard(room)
             self._starting -= self.agents.rooms()
 
-    def _voice_changed(self, _: str) -> None:
+    def _voice_changed(self) -> None:
         """From any thread: a voice session started or ended somewhere."""
         with contextlib.suppress(RuntimeError):  # the loop closed: serve is stopping
             self._loop.call_soon_threadsafe(self._wake.set)

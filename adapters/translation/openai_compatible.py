@@ -23,6 +23,7 @@ from typing import Final
 
 from adapters.hosted import (
     ENV_DEFAULTS,
+    OPENAI_BASE_URL,
     OpenAIAccount,
     OpenAIEngine,
     env_required,
@@ -68,7 +69,7 @@ class OpenAICompatibleTranslator(OpenAIEngine[TranslationError], Translator):
         *,
         api_key: str,
         model: str,
-        base_url: str = ENV_DEFAULTS["VOICEMODE_OPENAI"][0],
+        base_url: str = OPENAI_BASE_URL,
         name: str = "openai",
         timeout_s: float = 8.0,
     ) -> None:
