@@ -3,8 +3,9 @@
 Users call it with the same bearer token as the WebSocket (``Authorization:
 Bearer <voicemode token>``); LiveKit calls the webhook route with its own
 signature instead. Every error is ``{"error": {"code", "message"}}`` with a
-stable ``code``, like the WebSocket's ``error`` frames, and ``GET
-/openapi.json`` describes every route (:func:`openapi_document`).
+stable ``code`` from :data:`adapters.errors.HTTP_ERRORS`, like the
+WebSocket's ``error`` frames, and ``GET /openapi.json`` describes every route
+(:func:`openapi_document`).
 
 Who may get a LiveKit token for a room: its creator (through this API) and
 the members of the voicemode room whose code is the room's name. Creators are
@@ -25,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from adapters.auth import Identity, TokenError, verify_user_token
+from adapters.errors import HTTP_ERRORS
 from adapters.livekit_api import (
     DEFAULT_TTL_S,
     MAX_TTL_S,
@@ -66,30 +68,6 @@ PERMISSION_FIELDS = {
 ROOMS_PATH = "/api/voice/livekit/rooms"
 TOKEN_PATH = "/api/voice/livekit/token"
 WEBHOOK_PATH = "/api/voice/livekit/webhook"
-
-ERROR_CODES: dict[str, str] = {
-    "missing_token": "401: no `Authorization: Bearer <token>` header",
-    "invalid_token": "401: the bearer token is forged, malformed or names no valid user",
-    "token_expired": "401: the bearer token has expired",
-    "wrong_token_kind": "401: the bearer token is an agent's, not a user's",
-    "missing_signature": "401: a webhook without LiveKit's Authorization header",
-    "invalid_signature": "401: a webhook not signed by our LiveKit server for this very body",
-    "user_mismatch": "403: userId is not the authenticated user",
-    "participant_mismatch": "403: participantId is not the authenticated user",
-    "not_a_member": "403: the user neither created the room nor is a member of it",
-    "grant_not_allowed": "403: a permission other than canPublish, canSubscribe, canPublishData",
-    "malformed_json": "400: the body is not valid JSON (or not a LiveKit event)",
-    "invalid_body": "400: the body is not a JSON object",
-    "body_too_large": "400: the body exceeds the route's limit",
-    "missing_field": "400: a required field is absent",
-    "invalid_field": "400: a field has the wrong type or is out of range",
-    "invalid_room_name": "400: roomName is not 1-64 letters, digits, '.', '_' or '-'",
-    "not_found": "404: no such route",
-    "method_not_allowed": "405: the route does not take this method",
-    "internal_error": "500: the server failed; nothing was recorded",
-    "livekit_unavailable": "502: the LiveKit server did not answer or refused",
-    "livekit_not_configured": "503: LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET are unset",
-}
 
 
 class ApiError(Exception):
@@ -355,9 +333,7 @@ class LiveKitHttpApi:
         body = await read_json_object(request)
         room = room_name_field(body)
         if required_text(body, "participantId") != identity.user_id:
-            raise ApiError(
-                403, "participant_mismatch", "participantId must be the authenticated user"
-            )
+            raise ApiError(403, "user_mismatch", "participantId must be the authenticated user")
         permissions = parse_permissions(optional_object(body, "permissions"))
         ttl = optional_int(body, "ttlSeconds", MIN_TTL_S, MAX_TTL_S) or DEFAULT_TTL_S
         if not await self.belongs(identity.user_id, room):
@@ -427,7 +403,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
             "description": f"{described[status]}; `error.code` is one of: "
             + ", ".join(
                 f"`{code}`"
-                for code, meaning in ERROR_CODES.items()
+                for code, meaning in HTTP_ERRORS.items()
                 if meaning.startswith(f"{status}:")
             ),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -489,7 +465,7 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "required": ["code", "message"],
                             "properties": {
-                                "code": {"type": "string", "enum": list(ERROR_CODES)},
+                                "code": {"type": "string", "enum": list(HTTP_ERRORS)},
                                 "message": {"type": "string"},
                             },
                         }
