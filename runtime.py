@@ -242,15 +242,17 @@ async def start_http(service: VoiceService, settings: Settings, port: int) -> we
     from aiohttp import web  # noqa: PLC0415
 
     from adapters.http_api import build_http_app  # noqa: PLC0415
+    from adapters.http_limits import HttpLimits, LimitedTCPSite  # noqa: PLC0415
 
     async def record_webhook(hook: LiveKitWebhook) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, record_livekit_webhook, service, hook)
 
     app = build_http_app(service, settings.livekit, settings.gateway.secret, record_webhook)
-    runner = web.AppRunner(app)
+    limits = HttpLimits.from_environment()
+    runner = web.AppRunner(app, **limits.runner_args())
     await runner.setup()
-    await web.TCPSite(runner, settings.host, port).start()
+    await LimitedTCPSite(runner, settings.host, port, limits).start()
     return runner
 
 

@@ -56,6 +56,8 @@ RecordWebhook = Callable[[LiveKitWebhook], Awaitable[None]]
 MAX_BODY_BYTES = 64 * 1024
 MAX_WEBHOOK_BYTES = 1024 * 1024
 """A webhook carries the room and participant as LiveKit knows them: bigger."""
+BODY_TIMEOUT_S = 10.0
+"""How long a request's body may take to arrive (its headers: :mod:`adapters.http_limits`)."""
 MAX_PARTICIPANTS = 1000
 MAX_EMPTY_TIMEOUT_S = 24 * 3600
 MAX_METADATA_BYTES = 16 * 1024
@@ -120,13 +122,23 @@ async def errors_as_json(
         return error_response(500, "internal_error", "the server failed to handle the request")
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request body, refused with ``body_too_large`` past ``limit`` bytes."""
+async def read_body(request: web.Request, limit: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
+    """The request body, refused past ``limit`` bytes or ``timeout_s`` seconds.
+
+    Without a deadline a client that sends its body a byte at a time holds a
+    handler (and its connection) for as long as it likes.
+    """
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(400, "body_too_large", f"bodies are limited to {limit} bytes")
-    body = await request.content.read(limit + 1)
-    while len(body) <= limit and not request.content.at_eof():
-        body += await request.content.read(limit + 1 - len(body))
+    try:
+        async with asyncio.timeout(timeout_s):
+            body = await request.content.read(limit + 1)
+            while len(body) <= limit and not request.content.at_eof():
+                body += await request.content.read(limit + 1 - len(body))
+    except TimeoutError as error:
+        raise ApiError(
+            408, "body_timeout", f"the body must arrive within {timeout_s:g} s"
+        ) from error
     if len(body) > limit:
         raise ApiError(400, "body_too_large", f"bodies are limited to {limit} bytes")
     return body
@@ -394,6 +406,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
     described = {
         400: "Bad request",
         401: "Not authenticated",
+        408: "Body too slow",
         403: "Forbidden",
         502: "LiveKit failed",
         503: "LiveKit not configured",
@@ -591,7 +604,7 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": _json_body("CreateRoomRequest"),
                     "responses": {
                         "201": _json_answer("Created", "CreateRoomResponse"),
-                        **_error_responses(400, 401, 403, 502, 503),
+                        **_error_responses(400, 401, 403, 408, 502, 503),
                     },
                 }
             },
@@ -608,7 +621,7 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": _json_body("TokenRequest"),
                     "responses": {
                         "200": _json_answer("Issued", "TokenResponse"),
-                        **_error_responses(400, 401, 403, 503),
+                        **_error_responses(400, 401, 403, 408, 503),
                     },
                 }
             },
@@ -629,7 +642,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json_answer("Recorded", "WebhookAccepted"),
-                        **_error_responses(400, 401, 503),
+                        **_error_responses(400, 401, 408, 503),
                     },
                 }
             },

@@ -34,6 +34,7 @@ EMITTERS = {
     "_refuse",
     "_drop",
     "_rate_limited",
+    "refusal",
 }
 """Calls whose first argument is a code a client sees."""
 STATUS_FIRST = {"ApiError", "error_response"}
