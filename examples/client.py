@@ -9,15 +9,17 @@ from websockets.asyncio.client import connect
 
 
 async def main(url: str, token: str, room: str) -> None:
-    """Print each frame the server sends until our own transcript comes back."""
+    """Print each frame the server sends until our transcript is stored and comes back."""
     async with connect(f"{url}?token={token}") as ws:
         await ws.send(json.dumps({"event": "join-room", "data": {"roomCode": room}}))
         said = {"transcript": "The house is big.", "sourceLang": "en"}
         await ws.send(json.dumps({"event": "speech-transcript", "data": said, "ref": 1}))
+        seen = set()
         async for message in ws:
             frame = json.loads(message)
             print(frame["event"], json.dumps(frame.get("data", {})))
-            if frame["event"] in ("recognized-speech", "error"):
+            seen.add(frame["event"])
+            if {"ack", "recognized-speech"} <= seen or "error" in seen:
                 break
 
 
