@@ -42,7 +42,16 @@ from adapters.languages import UnknownLanguageError
 from events.domain import room_id_for
 from events.parallel_replay import render
 from events.store import EventStore
-from events.timeline import Timeline, TimelineFilter, describe_room, render_entry, state_at
+from events.timeline import (
+    EVENT_TYPES,
+    Timeline,
+    TimelineFilter,
+    UnknownEventTypeError,
+    describe_room,
+    event_types,
+    render_entry,
+    state_at,
+)
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -233,15 +242,17 @@ async def start_http(service: VoiceService, settings: Settings, port: int) -> we
     from aiohttp import web  # noqa: PLC0415
 
     from adapters.http_api import build_http_app  # noqa: PLC0415
+    from adapters.http_limits import HttpLimits, LimitedTCPSite  # noqa: PLC0415
 
     async def record_webhook(hook: LiveKitWebhook) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, record_livekit_webhook, service, hook)
 
     app = build_http_app(service, settings.livekit, settings.gateway.secret, record_webhook)
-    runner = web.AppRunner(app)
+    limits = HttpLimits.from_environment()
+    runner = web.AppRunner(app, **limits.runner_args())
     await runner.setup()
-    await web.TCPSite(runner, settings.host, port).start()
+    await LimitedTCPSite(runner, settings.host, port, limits).start()
     return runner
 
 
@@ -404,6 +415,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """``voicemode replay``: print a room's timeline, or its state at a position."""
+    try:
+        types = event_types(args.type or ())
+    except UnknownEventTypeError as error:
+        print(f"voicemode replay: {error}", file=sys.stderr)
+        return 2
     if "://" not in args.db and not os.path.isfile(args.db):
         print(f"voicemode replay: no event store at {args.db}", file=sys.stderr)
         return 2
@@ -425,7 +441,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         until = args.until if args.until is not None else store.position()
         selection = TimelineFilter(
             room=args.room,
-            types=frozenset(args.type or ()),
+            types=types,
             participant=args.participant,
             since=args.since,
             until=until,
@@ -508,10 +524,18 @@ def parser() -> argparse.ArgumentParser:
     replay_parser = commands.add_parser("replay", help="explain a room's history")
     replay_parser.add_argument("room", nargs="?", default=None)
     replay_parser.add_argument("--db", default=db_default)
-    replay_parser.add_argument("--type", action="append", help="only this event type (repeatable)")
+    replay_parser.add_argument(
+        "--type",
+        action="append",
+        help="only this event type, any case (repeatable): " + ", ".join(EVENT_TYPES),
+    )
     replay_parser.add_argument("--participant", default=None)
-    replay_parser.add_argument("--since", type=int, default=0)
-    replay_parser.add_argument("--until", type=int, default=None)
+    replay_parser.add_argument(
+        "--since", type=int, default=0, help="only events after this position (exclusive)"
+    )
+    replay_parser.add_argument(
+        "--until", type=int, default=None, help="only events up to this position (inclusive)"
+    )
     replay_parser.add_argument("--json", action="store_true")
     replay_parser.add_argument("--follow", action="store_true")
     replay_parser.add_argument("--state-at", type=int, default=None)

@@ -3,8 +3,9 @@
 Users call it with the same bearer token as the WebSocket (``Authorization:
 Bearer <voicemode token>``); LiveKit calls the webhook route with its own
 signature instead. Every error is ``{"error": {"code", "message"}}`` with a
-stable ``code``, like the WebSocket's ``error`` frames, and ``GET
-/openapi.json`` describes every route (:func:`openapi_document`).
+stable ``code`` from :data:`adapters.errors.HTTP_ERRORS`, like the
+WebSocket's ``error`` frames, and ``GET /openapi.json`` describes every route
+(:func:`openapi_document`).
 
 Who may get a LiveKit token for a room: its creator (through this API) and
 the members of the voicemode room whose code is the room's name. Creators are
@@ -25,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from adapters.auth import Identity, TokenError, verify_user_token
+from adapters.errors import HTTP_ERRORS
 from adapters.livekit_api import (
     DEFAULT_TTL_S,
     MAX_TTL_S,
@@ -54,6 +56,8 @@ RecordWebhook = Callable[[LiveKitWebhook], Awaitable[None]]
 MAX_BODY_BYTES = 64 * 1024
 MAX_WEBHOOK_BYTES = 1024 * 1024
 """A webhook carries the room and participant as LiveKit knows them: bigger."""
+BODY_TIMEOUT_S = 10.0
+"""How long a request's body may take to arrive (its headers: :mod:`adapters.http_limits`)."""
 MAX_PARTICIPANTS = 1000
 MAX_EMPTY_TIMEOUT_S = 24 * 3600
 MAX_METADATA_BYTES = 16 * 1024
@@ -66,30 +70,6 @@ PERMISSION_FIELDS = {
 ROOMS_PATH = "/api/voice/livekit/rooms"
 TOKEN_PATH = "/api/voice/livekit/token"
 WEBHOOK_PATH = "/api/voice/livekit/webhook"
-
-ERROR_CODES: dict[str, str] = {
-    "missing_token": "401: no `Authorization: Bearer <token>` header",
-    "invalid_token": "401: the bearer token is forged, malformed or names no valid user",
-    "token_expired": "401: the bearer token has expired",
-    "wrong_token_kind": "401: the bearer token is an agent's, not a user's",
-    "missing_signature": "401: a webhook without LiveKit's Authorization header",
-    "invalid_signature": "401: a webhook not signed by our LiveKit server for this very body",
-    "user_mismatch": "403: userId is not the authenticated user",
-    "participant_mismatch": "403: participantId is not the authenticated user",
-    "not_a_member": "403: the user neither created the room nor is a member of it",
-    "grant_not_allowed": "403: a permission other than canPublish, canSubscribe, canPublishData",
-    "malformed_json": "400: the body is not valid JSON (or not a LiveKit event)",
-    "invalid_body": "400: the body is not a JSON object",
-    "body_too_large": "400: the body exceeds the route's limit",
-    "missing_field": "400: a required field is absent",
-    "invalid_field": "400: a field has the wrong type or is out of range",
-    "invalid_room_name": "400: roomName is not 1-64 letters, digits, '.', '_' or '-'",
-    "not_found": "404: no such route",
-    "method_not_allowed": "405: the route does not take this method",
-    "internal_error": "500: the server failed; nothing was recorded",
-    "livekit_unavailable": "502: the LiveKit server did not answer or refused",
-    "livekit_not_configured": "503: LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET are unset",
-}
 
 
 class ApiError(Exception):
@@ -142,13 +122,23 @@ async def errors_as_json(
         return error_response(500, "internal_error", "the server failed to handle the request")
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request body, refused with ``body_too_large`` past ``limit`` bytes."""
+async def read_body(request: web.Request, limit: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
+    """The request body, refused past ``limit`` bytes or ``timeout_s`` seconds.
+
+    Without a deadline a client that sends its body a byte at a time holds a
+    handler (and its connection) for as long as it likes.
+    """
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(400, "body_too_large", f"bodies are limited to {limit} bytes")
-    body = await request.content.read(limit + 1)
-    while len(body) <= limit and not request.content.at_eof():
-        body += await request.content.read(limit + 1 - len(body))
+    try:
+        async with asyncio.timeout(timeout_s):
+            body = await request.content.read(limit + 1)
+            while len(body) <= limit and not request.content.at_eof():
+                body += await request.content.read(limit + 1 - len(body))
+    except TimeoutError as error:
+        raise ApiError(
+            408, "body_timeout", f"the body must arrive within {timeout_s:g} s"
+        ) from error
     if len(body) > limit:
         raise ApiError(400, "body_too_large", f"bodies are limited to {limit} bytes")
     return body
@@ -355,9 +345,7 @@ class LiveKitHttpApi:
         body = await read_json_object(request)
         room = room_name_field(body)
         if required_text(body, "participantId") != identity.user_id:
-            raise ApiError(
-                403, "participant_mismatch", "participantId must be the authenticated user"
-            )
+            raise ApiError(403, "user_mismatch", "participantId must be the authenticated user")
         permissions = parse_permissions(optional_object(body, "permissions"))
         ttl = optional_int(body, "ttlSeconds", MIN_TTL_S, MAX_TTL_S) or DEFAULT_TTL_S
         if not await self.belongs(identity.user_id, room):
@@ -418,6 +406,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
     described = {
         400: "Bad request",
         401: "Not authenticated",
+        408: "Body too slow",
         403: "Forbidden",
         502: "LiveKit failed",
         503: "LiveKit not configured",
@@ -427,7 +416,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
             "description": f"{described[status]}; `error.code` is one of: "
             + ", ".join(
                 f"`{code}`"
-                for code, meaning in ERROR_CODES.items()
+                for code, meaning in HTTP_ERRORS.items()
                 if meaning.startswith(f"{status}:")
             ),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -489,7 +478,7 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "required": ["code", "message"],
                             "properties": {
-                                "code": {"type": "string", "enum": list(ERROR_CODES)},
+                                "code": {"type": "string", "enum": list(HTTP_ERRORS)},
                                 "message": {"type": "string"},
                             },
                         }
@@ -615,7 +604,7 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": _json_body("CreateRoomRequest"),
                     "responses": {
                         "201": _json_answer("Created", "CreateRoomResponse"),
-                        **_error_responses(400, 401, 403, 502, 503),
+                        **_error_responses(400, 401, 403, 408, 502, 503),
                     },
                 }
             },
@@ -632,7 +621,7 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": _json_body("TokenRequest"),
                     "responses": {
                         "200": _json_answer("Issued", "TokenResponse"),
-                        **_error_responses(400, 401, 403, 503),
+                        **_error_responses(400, 401, 403, 408, 503),
                     },
                 }
             },
@@ -653,7 +642,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json_answer("Recorded", "WebhookAccepted"),
-                        **_error_responses(400, 401, 503),
+                        **_error_responses(400, 401, 408, 503),
                     },
                 }
             },

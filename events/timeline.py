@@ -15,12 +15,59 @@ from uuid import UUID
 
 import orjson
 
-from events.domain import Room, room_id_for
+from events.domain import (
+    LiveKitWebhookReceived,
+    Room,
+    SpeechSynthesized,
+    TranslationProduced,
+    room_id_for,
+)
 from events.sqlite import StoredRow
 from events.store import EventStore, LogFollower, originator_hex
 from events.transcoder import decode_plain
 
 State = dict[str, Any]
+
+EVENT_TYPES: tuple[str, ...] = tuple(
+    sorted(
+        [
+            name
+            for name, value in vars(Room).items()
+            if isinstance(value, type)
+            and issubclass(value, Room.Event)
+            and value not in (Room.Event, Room.Created)
+        ]
+        + [
+            event.__name__
+            for event in (TranslationProduced, SpeechSynthesized, LiveKitWebhookReceived)
+        ]
+    )
+)
+"""Every event name the log can hold, as ``replay`` prints it and ``--type`` takes it."""
+
+
+class UnknownEventTypeError(ValueError):
+    """A ``--type`` that names no event: a filter on it would silently show nothing."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown event type {name!r}; known types: {', '.join(EVENT_TYPES)}")
+        self.name = name
+
+
+def event_types(names: Iterable[str]) -> frozenset[str]:
+    """The event names meant by ``names``, matched case-insensitively.
+
+    Raises:
+        UnknownEventTypeError: a name matches no event type.
+    """
+    by_folded = {name.casefold(): name for name in EVENT_TYPES}
+    chosen = set()
+    for name in names:
+        known = by_folded.get(name.strip().casefold())
+        if known is None:
+            raise UnknownEventTypeError(name)
+        chosen.add(known)
+    return frozenset(chosen)
 
 
 @dataclass(frozen=True)
@@ -113,7 +160,7 @@ class Timeline:
         if name == "RoomOpened":
             self._room_codes[room_hex] = state["code"]
         state["room_id"] = room_hex
-        who, summary = _SUMMARIES.get(name, _generic)(state)
+        who, summary = summarize(name, state)
         room = self._room_codes.get(room_hex) or self._code_of(room_hex)
         return TimelineEntry(position, state.pop("timestamp"), room, name, who, summary, state)
 
@@ -123,6 +170,11 @@ class Timeline:
         code = str(decode_plain(opened[0].state).get("code", "")) if opened else ""
         self._room_codes[room_hex] = code or room_hex[:8]
         return self._room_codes[room_hex]
+
+
+def summarize(event: str, state: State) -> tuple[str, str]:
+    """Who an event is about, and the one-line explanation ``replay`` prints for it."""
+    return _SUMMARIES.get(event, _generic)(state)
 
 
 def render_entry(entry: TimelineEntry, *, as_json: bool) -> bytes:
@@ -204,10 +256,19 @@ def _voice_ended(state: State) -> tuple[str, str]:
 
 
 def _transcript(state: State) -> tuple[str, str]:
+    """Spoken transcripts say how long the utterance was and how long its decode took.
+
+    A bare ``2848 ms`` read like a latency; the utterance's length is audio
+    time, so it is written in seconds and named. Typed transcripts have no audio.
+    """
     targets = ",".join(state["targets"]) or "-"
+    timing = ""
+    if state["duration_ms"]:
+        timing = f", audio {state['duration_ms'] / 1000:.1f} s"
+        timing += f", decoded in {state.get('decode_ms', 0)} ms"
     return state["speaker_id"], (
         f"{_quote(state['text'])} [{state['source_language']} -> {targets}] "
-        f"via {state['engine']}, {state['duration_ms']} ms{_outcome(state)}"
+        f"via {state['engine']}{timing}{_outcome(state)}"
     )
 
 
@@ -224,8 +285,8 @@ def _outcome(state: State) -> str:
 def _translation(state: State) -> tuple[str, str]:
     return state["speaker_id"], (
         f"{state['source_language']} -> {state['target_language']} "
-        f"{_quote(state['translated_text'])} via {state['engine']}, "
-        f"{state['latency_ms']} ms{_outcome(state)}"
+        f"{_quote(state['translated_text'])} via {state['engine']} "
+        f"in {state['latency_ms']} ms{_outcome(state)}"
     )
 
 

@@ -270,3 +270,39 @@ def test_slow_client_is_dropped_and_others_are_unaffected(tight: ServedInstance)
 async def say_quietly(client: Client, text: str) -> None:
     ack = await client.request("speech-transcript", {"transcript": text[:4900], "sourceLang": "en"})
     assert ack["event"] == "ack"
+
+
+def test_text_frame_that_is_not_utf8_closes_with_1007(served: ServedInstance) -> None:
+    """RFC 6455 requires closing on invalid UTF-8; the README's close table says so."""
+
+    async def scenario() -> None:
+        alice = await member(served)
+        await alice.ws.send(b'{"event": "leave-room", "data": {}} \xff\xfe', text=True)
+        await alice.wait_closed()
+        assert alice.ws.close_code == 1007
+        bob = await member(served, "bob")
+        assert (await bob.request("leave-room"))["event"] == "left-room"
+
+    asyncio.run(scenario())
+
+
+def test_oversized_query_token_is_refused_with_414(served: ServedInstance) -> None:
+    async def scenario() -> None:
+        with pytest.raises(InvalidStatus) as refused:
+            await Client.connect(served.url, "a" * 9000)
+        assert refused.value.response.status_code == 414
+
+    asyncio.run(scenario())
+
+
+def test_unauthenticated_connection_is_closed_after_10_s(served: ServedInstance) -> None:
+    async def scenario() -> None:
+        started = time.monotonic()
+        silent = await Client.connect(served.url)
+        error = await silent.wait_for(lambda f: f["event"] == "error", timeout=15)
+        assert error["data"]["code"] == "auth_timeout"
+        await silent.wait_closed()
+        assert silent.ws.close_code == 4401
+        assert 9.5 <= time.monotonic() - started <= 13
+
+    asyncio.run(scenario())

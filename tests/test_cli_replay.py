@@ -18,6 +18,7 @@ from typing import IO, Any
 import orjson
 import pytest
 
+from events.timeline import EVENT_TYPES
 from tests.service import ROOT, Client, ServedInstance
 
 R1_EVENTS = [
@@ -302,6 +303,21 @@ def test_type_and_participant_filters(history: History) -> None:
     )
     assert [r["text"] for r in bob_transcripts] == ["El perro es negro."]
     assert parse(replay_ok("r1", "--db", history.db, "--participant", "nobody")) == []
+
+
+def test_type_names_match_in_any_case_and_unknown_ones_are_refused(history: History) -> None:
+    exact = replay_ok("r1", "--db", history.db, "--type", "TranscriptRecognized")
+    assert len(exact) == 3
+    assert replay_ok("r1", "--db", history.db, "--type", "transcriptrecognized") == exact
+    assert replay_ok("r1", "--db", history.db, "--type", "TRANSCRIPTRECOGNIZED") == exact
+
+    unknown = replay("r1", "--db", history.db, "--type", "Nope")
+    assert unknown.returncode == 2
+    assert unknown.stdout == ""
+    assert unknown.stderr.splitlines() == [
+        "voicemode replay: unknown event type 'Nope'; known types: " + ", ".join(EVENT_TYPES)
+    ]
+    assert "TranscriptRecognized" in EVENT_TYPES and "TranslationProduced" in EVENT_TYPES
 
 
 def test_since_and_until_bound_positions(history: History) -> None:

@@ -28,7 +28,8 @@ from aiohttp import web
 from livekit import api, rtc
 
 from adapters.auth import issue_token
-from adapters.http_api import ERROR_CODES, build_http_app
+from adapters.errors import HTTP_ERRORS
+from adapters.http_api import build_http_app
 from adapters.livekit_api import LiveKitSettings, LiveKitWebhook
 from tests.inprocess import InProcessService
 from tests.livekit_server import LiveKitServer, livekit_server
@@ -329,7 +330,7 @@ def test_tokens_only_for_rooms_the_user_belongs_to(
             status, body = await client.post(
                 TOKEN, {"roomName": alices, "participantId": "bob"}, "alice"
             )
-            assert (status, body["error"]["code"]) == (403, "participant_mismatch")
+            assert (status, body["error"]["code"]) == (403, "user_mismatch")
             status, body = await client.post(ROOMS, {"userId": "bob"}, "alice")
             assert (status, body["error"]["code"]) == (403, "user_mismatch")
 
@@ -495,7 +496,7 @@ def test_bad_requests_get_stable_codes(
                 got_status, answer = await client.post(path, body)
                 assert (got_status, answer["error"]["code"]) == (status, code), (path, body)
                 assert answer["error"]["message"]
-                assert code in ERROR_CODES
+                assert code in HTTP_ERRORS
 
             async def chunks(count: int) -> AsyncIterator[bytes]:
                 yield b'{"userId": "alice", "pad": "'
@@ -550,7 +551,7 @@ def test_the_openapi_document_describes_every_route(
     assert set(document["paths"]) == {"/healthz", "/openapi.json", ROOMS, TOKEN, WEBHOOK}
     assert document["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"][
         "enum"
-    ] == list(ERROR_CODES)
+    ] == list(HTTP_ERRORS)
 
     def refs(node: Any) -> Iterator[str]:
         if isinstance(node, dict):
