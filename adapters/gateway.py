@@ -651,7 +651,7 @@ class ClientConnection:
             "speech-transcript",
             ref,
             lambda user, reply: SubmitTranscript(
-                user, command.text, command.source_language, "client", 0, reply
+                user, command.text, command.source_language, "client", 0, reply, mode=command.mode
             ),
         )
 
