@@ -669,7 +669,7 @@ class ClientConnection:
         assert isinstance(command, ResumeFrame)
         if self._require_room(ref):
             self._holding = False
-            self._tell_session(Resume(command.since))
+            self._tell_session(Resume(command.since, ref))
 
     async def _room_command(
         self, name: str, ref: Ref, make: Callable[[str, Reply], RoomCommand]

@@ -452,3 +452,6 @@ _PARSERS: dict[str, Callable[[Fields], Command]] = {
     "resume": _resume,
     "set-preferences": _set_preferences,
 }
+
+COMMAND_EVENTS = frozenset(_PARSERS)
+"""Every command a client may send; each one with a ``ref`` is answered with it."""
