@@ -174,6 +174,11 @@ EVERY_COMMAND: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+def echoing(ref: int) -> Callable[[dict[str, Any]], bool]:
+    """Matches the frame that answers ``ref``."""
+    return lambda frame: frame.get("ref") == ref
+
+
 def test_every_accepted_command_with_a_ref_is_answered_once_with_it(
     served_with_livekit: ServedInstance,
 ) -> None:
@@ -186,7 +191,7 @@ def test_every_accepted_command_with_a_ref_is_answered_once_with_it(
         for number, (name, data, answer) in enumerate(EVERY_COMMAND):
             token = {"token": served.token("bob")} if name == "authenticate" else {}
             await client.send(name, {**data, **token}, ref=number)
-            reply = await client.wait_for(lambda f, n=number: f.get("ref") == n, timeout=20)
+            reply = await client.wait_for(echoing(number), timeout=20)
             assert reply["event"] == answer, (name, reply)
             if answer == "ack":
                 assert reply["data"]["event"] == name
