@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from actors.speech import SpeechKey, SpeechPiece
-from events.domain import Preferences
+from events.domain import Preferences, TranscriptMode
 from events.store import Recorded
 
 
@@ -118,7 +118,8 @@ class SubmitTranscript:
     """A final transcript of something a member said.
 
     ``transcript_id`` is the utterance's id when partial captions already
-    named it, so the final transcript carries the same id.
+    named it, so the final transcript carries the same id. ``mode`` is the
+    mode a typed transcript asked for itself (None: the speaker's mode).
     """
 
     user_id: str
@@ -130,6 +131,7 @@ class SubmitTranscript:
     transcript_id: UUID | None = None
     decode_ms: int = 0
     fallbacks: tuple[str, ...] = ()
+    mode: TranscriptMode | None = None
 
 
 @dataclass(frozen=True)
@@ -207,9 +209,14 @@ class CatchUp:
 
 @dataclass(frozen=True)
 class Resume:
-    """The client saw everything up to ``since``: send what it missed."""
+    """The client saw everything up to ``since``: send what it missed.
+
+    With a ``ref``, the session then acknowledges the resume with it, after
+    the missed frames (``ack {event: "resume", position}``).
+    """
 
     since: int
+    ref: str | int | None = None
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,7 @@ class RoomActor(pykka.ThreadingActor):
                 self.away_grace,
                 message.decode_ms,
                 message.fallbacks,
+                mode=message.mode,
             )
             self._decided(message.reply)
 

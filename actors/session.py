@@ -128,13 +128,25 @@ class ParticipantSessionActor(pykka.ThreadingActor):
 
     @handle.register
     def _resume(self, message: Resume) -> None:
-        missed = list(
-            self.spec.store.read_room(self.spec.room_code, message.since, self.spec.joined_at)
-        )
+        since = self._within_log(message.since)
+        missed = list(self.spec.store.read_room(self.spec.room_code, since, self.spec.joined_at))
         listener = Listener(self.spec.user_id, self._language_before(missed))
         self._send(frame for recorded in missed for frame in frames_for(listener, recorded))
-        self.spec.cursor.advance(message.since)
+        self.spec.cursor.advance(since)
         self._release()
+        if message.ref is not None:
+            data = {"event": "resume", "position": self.spec.cursor.position}
+            self._send([{**server_frame("ack", data), "ref": message.ref}])
+
+    def _within_log(self, since: int) -> int:
+        """``since`` clamped to the log as it is: 0 up to its newest position.
+
+        The parser bounds ``since`` already; this keeps any value that gets
+        here from overflowing the store's integers (which would crash the
+        session) or from moving the cursor past events not yet written
+        (which would silence the session until the log caught up).
+        """
+        return max(0, min(since, self.spec.store.position()))
 
     @handle.register
     def _release_held(self, _: ReleaseHeld) -> None:

@@ -21,7 +21,8 @@ from adapters.languages import UnknownLanguageError, normalize_language
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
 MAX_TTL_S = 7 * 24 * 3600
-USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
+USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,128}")
+"""Matched whole (``fullmatch``): ``$`` would let a trailing newline through."""
 USER_SECRET = "VOICEMODE_SECRET"
 AGENT_SECRET = "VOICEMODE_AGENT_SECRET"
 AGENT_KIND = "agent"
@@ -97,7 +98,7 @@ def issue_token(
     secret: str, user_id: str, name: str, language: str, ttl_s: int, kind: str = USER_KIND
 ) -> str:
     """Sign a token for ``user_id``, valid for ``ttl_s`` seconds."""
-    if not USER_ID.match(user_id):
+    if not USER_ID.fullmatch(user_id):
         raise ValueError("user id is 1-128 letters, digits or . _ @ : -")
     now = int(time.time())
     claims = {
@@ -113,7 +114,7 @@ def issue_token(
 
 def issue_agent_token(secret: str, worker_id: str, ttl_s: int) -> str:
     """Sign an agent worker's token with the agent secret, valid for ``ttl_s`` seconds."""
-    if not USER_ID.match(worker_id):
+    if not USER_ID.fullmatch(worker_id):
         raise ValueError("worker id is 1-128 letters, digits or . _ @ : -")
     now = int(time.time())
     claims = {"sub": worker_id, "kind": AGENT_KIND, "iat": now, "exp": now + ttl_s}
@@ -162,7 +163,7 @@ def verify_token(secret: str, token: str) -> Identity:
     except jwt.PyJWTError as error:
         raise TokenError("invalid_token", f"the token is not valid: {error}") from error
     user_id = claims["sub"]
-    if not isinstance(user_id, str) or not USER_ID.match(user_id):
+    if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
         raise TokenError("invalid_token", "the token names no valid user")
     try:
         language = normalize_language(str(claims.get("lang") or "en"))

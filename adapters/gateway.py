@@ -651,7 +651,7 @@ class ClientConnection:
             "speech-transcript",
             ref,
             lambda user, reply: SubmitTranscript(
-                user, command.text, command.source_language, "client", 0, reply
+                user, command.text, command.source_language, "client", 0, reply, mode=command.mode
             ),
         )
 
@@ -669,7 +669,7 @@ class ClientConnection:
         assert isinstance(command, ResumeFrame)
         if self._require_room(ref):
             self._holding = False
-            self._tell_session(Resume(command.since))
+            self._tell_session(Resume(command.since, ref))
 
     async def _room_command(
         self, name: str, ref: Ref, make: Callable[[str, Reply], RoomCommand]

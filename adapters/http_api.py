@@ -238,7 +238,7 @@ def parse_permissions(permissions: Mapping[str, Any] | None) -> Permissions:
 def room_name_field(body: Mapping[str, Any]) -> str:
     """The ``roomName`` field, checked against the room-name alphabet."""
     name = required_text(body, "roomName")
-    if not ROOM_NAME.match(name):
+    if not ROOM_NAME.fullmatch(name):
         raise ApiError(
             400, "invalid_room_name", "roomName is 1-64 letters, digits, '.', '_' or '-'"
         )

@@ -7,6 +7,11 @@ is rejected with ``unknown_language`` rather than silently passed to engines.
 
 from __future__ import annotations
 
+import re
+
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+"""A BCP 47 tag's shape, matched whole: no spaces, no trailing newline."""
+
 ISO_639_1 = frozenset(
     [
         "aa",
@@ -212,9 +217,9 @@ def normalize_language(tag: str) -> str:
     Raises:
         UnknownLanguageError: if the primary subtag is not a known language.
     """
-    primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
-    if primary not in ISO_639_1:
+    primary = tag.replace("_", "-").split("-", 1)[0].lower()
+    if len(tag) > 64 or not LANGUAGE_TAG.fullmatch(tag) or primary not in ISO_639_1:
         raise UnknownLanguageError(
-            f"unknown language code {tag!r}; use an ISO 639-1 code like 'en'"
+            f"unknown language code {tag[:64]!r}; use an ISO 639-1 code like 'en'"
         )
     return primary

@@ -34,7 +34,11 @@ MIN_TTL_S = 60
 MIN_SECRET_CHARS = 32
 AnswerT = TypeVar("AnswerT")
 ROOM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-"""Room names share the voicemode room-code alphabet, so a room code is a room name."""
+"""Room names share the voicemode room-code alphabet, so a room code is a room name.
+
+Anchored for the OpenAPI document (JSON Schema patterns are not); matched
+with ``fullmatch``, since ``$`` alone lets a trailing newline through.
+"""
 
 
 class LiveKitConfigError(ValueError):
@@ -141,7 +145,7 @@ def mint_participant_token(
     Raises:
         ValueError: the room name or TTL is out of bounds.
     """
-    if not ROOM_NAME.match(room):
+    if not ROOM_NAME.fullmatch(room):
         raise ValueError("room names are 1-64 letters, digits, '.', '_' or '-'")
     if not MIN_TTL_S <= ttl_s <= MAX_TTL_S:
         raise ValueError(f"token lifetimes are {MIN_TTL_S}-{MAX_TTL_S} seconds")

@@ -17,11 +17,19 @@ import orjson
 
 from adapters.audio import ENCODINGS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from adapters.languages import UnknownLanguageError, normalize_language
+from events.domain import TranscriptMode
 
 MAX_TEXT_FRAME_BYTES = 64 * 1024
 MAX_TRANSCRIPT_CHARS = 5000
 MAX_ERROR_MESSAGE_CHARS = 2000
-ROOM_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ROOM_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""Matched whole (``fullmatch``): ``$`` would let a trailing newline through."""
+NAME = re.compile(r"[!-~]{0,64}")
+"""Engine and voice names: up to 64 visible ASCII characters (empty resets)."""
+MAX_POSITION = 2**63 - 1
+"""The largest log position: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
+MAX_REF = 2**53 - 1
+"""Integer refs stay exact in JavaScript clients (``Number.MAX_SAFE_INTEGER``)."""
 
 Ref = str | int | None
 
@@ -99,10 +107,16 @@ class StopVoiceSessionFrame:
 
 @dataclass(frozen=True)
 class SpeechTranscript:
-    """``speech-transcript {transcript, sourceLang}``: text already recognized."""
+    """``speech-transcript {transcript, sourceLang, soloMode?, soloTargetLang?}``.
+
+    Text already recognized. With ``soloMode`` it has a mode of its own
+    (``true``: solo into ``soloTargetLang``; ``false``: group); without, it
+    takes the speaker's current mode.
+    """
 
     text: str
     source_language: str
+    mode: TranscriptMode | None = None
 
 
 @dataclass(frozen=True)
@@ -197,9 +211,24 @@ class Fields:
         value: bool | None = self._get(key, bool, "a boolean", False)
         return value
 
-    def integer(self, key: str, *, required: bool) -> int | None:
-        """An integer field."""
+    def integer(
+        self,
+        key: str,
+        *,
+        required: bool,
+        low: int,
+        high: int,
+        out_of_range: str = "invalid_field",
+    ) -> int | None:
+        """An integer field within ``[low, high]`` (a boolean is not an integer).
+
+        Every integer has a range, so no value can overflow the store or the
+        JSON encoder further in. ``out_of_range`` is the code for an integer
+        outside it (a wrong type is always ``invalid_field``).
+        """
         value: int | None = self._get(key, int, "an integer", required)
+        if value is not None and not low <= value <= high:
+            raise ProtocolError(out_of_range, f"data.{key} must be {low}-{high}", self.ref)
         return value
 
     def language(self, key: str, *, required: bool = True) -> str | None:
@@ -235,8 +264,10 @@ def parse_envelope(raw: str | bytes) -> tuple[str, Fields]:
     if not isinstance(frame, dict):
         raise ProtocolError("invalid_frame", "a frame must be a JSON object")
     ref = frame.get("ref")
-    if ref is not None and (not isinstance(ref, str | int) or isinstance(ref, bool)):
-        raise ProtocolError("invalid_field", "ref must be a string or an integer")
+    if ref is not None and not _valid_ref(ref):
+        raise ProtocolError(
+            "invalid_field", f"ref must be a string or an integer -{MAX_REF}-{MAX_REF}"
+        )
     name = frame.get("event")
     if not isinstance(name, str):
         raise ProtocolError("invalid_frame", 'a frame needs an "event" string', ref)
@@ -246,6 +277,14 @@ def parse_envelope(raw: str | bytes) -> tuple[str, Fields]:
     if not isinstance(data, dict):
         raise ProtocolError("invalid_frame", '"data" must be a JSON object', ref)
     return name, Fields(data, ref)
+
+
+def _valid_ref(ref: object) -> bool:
+    if isinstance(ref, bool):
+        return False
+    if isinstance(ref, int):
+        return -MAX_REF <= ref <= MAX_REF
+    return isinstance(ref, str)
 
 
 def parse_frame(raw: str | bytes) -> ClientFrame:
@@ -272,7 +311,7 @@ def _authenticate(fields: Fields) -> Command:
 def room_code(fields: Fields, key: str, *, required: bool) -> str | None:
     """A room code field, in the room-code alphabet."""
     code = fields.text(key, required=required)
-    if code is not None and not ROOM_CODE.match(code):
+    if code is not None and not ROOM_CODE.fullmatch(code):
         raise ProtocolError(
             "invalid_room_code", f"{key} is 1-64 letters, digits, '.', '_' or '-'", fields.ref
         )
@@ -318,14 +357,14 @@ def _start_speech(fields: Fields) -> Command:
         raise ProtocolError(
             "unsupported_encoding", f"encoding must be one of {', '.join(ENCODINGS)}", fields.ref
         )
-    rate = fields.integer("sampleRateHertz", required=False) or 16000
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise ProtocolError(
-            "invalid_sample_rate",
-            f"sampleRateHertz must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE}",
-            fields.ref,
-        )
-    return StartSpeechFrame(language, solo_target, encoding, rate)
+    rate = fields.integer(
+        "sampleRateHertz",
+        required=False,
+        low=MIN_SAMPLE_RATE,
+        high=MAX_SAMPLE_RATE,
+        out_of_range="invalid_sample_rate",
+    )
+    return StartSpeechFrame(language, solo_target, encoding, 16000 if rate is None else rate)
 
 
 def _stop_speech(_: Fields) -> Command:
@@ -356,7 +395,10 @@ def _speech_transcript(fields: Fields) -> Command:
         )
     language = fields.language("sourceLang")
     assert language is not None
-    return SpeechTranscript(text, language)
+    mode = (
+        None if fields.optional_flag("soloMode") is None else TranscriptMode(_solo_target(fields))
+    )
+    return SpeechTranscript(text, language, mode)
 
 
 def _client_error(fields: Fields) -> Command:
@@ -376,9 +418,11 @@ def _set_preferences(fields: Fields) -> Command:
     ]
     if speech is None and all(name is None for name in names):
         raise ProtocolError("missing_field", "set-preferences needs at least one field", fields.ref)
-    if any(name is not None and len(name) > 64 for name in names):
+    if any(name is not None and not NAME.fullmatch(name) for name in names):
         raise ProtocolError(
-            "invalid_field", "engine and voice names are at most 64 characters", fields.ref
+            "invalid_field",
+            "engine and voice names are at most 64 visible ASCII characters",
+            fields.ref,
         )
     return SetPreferencesFrame(speech, *names)
 
@@ -390,10 +434,8 @@ def _resume(fields: Fields) -> Command:
 
 
 def _position(fields: Fields, key: str, *, required: bool) -> int | None:
-    value = fields.integer(key, required=required)
-    if value is not None and value < 0:
-        raise ProtocolError("invalid_field", f"data.{key} must be >= 0", fields.ref)
-    return value
+    """A log position: 0 (the start) up to the largest the store can hold."""
+    return fields.integer(key, required=required, low=0, high=MAX_POSITION)
 
 
 _PARSERS: dict[str, Callable[[Fields], Command]] = {
@@ -410,3 +452,6 @@ _PARSERS: dict[str, Callable[[Fields], Command]] = {
     "resume": _resume,
     "set-preferences": _set_preferences,
 }
+
+COMMAND_EVENTS = frozenset(_PARSERS)
+"""Every command a client may send; each one with a ``ref`` is answered with it."""

@@ -64,9 +64,23 @@ class VoiceSession:
     livekit_room: str
 
 
+@dataclass(frozen=True)
+class TranscriptMode:
+    """The mode one transcript asked for itself: solo into ``solo_target``, or group (None).
+
+    Without one, a transcript takes its speaker's current mode.
+    """
+
+    solo_target: str | None
+
+
 @dataclass
 class Member:
     """A participant as the room knows them: identity, language and mode.
+
+    ``solo_target`` is the mode of their speech: set by a speech session
+    (``SpeechStarted``) until it ends (``SpeechEnded``), and otherwise by a
+    voice session until that ends; None is group mode.
 
     ``away_since`` is set while a participant is disconnected without having
     left: the room keeps translating into their language for a grace period so
@@ -127,6 +141,7 @@ class Room(Aggregate):
                 member = aggregate.members[self.user_id]
                 member.away_since = self.timestamp
                 member.speaking = False
+                member.solo_target = None
             else:
                 aggregate.members.pop(self.user_id, None)
 
@@ -184,14 +199,21 @@ class Room(Aggregate):
 
     @dataclass(frozen=True)
     class SpeechEnded(Event):
-        """A participant stopped speaking."""
+        """A participant stopped speaking; the speech session's solo mode ends with it."""
 
         user_id: str
 
         def apply(self, aggregate: Aggregate) -> None:
-            """Mark the member as no longer speaking."""
+            """Mark the member as no longer speaking, back to their voice session's mode.
+
+            Solo mode belongs to the speech session that asked for it: after
+            it, the member's transcripts are group again (or solo as their
+            LiveKit voice session asked, while it lasts).
+            """
             assert isinstance(aggregate, Room)
-            aggregate.members[self.user_id].speaking = False
+            member = aggregate.members[self.user_id]
+            member.speaking = False
+            member.solo_target = member.voice.solo_target if member.voice is not None else None
 
     @dataclass(frozen=True)
     class VoiceSessionStarted(Event):
@@ -373,12 +395,16 @@ class Room(Aggregate):
         away_grace: timedelta,
         decode_ms: int = 0,
         fallbacks: tuple[str, ...] = (),
+        *,
+        mode: TranscriptMode | None = None,
     ) -> None:
         """Record a final transcript and decide which languages it needs.
 
-        It is translated with the speaker's preferred translation engine.
+        It is translated with the speaker's preferred translation engine, in
+        its own ``mode`` if it asked for one, else in the speaker's mode.
         """
         speaker = self.members[speaker_id]
+        solo_target = speaker.solo_target if mode is None else mode.solo_target
         self.trigger_event(
             self.TranscriptRecognized,
             transcript_id=transcript_id,
@@ -386,8 +412,8 @@ class Room(Aggregate):
             speaker_name=speaker.name,
             text=text,
             source_language=source_language,
-            solo_target=speaker.solo_target,
-            targets=self.target_languages(speaker, source_language, away_grace),
+            solo_target=solo_target,
+            targets=self.target_languages(speaker, source_language, away_grace, solo_target),
             engine=engine,
             duration_ms=duration_ms,
             decode_ms=decode_ms,
@@ -409,15 +435,20 @@ class Room(Aggregate):
             )
 
     def target_languages(
-        self, speaker: Member, source_language: str, away_grace: timedelta
+        self,
+        speaker: Member,
+        source_language: str,
+        away_grace: timedelta,
+        solo_target: str | None,
     ) -> tuple[str, ...]:
         """Distinct languages a transcript must be translated into.
 
-        Members who disconnected less than ``away_grace`` ago still count, so
-        their client can resume without gaps.
+        Only ``solo_target`` for a solo transcript. Members who disconnected
+        less than ``away_grace`` ago still count, so their client can resume
+        without gaps.
         """
-        if speaker.solo_target is not None:
-            wanted = {speaker.solo_target}
+        if solo_target is not None:
+            wanted = {solo_target}
         else:
             cutoff = Room.Event.create_timestamp() - away_grace
             wanted = {

@@ -87,6 +87,21 @@ CASES: list[tuple[str, Any, str]] = [
         "invalid_room_code",
     ),
     ("resume without since", '{"event": "resume", "data": {}}', "missing_field"),
+    (
+        "room code with a trailing newline",
+        '{"event": "join-room", "data": {"roomCode": "abc\\n"}, "ref": 7}',
+        "invalid_room_code",
+    ),
+    (
+        "since past 64 bits",
+        '{"event": "resume", "data": {"since": 9223372036854775808}, "ref": 7}',
+        "invalid_field",
+    ),
+    (
+        "sample rate 0",
+        '{"event": "start-speech", "data": {"languageCode": "en", "sampleRateHertz": 0}}',
+        "invalid_sample_rate",
+    ),
     ("stop without start", '{"event": "stop-speech"}', "not_speaking"),
 ]
 

@@ -370,9 +370,9 @@ def test_state_at_shows_the_room_as_it_was(history: History) -> None:
     last = max(line.position for line in parse(replay_ok("r1", "--db", history.db)))
     lines = replay_ok("r1", "--db", history.db, "--state-at", str(last))
     assert members(lines) == {
-        "alice Alice hears en solo -> fr away",
+        "alice Alice hears en group away",
         "carol Carol hears es group away",
-    }, "a disconnect keeps the member, away"
+    }, "a disconnect keeps the member, away; it ends her speech, and its solo mode"
 
 
 def test_bad_requests_get_a_clear_message_and_a_failure_code(

@@ -107,6 +107,54 @@ def test_resume_while_others_keep_talking_is_gapless(served: ServedInstance) -> 
     asyncio.run(scenario())
 
 
+def test_resume_with_a_ref_is_acknowledged_after_the_missed_frames(
+    served: ServedInstance,
+) -> None:
+    async def scenario() -> None:
+        alice = await joined(served, "alice", "en")
+        bob = await joined(served, "bob", "en")
+        await say(alice, SENTENCES[0])
+        await bob.expect("translated-message", originalText=SENTENCES[0])
+        seen = stored_frames(bob)[-1]["pos"]
+        await bob.close()
+        await alice.expect("user-left", userId="bob")
+        last = 0
+        for text in SENTENCES[1:4]:
+            last = await say(alice, text)
+
+        bob = await joined(served, "bob", "en")
+        ack = await bob.request("resume", {"since": seen}, ref="catch-up")
+        assert ack["event"] == "ack", ack
+        assert ack["data"]["event"] == "resume"
+        assert ack["data"]["position"] >= last, "caught up to at least the last missed event"
+        missed = [f["data"]["originalText"] for f in bob.named("translated-message")]
+        assert missed == SENTENCES[1:4], "the missed frames come before the ack"
+        assert all(f["pos"] <= ack["data"]["position"] for f in stored_frames(bob))
+
+        await say(alice, SENTENCES[4])
+        live = await bob.expect("translated-message", originalText=SENTENCES[4])
+        assert live["pos"] > ack["data"]["position"]
+
+    asyncio.run(scenario())
+
+
+def test_a_since_past_the_end_of_the_log_does_not_silence_the_session(
+    served: ServedInstance,
+) -> None:
+    """A client that claims to have seen the future still hears what comes next."""
+
+    async def scenario() -> None:
+        alice = await joined(served, "alice", "en")
+        bob = await joined(served, "bob", "en")
+        ack = await bob.request("resume", {"since": 10**12})
+        assert ack["event"] == "ack"
+        assert ack["data"]["position"] < 10**12, "clamped to the log's newest position"
+        await say(alice, SENTENCES[0])
+        await bob.expect("translated-message", originalText=SENTENCES[0])
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_delivers_everything_accepted(served: ServedInstance) -> None:
     async def before_crash() -> int:

@@ -98,6 +98,67 @@ def test_solo_mode_translates_privately_for_the_speaker(served: ServedInstance) 
     run(scenario)
 
 
+def test_solo_mode_ends_with_the_speech_session(served: ServedInstance) -> None:
+    """After ``stop-speech`` the speaker's typed messages reach the room again."""
+
+    async def scenario() -> None:
+        alice = await joined(served, "alice", "en")
+        bob = await joined(served, "bob", "es")
+        solo = {"languageCode": "en", "soloMode": True, "soloTargetLang": "fr"}
+        assert (await alice.request("start-speech", solo))["event"] == "ack"
+        assert (await alice.request("stop-speech"))["event"] == "ack"
+        said = await alice.request(
+            "speech-transcript", {"transcript": "The dog is black.", "sourceLang": "en"}
+        )
+        assert said["event"] == "ack"
+        heard = await bob.expect("translated-message", originalText="The dog is black.")
+        assert "perro" in heard["data"]["translatedText"].lower()
+        await alice.expect("recognized-speech", text="The dog is black.")
+        assert alice.named("solo-translated") == []
+        await alice.close()
+        await bob.close()
+
+        state = served.replay("r1", "--state-at", str(said["data"]["position"]))
+        alice_line = next(line for line in state.splitlines() if "alice" in line)
+        assert "group" in alice_line and "solo" not in alice_line, state
+
+    run(scenario)
+
+
+def test_a_typed_transcript_can_ask_for_solo_in_its_own_frame(served: ServedInstance) -> None:
+    async def scenario() -> None:
+        alice = await joined(served, "alice", "en")
+        bob = await joined(served, "bob", "en")
+        private = {"transcript": "The cat is small.", "sourceLang": "en"}
+        ack = await alice.request(
+            "speech-transcript", {**private, "soloMode": True, "soloTargetLang": "es"}
+        )
+        assert ack["event"] == "ack"
+        solo = await alice.expect("solo-translated", originalText="The cat is small.")
+        assert solo["data"]["targetLang"] == "es"
+        assert "gato" in solo["data"]["translatedText"].lower()
+
+        await alice.request("speech-transcript", {"transcript": "Hello.", "sourceLang": "en"})
+        await bob.expect("translated-message", originalText="Hello.")
+        assert [f["data"]["originalText"] for f in bob.named("translated-message")] == ["Hello."]
+        assert alice.named("recognized-speech")[0]["data"]["text"] == "Hello."
+
+        started = {"languageCode": "en", "soloMode": True, "soloTargetLang": "es"}
+        assert (await alice.request("start-speech", started))["event"] == "ack"
+        group = await alice.request(
+            "speech-transcript", {"transcript": "For all.", "sourceLang": "en", "soloMode": False}
+        )
+        assert group["event"] == "ack"
+        await bob.expect("translated-message", originalText="For all.")
+
+        refused = await alice.request(
+            "speech-transcript", {**private, "soloMode": True, "soloTargetLang": "xx"}
+        )
+        assert refused["data"]["code"] == "unknown_language"
+
+    run(scenario)
+
+
 def test_language_defaults_to_token_claim_and_can_change(served: ServedInstance) -> None:
     async def scenario() -> None:
         alice = await joined(served, "alice", "en")

@@ -24,6 +24,7 @@ import pytest
 from livekit import api, rtc
 
 from adapters.auth import issue_token
+from adapters.protocol import COMMAND_EVENTS
 from tests.agent_worker import AgentWorker
 from tests.livekit_server import LiveKitServer, livekit_server
 from tests.rtc_people import Listener, Speaker, eventually
@@ -153,6 +154,52 @@ def test_the_agent_channel_takes_agents_only_and_users_take_no_agent_token(
         refusal = await client.expect("error")
         assert refusal["data"]["code"] == "wrong_token_kind"
         await client.wait_closed()
+
+    run(scenario)
+
+
+EVERY_COMMAND: list[tuple[str, dict[str, Any], str]] = [
+    ("authenticate", {}, "authenticated"),  # the token is added by the test
+    ("join-room", {"roomCode": "answers"}, "joined-room"),
+    ("set-language", {"language": "es"}, "ack"),
+    ("set-preferences", {"speech": False}, "ack"),
+    ("start-speech", {"languageCode": "en"}, "ack"),
+    ("speech-transcript", {"transcript": "Hello.", "sourceLang": "en"}, "ack"),
+    ("stop-speech", {}, "ack"),
+    ("client-error", {"code": "mic_denied", "message": "no microphone"}, "ack"),
+    ("resume", {"since": 0}, "ack"),
+    ("start-voice-session", {"languageCode": "en"}, "voice-session-ready"),
+    ("stop-voice-session", {}, "voice-session-ended"),
+    ("leave-room", {}, "left-room"),
+]
+
+
+def echoing(ref: int) -> Callable[[dict[str, Any]], bool]:
+    """Matches the frame that answers ``ref``."""
+    return lambda frame: frame.get("ref") == ref
+
+
+def test_every_accepted_command_with_a_ref_is_answered_once_with_it(
+    served_with_livekit: ServedInstance,
+) -> None:
+    """The README's promise, command by command: a reply or an ``ack`` echoing the ``ref``."""
+    served = served_with_livekit
+    assert {name for name, _, _ in EVERY_COMMAND} == COMMAND_EVENTS
+
+    async def scenario() -> None:
+        client = await Client.connect(served.url)
+        for number, (name, data, answer) in enumerate(EVERY_COMMAND):
+            token = {"token": served.token("bob")} if name == "authenticate" else {}
+            await client.send(name, {**data, **token}, ref=number)
+            reply = await client.wait_for(echoing(number), timeout=20)
+            assert reply["event"] == answer, (name, reply)
+            if answer == "ack":
+                assert reply["data"]["event"] == name
+                assert isinstance(reply["data"]["position"], int)
+        await asyncio.sleep(0.5)
+        refs = [frame["ref"] for frame in client.frames if "ref" in frame]
+        assert refs == list(range(len(EVERY_COMMAND))), "each answered once, in order"
+        await client.close()
 
     run(scenario)
 

@@ -22,6 +22,7 @@ Decoding raises :class:`~adapters.protocol.ProtocolError` with a stable code:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -29,6 +30,7 @@ from uuid import UUID
 
 import orjson
 
+from adapters.audio import MAX_SAMPLE_RATE
 from adapters.auth import USER_ID
 from adapters.livekit_agent.control import (
     FinalTranscript,
@@ -51,6 +53,11 @@ MAX_NAME_CHARS = 64
 MAX_FALLBACKS = 16
 MAX_MEMBERS = 10_000
 MAX_MESSAGE_CHARS = 2000
+MAX_MILLISECONDS = 24 * 3600 * 1000
+"""Durations and latencies: a day is far above any utterance or synthesis, and
+far below what the store's 64-bit integers hold."""
+NAME = re.compile(rf"[!-~]{{1,{MAX_NAME_CHARS}}}")
+"""A short name: visible ASCII, matched whole (no spaces or line breaks)."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,7 @@ class _AgentFields(Fields):
     def user_id(self, key: str) -> str:
         """A user (LiveKit participant) id."""
         value = self.required_text(key)
-        if not USER_ID.match(value):
+        if not USER_ID.fullmatch(value):
             raise ProtocolError("invalid_field", f"data.{key} is not a user id", self.ref)
         return value
 
@@ -174,20 +181,20 @@ class _AgentFields(Fields):
         assert value is not None
         return value
 
-    def count(self, key: str) -> int:
-        """A required non-negative integer."""
-        value = self.integer(key, required=True)
+    def count(self, key: str, high: int = MAX_MILLISECONDS) -> int:
+        """A required integer in ``[0, high]`` (by default a duration in ms)."""
+        value = self.integer(key, required=True, low=0, high=high)
         assert value is not None
-        if value < 0:
-            raise ProtocolError("invalid_field", f"data.{key} must be >= 0", self.ref)
         return value
 
     def name(self, key: str, *, required: bool = True) -> str | None:
         """A short name (engine, voice, code)."""
         value = self.text(key, required=required)
-        if value is not None and not 0 < len(value) <= MAX_NAME_CHARS:
+        if value is not None and not NAME.fullmatch(value):
             raise ProtocolError(
-                "invalid_field", f"data.{key} is 1-{MAX_NAME_CHARS} characters", self.ref
+                "invalid_field",
+                f"data.{key} is 1-{MAX_NAME_CHARS} visible ASCII characters",
+                self.ref,
             )
         return value
 
@@ -201,7 +208,7 @@ class _AgentFields(Fields):
         """A list of short names (absent means none)."""
         value = self._get(key, list, "a list", False) or []
         if len(value) > MAX_FALLBACKS or not all(
-            isinstance(item, str) and 0 < len(item) <= MAX_NAME_CHARS for item in value
+            isinstance(item, str) and NAME.fullmatch(item) for item in value
         ):
             raise ProtocolError(
                 "invalid_field", f"data.{key} is up to {MAX_FALLBACKS} short names", self.ref
@@ -229,7 +236,7 @@ class _AgentFields(Fields):
     def languages(self, key: str) -> dict[str, str]:
         """A map of user id to language code."""
         value: dict[str, Any] = self._get(key, dict, "an object", True)
-        if len(value) > MAX_MEMBERS or not all(USER_ID.match(user) for user in value):
+        if len(value) > MAX_MEMBERS or not all(USER_ID.fullmatch(user) for user in value):
             raise ProtocolError(
                 "invalid_field", f"data.{key} maps up to {MAX_MEMBERS} user ids", self.ref
             )
@@ -356,7 +363,7 @@ def _parse_synthesized(fields: _AgentFields) -> SynthesisReport:
         fields.lang("language"),
         fields.name("voice", required=False),
         fields.required_name("engine"),
-        fields.count("sampleRate"),
+        fields.count("sampleRate", MAX_SAMPLE_RATE),
         fields.count("audioMs"),
         fields.count("firstChunkMs"),
         fields.names("fallbacks"),
