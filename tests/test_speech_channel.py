@@ -18,6 +18,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from eventsourcing.domain import DomainEvent
 
 from actors.service import ServiceSettings, VoiceService
 from actors.speech import SpeechEnd, SpeechHeader, SpeechKey, SpeechPiece, SpeechSynthesis
@@ -76,7 +77,7 @@ def heard_by(listener: Listener, log: list[Recorded]) -> list[tuple[str, str, bo
 
 
 def room_log(room: Room) -> list[Recorded]:
-    return [Recorded(0, event) for event in room.collect_events()]
+    return [Recorded(0, e) for e in room.collect_events() if isinstance(e, DomainEvent)]
 
 
 def test_a_listener_in_a_voice_session_hears_group_translations_on_livekit_only() -> None:

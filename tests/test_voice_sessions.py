@@ -273,6 +273,8 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
         async with (
             member(served, "alice", room, "en"),
             member(served, "bob", room, "es") as bob_ws,
+            member(served, "carol", room, "es") as carol_ws,
+            member(served, "dave", room, "ca") as dave_ws,
         ):
             ready = await bob_ws.request("start-voice-session", {"languageCode": "es"}, timeout=20)
             assert ready["event"] == "voice-session-ready", ready
@@ -291,10 +293,15 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
                 assert word_error_rate(FIRST, translated["data"]["originalText"]) <= WER_LIMIT
                 await eventually(lambda: bob.heard_since(start), 30, "bob to hear Spanish")
                 await eventually(
-                    lambda: events_named(served, room, "SpeechSynthesized"),
+                    lambda: spoken_over(served, room, "livekit"),
                     30,
                     "the agent to report what it said",
                 )
+                first_id = translated["data"]["id"]
+                for websocket_only, language in ((carol_ws, "es"), (dave_ws, "ca")):
+                    await websocket_only.expect(
+                        "synthesized-speech-end", timeout=60, id=first_id, language=language
+                    )
 
                 worker.kill()
                 await eventually(
@@ -311,7 +318,7 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
                 await eventually(lambda: len(bob.subscribed_at) > 1, 30, "tts-es again")
                 after = asyncio.get_running_loop().time()
                 await alice.say(SECOND)
-                await bob_ws.wait_for(
+                second = await bob_ws.wait_for(
                     lambda f: (
                         f.get("event") == "translated-message"
                         and word_error_rate(SECOND, f["data"]["originalText"]) <= WER_LIMIT
@@ -319,6 +326,20 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
                     timeout=60,
                 )
                 await eventually(lambda: bob.heard_since(after), 30, "bob to hear it again")
+                await eventually(
+                    lambda: len(spoken_over(served, room, "livekit")) == 2,
+                    30,
+                    "the fresh agent to report what it said",
+                )
+                for websocket_only, language in ((carol_ws, "es"), (dave_ws, "ca")):
+                    await websocket_only.expect(
+                        "synthesized-speech-end",
+                        timeout=60,
+                        id=second["data"]["id"],
+                        language=language,
+                    )
+                assert not bob_ws.named("synthesized-speech"), "bob hears Spanish on tts-es only"
+                assert len(bob_ws.named("translated-message")) == 2, "but reads it on the WebSocket"
             finally:
                 await alice.room.disconnect()
                 await bob.leave()
@@ -327,8 +348,15 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
         assert [t["engine"] for t in transcripts] == ["faster-whisper"] * 2
         assert all(t["speaker_id"] == "alice" for t in transcripts)
         spoken = events_named(served, room, "SpeechSynthesized")
-        assert spoken[0]["language"] == "es" and spoken[0]["audio_ms"] > 1000
-        assert spoken[0]["transcript_id"] == transcripts[0]["transcript_id"]
+        delivered = sorted((s["transcript_id"], s["language"], s["channel"]) for s in spoken)
+        assert delivered == sorted(
+            (t["transcript_id"], language, channel)
+            for t in transcripts
+            for language, channel in (("es", "livekit"), ("es", "websocket"), ("ca", "websocket"))
+        ), "each channel speaks each translation once; nobody hears Catalan on LiveKit"
+        assert all(s["audio_ms"] > 1000 for s in spoken)
+        assert "spoke es over livekit" in served.replay(room)
+        assert "append refused" not in served.output()
         ended = events_named(served, room, "VoiceSessionEnded")
         assert [(e["user_id"], e["reason"]) for e in ended] == [("bob", "disconnected")]
 
@@ -336,6 +364,11 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
         run(scenario)
     finally:
         worker.stop()
+
+
+def spoken_over(served: ServedInstance, room: str, channel: str) -> list[dict[str, Any]]:
+    """The room's SpeechSynthesized events of one channel (``livekit`` or ``websocket``)."""
+    return [s for s in events_named(served, room, "SpeechSynthesized") if s["channel"] == channel]
 
 
 async def _without(
