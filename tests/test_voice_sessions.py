@@ -49,16 +49,30 @@ def livekit_env(server: LiveKitServer, url: str | None = None) -> dict[str, str]
     }
 
 
-@pytest.fixture
-def served_with_livekit(tmp_path: Path, livekit_server: LiveKitServer) -> Iterator[ServedInstance]:
+def serve_with_livekit(
+    tmp_path: Path, server: LiveKitServer, env: dict[str, str] | None = None
+) -> Iterator[ServedInstance]:
     instance = ServedInstance(
         db=str(tmp_path / "voice-sessions.db"),
-        http_port=livekit_server.webhook_port,
-        env=livekit_env(livekit_server),
+        http_port=server.webhook_port,
+        env={**livekit_env(server), **(env or {})},
     )
     instance.start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def served_with_livekit(tmp_path: Path, livekit_server: LiveKitServer) -> Iterator[ServedInstance]:
+    yield from serve_with_livekit(tmp_path, livekit_server)
+
+
+@pytest.fixture
+def served_with_livekit_and_speech(
+    tmp_path: Path, livekit_server: LiveKitServer
+) -> Iterator[ServedInstance]:
+    """``serve`` speaking translations over the WebSocket too, as in production."""
+    yield from serve_with_livekit(tmp_path, livekit_server, {"VOICEMODE_SPEECH": "on"})
 
 
 @asynccontextmanager
@@ -249,9 +263,13 @@ def test_an_unreachable_livekit_refuses_the_session_and_records_nothing(
 
 @pytest.mark.slow
 def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
-    served_with_livekit: ServedInstance, livekit_server: LiveKitServer, tmp_path: Path
+    served_with_livekit_and_speech: ServedInstance, livekit_server: LiveKitServer, tmp_path: Path
 ) -> None:
-    served = served_with_livekit
+    """Bob listens on LiveKit, Carol and Dave on the WebSocket: each hears every translation once.
+
+    Catalan is heard on the WebSocket only, so the agent never speaks it.
+    """
+    served = served_with_livekit_and_speech
     room = "voice-e2e"
     worker = AgentWorker(served, livekit_server, tmp_path / "agent.log")
     worker.start()
