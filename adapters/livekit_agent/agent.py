@@ -97,7 +97,7 @@ class VoiceAgent:
             "track_unsubscribed": self._on_track_unsubscribed,
             "participant_connected": self._on_participant_connected,
             "participant_disconnected": self._on_participant_disconnected,
-            "reconnected": self._subscribe_all,
+            "reconnected": self._on_reconnected,
         }
         self._tuning = asyncio.Lock()
         self._following: asyncio.Task[None] | None = None
@@ -165,6 +165,10 @@ class VoiceAgent:
         for participant in self.room.remote_participants.values():
             for publication in participant.track_publications.values():
                 self._on_track_published(publication, participant)
+
+    def _on_reconnected(self) -> None:
+        self._subscribe_all()
+        self._spawn(self._retune())
 
     def _on_track_published(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
@@ -271,9 +275,13 @@ class VoiceAgent:
         """One track per language a person in the LiveKit room hears: publish new, retire old.
 
         Serialized, so joins and leaves arriving together never publish a
-        language twice; each run reads who is here when it starts.
+        language twice; each run reads who is here when it starts. While
+        LiveKit reconnects, people seem to leave and come back: nothing
+        changes then, and the run after ``reconnected`` sees who stayed.
         """
         async with self._tuning:
+            if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+                return
             here = {
                 participant.identity
                 for participant in self.room.remote_participants.values()
