@@ -18,13 +18,19 @@ from events.store import Recorded
 
 @dataclass(frozen=True)
 class Accepted:
-    """The command's facts are durable; ``position`` is the last one's."""
+    """The command's facts are durable; ``position`` is the last one's.
+
+    A join also says whether the member already has a voice session (one
+    that outlived a restart of ``serve``), so their session knows where
+    they hear speech from the start.
+    """
 
     position: int
     room_id: UUID | None = None
     language: str | None = None
     previous_language: str | None = None
     preferences: Preferences | None = None
+    in_voice_session: bool = False
 
 
 @dataclass(frozen=True)

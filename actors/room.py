@@ -129,6 +129,7 @@ class RoomActor(pykka.ThreadingActor):
                 message.language,
                 previous_language=previous,
                 preferences=self.room.members[message.user_id].preferences,
+                in_voice_session=self.room.members[message.user_id].voice is not None,
             ),
         )
 

@@ -30,7 +30,7 @@ from actors.messages import (
 )
 from actors.speech import SpeechEnd, SpeechHeader, SpeechKey, SpeechPiece, SpeechSynthesis
 from actors.supervisor import FailureReport
-from adapters.frames import Listener, frames_for, server_frame
+from adapters.frames import Listener, frames_for, server_frame, spoken_on_websocket
 from events.domain import Preferences, Room, preference
 from events.store import EventStore, Recorded, room_of
 
@@ -72,6 +72,7 @@ class SessionSpec:
     hold_s: float
     preferences: Preferences = field(default_factory=Preferences)
     speech: SpeechSynthesis | None = None
+    in_voice_session: bool = False
 
 
 class ParticipantSessionActor(pykka.ThreadingActor):
@@ -81,7 +82,9 @@ class ParticipantSessionActor(pykka.ThreadingActor):
         super().__init__()
         self.spec = spec
         self._report_failure = on_failure
-        self.listener = Listener(spec.user_id, spec.language, spec.preferences)
+        self.listener = Listener(
+            spec.user_id, spec.language, spec.preferences, spec.in_voice_session
+        )
         self._speech_queue: deque[SpeechKey] = deque()
         self._speech_pieces: dict[SpeechKey, list[SpeechPiece]] = {}
         self._held: list[Recorded] | None = [] if spec.hold_s > 0 else None
@@ -191,15 +194,13 @@ class ParticipantSessionActor(pykka.ThreadingActor):
         """Ask for the spoken form of translations this listener wants to hear."""
         synthesis = self.spec.speech
         preferences = self.listener.preferences
-        if synthesis is None or not preferences.speech:
+        if synthesis is None:
             return
         me = self.actor_ref
         for frame in frames:
+            if not spoken_on_websocket(self.listener, frame):
+                continue
             data = frame["data"]
-            if frame["event"] not in SPOKEN or data["targetLang"] == data["sourceLang"]:
-                continue
-            if data.get("errorCode"):
-                continue
             key = SpeechKey(
                 UUID(data["id"]),
                 data["targetLang"],
@@ -236,9 +237,6 @@ class ParticipantSessionActor(pykka.ThreadingActor):
         payloads = [Outgoing(orjson.dumps(frame)) for frame in frames]
         if payloads:
             self.spec.sink.push(payloads)
-
-
-SPOKEN = frozenset({"translated-message", "solo-translated"})
 
 
 def _speech_frame(key: SpeechKey, piece: SpeechPiece) -> Outgoing:

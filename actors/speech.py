@@ -3,8 +3,8 @@
 Every listener who wants to hear a translation asks for it; listeners of the
 same language with the same voice share one synthesis, whose audio is handed
 to each of them as it is produced (late askers get what was already made,
-then the rest). Each synthesis is recorded as a SpeechSynthesized event; the
-audio itself never is.
+then the rest). Each synthesis is recorded as a SpeechSynthesized event on
+the ``websocket`` channel; the audio itself never is.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from uuid import UUID
 
 from adapters.tts.base import SynthesisError
 from adapters.tts.registry import SynthesizerRegistry
-from events.domain import SpeechSynthesized, speech_id_for
+from events.domain import WEBSOCKET_CHANNEL, SpeechSynthesized, speech_id_for
 from events.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ class SpeechSynthesis:
                     first_chunk_ms=synthesis.first_chunk_ms,
                     fallbacks=synthesis.fallbacks,
                     error_code=error_code,
+                    channel=WEBSOCKET_CHANNEL,
                 )
             ],
             _log_refusal,

@@ -17,11 +17,16 @@ Frame = dict[str, Any]
 
 @dataclass
 class Listener:
-    """Who a frame is for: the user, the language they hear, and how they hear it."""
+    """Who a frame is for: the user, the language they hear, and how they hear it.
+
+    ``in_voice_session``: the user has an active voice session, so the room's
+    agent speaks their translations on LiveKit (see :func:`spoken_on_websocket`).
+    """
 
     user_id: str
     language: str
     preferences: Preferences = field(default_factory=Preferences)
+    in_voice_session: bool = False
 
 
 def server_frame(event: str, data: dict[str, Any], pos: int | None = None) -> Frame:
@@ -35,8 +40,8 @@ def server_frame(event: str, data: dict[str, Any], pos: int | None = None) -> Fr
 def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
     """The frames ``listener`` receives for one stored event.
 
-    Also follows the listener's own language changes, which is why
-    ``listener`` is mutable: feed it the events in log order.
+    Also follows the listener's own language changes and voice sessions,
+    which is why ``listener`` is mutable: feed it the events in log order.
     """
     event = recorded.event
     pos = recorded.position
@@ -50,10 +55,13 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
         if event.user_id == me:
             return []
         return [server_frame("user-left", {"userId": event.user_id, "reason": event.reason}, pos)]
-    if isinstance(event, Room.VoiceSessionStarted) and event.user_id != me:
+    if isinstance(event, Room.VoiceSessionStarted | Room.VoiceSessionEnded) and event.user_id == me:
+        listener.in_voice_session = isinstance(event, Room.VoiceSessionStarted)
+        return []
+    if isinstance(event, Room.VoiceSessionStarted):
         data = {"userId": event.user_id, "language": event.language}
         return [server_frame("user-started-voice", data, pos)]
-    if isinstance(event, Room.VoiceSessionEnded) and event.user_id != me:
+    if isinstance(event, Room.VoiceSessionEnded):
         data = {"userId": event.user_id, "reason": event.reason}
         return [server_frame("user-stopped-voice", data, pos)]
     if isinstance(event, Room.LanguageChanged):
@@ -75,6 +83,28 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
     if isinstance(event, TranslationProduced):
         return _translation_frames(listener, event, pos)
     return []
+
+
+SPOKEN = frozenset({"translated-message", "solo-translated"})
+"""The frames whose translation a listener may hear spoken."""
+
+
+def spoken_on_websocket(listener: Listener, frame: Frame) -> bool:
+    """Whether ``listener`` hears this frame's translation as ``synthesized-speech``.
+
+    Each listener hears a translation once, on the channel they listen on.
+    In a voice session the room's agent speaks group translations on the
+    ``tts-<lang>`` LiveKit track, so the WebSocket carries only their text;
+    solo translations, which the agent never speaks, stay on the WebSocket.
+    """
+    data = frame["data"]
+    return (
+        listener.preferences.speech
+        and frame["event"] in SPOKEN
+        and data["targetLang"] != data["sourceLang"]
+        and not data.get("errorCode")
+        and not (listener.in_voice_session and frame["event"] == "translated-message")
+    )
 
 
 def _transcript_frames(

@@ -445,6 +445,7 @@ class ClientConnection:
             hold_s=0.0 if command.since is not None else self.service.settings.resume_window_s,
             preferences=outcome.preferences or Preferences(),
             speech=self.service.synthesis,
+            in_voice_session=outcome.in_voice_session,
         )
         self.preferences = spec.preferences
         self.service.open_session(self.session_key, outcome.room_id, spec)

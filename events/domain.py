@@ -495,18 +495,36 @@ class TranslationProduced(DomainEvent):
     error_code: str | None
 
 
-def speech_id_for(transcript_id: UUID, language: str, voice: str | None, engine: str) -> UUID:
-    """The stream id of one synthesis of a transcript's translation."""
-    return uuid5(SPEECH_NAMESPACE, f"{transcript_id.hex}/{language}/{voice}/{engine}")
+WEBSOCKET_CHANNEL = "websocket"
+"""Speech sent over a listener's WebSocket as ``synthesized-speech``."""
+LIVEKIT_CHANNEL = "livekit"
+"""Speech played by a room's agent on its ``tts-<lang>`` LiveKit track."""
+
+
+def speech_id_for(
+    transcript_id: UUID,
+    language: str,
+    voice: str | None,
+    engine: str,
+    channel: str = WEBSOCKET_CHANNEL,
+) -> UUID:
+    """The stream id of one synthesis of a transcript's translation on one channel.
+
+    The WebSocket and a LiveKit track each speak a translation once, so both
+    are recorded; WebSocket syntheses keep the ids they always had.
+    """
+    suffix = "" if channel == WEBSOCKET_CHANNEL else f"/{channel}"
+    return uuid5(SPEECH_NAMESPACE, f"{transcript_id.hex}/{language}/{voice}/{engine}{suffix}")
 
 
 @dataclass(frozen=True)
 class SpeechSynthesized(DomainEvent):
-    """A translation was spoken, once per language, voice and engine.
+    """A translation was spoken, once per language, voice, engine and channel.
 
     The audio itself is not an event; this records what a replay needs to
-    explain it: which engine and voice, how long, how fast the first audio
-    came, and what failed first.
+    explain it: which channel delivered it (``websocket`` or ``livekit``),
+    which engine and voice, how long, how fast the first audio came, and
+    what failed first.
     """
 
     room_id: UUID
@@ -519,6 +537,7 @@ class SpeechSynthesized(DomainEvent):
     first_chunk_ms: int
     fallbacks: tuple[str, ...]
     error_code: str | None
+    channel: str = WEBSOCKET_CHANNEL
 
 
 def webhook_stream_for(webhook_id: str) -> UUID:

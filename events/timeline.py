@@ -292,7 +292,8 @@ def _translation(state: State) -> tuple[str, str]:
 
 def _synthesized(state: State) -> tuple[str, str]:
     return "", (
-        f"spoke {state['language']} with {state['engine']} voice {state['voice']}: "
+        f"spoke {state['language']} over {state.get('channel', 'websocket')} "
+        f"with {state['engine']} voice {state['voice']}: "
         f"{state['audio_ms']} ms of audio, first audio after {state['first_chunk_ms']} ms"
         f"{_outcome(state)}"
     )

@@ -284,7 +284,7 @@ def test_the_agent_keeps_transcribing_after_a_forced_reconnect_and_ignores_agent
         settings = AgentSettings(tts_sample_rate=48000)
         agent = VoiceAgent(agent_room, code, voicemode.control_plane(), voicemode.speech, settings)
         await agent.start()
-        assert agent.speaking == {"en", "es"}
+        assert agent.speaking == set(), "nobody is in the LiveKit room to hear anything yet"
         other_agent = rtc.Room()
         await other_agent.connect(
             livekit_server.url, token(livekit_server, "other-agent", code, kind="agent")
@@ -297,6 +297,7 @@ def test_the_agent_keeps_transcribing_after_a_forced_reconnect_and_ignores_agent
         try:
             async with people(livekit_server, code) as (alice, bob):
                 await eventually(lambda: agent.listening == {"alice"}, what="the agent to listen")
+                await eventually(lambda: agent.speaking == {"en", "es"}, what="their tracks")
                 await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
                 await alice.say(FIRST)
                 await eventually(lambda: voicemode.transcripts(code), what="the first transcript")
@@ -325,6 +326,7 @@ def test_the_agent_keeps_transcribing_after_a_forced_reconnect_and_ignores_agent
                 assert not any(pub.subscribed for pub in other.track_publications.values())
                 await alice.room.disconnect()
                 await eventually(lambda: not agent.listening, what="alice's pipeline to end")
+                await eventually(lambda: agent.speaking == {"es"}, what="tts-en to be retired")
         finally:
             await other_agent.disconnect()
             await agent.aclose()

@@ -50,16 +50,30 @@ def livekit_env(server: LiveKitServer, url: str | None = None) -> dict[str, str]
     }
 
 
-@pytest.fixture
-def served_with_livekit(tmp_path: Path, livekit_server: LiveKitServer) -> Iterator[ServedInstance]:
+def serve_with_livekit(
+    tmp_path: Path, server: LiveKitServer, env: dict[str, str] | None = None
+) -> Iterator[ServedInstance]:
     instance = ServedInstance(
         db=str(tmp_path / "voice-sessions.db"),
-        http_port=livekit_server.webhook_port,
-        env=livekit_env(livekit_server),
+        http_port=server.webhook_port,
+        env={**livekit_env(server), **(env or {})},
     )
     instance.start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def served_with_livekit(tmp_path: Path, livekit_server: LiveKitServer) -> Iterator[ServedInstance]:
+    yield from serve_with_livekit(tmp_path, livekit_server)
+
+
+@pytest.fixture
+def served_with_livekit_and_speech(
+    tmp_path: Path, livekit_server: LiveKitServer
+) -> Iterator[ServedInstance]:
+    """``serve`` speaking translations over the WebSocket too, as in production."""
+    yield from serve_with_livekit(tmp_path, livekit_server, {"VOICEMODE_SPEECH": "on"})
 
 
 @asynccontextmanager
@@ -296,9 +310,13 @@ def test_an_unreachable_livekit_refuses_the_session_and_records_nothing(
 
 @pytest.mark.slow
 def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
-    served_with_livekit: ServedInstance, livekit_server: LiveKitServer, tmp_path: Path
+    served_with_livekit_and_speech: ServedInstance, livekit_server: LiveKitServer, tmp_path: Path
 ) -> None:
-    served = served_with_livekit
+    """Bob listens on LiveKit, Carol and Dave on the WebSocket: each hears every translation once.
+
+    Catalan is heard on the WebSocket only, so the agent never speaks it.
+    """
+    served = served_with_livekit_and_speech
     room = "voice-e2e"
     worker = AgentWorker(served, livekit_server, tmp_path / "agent.log")
     worker.start()
@@ -320,6 +338,8 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
         async with (
             member(served, "alice", room, "en"),
             member(served, "bob", room, "es") as bob_ws,
+            member(served, "carol", room, "es") as carol_ws,
+            member(served, "dave", room, "ca") as dave_ws,
         ):
             ready = await bob_ws.request("start-voice-session", {"languageCode": "es"}, timeout=20)
             assert ready["event"] == "voice-session-ready", ready
@@ -338,10 +358,15 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
                 assert word_error_rate(FIRST, translated["data"]["originalText"]) <= WER_LIMIT
                 await eventually(lambda: bob.heard_since(start), 30, "bob to hear Spanish")
                 await eventually(
-                    lambda: events_named(served, room, "SpeechSynthesized"),
+                    lambda: spoken_over(served, room, "livekit"),
                     30,
                     "the agent to report what it said",
                 )
+                first_id = translated["data"]["id"]
+                for websocket_only, language in ((carol_ws, "es"), (dave_ws, "ca")):
+                    await websocket_only.expect(
+                        "synthesized-speech-end", timeout=60, id=first_id, language=language
+                    )
 
                 worker.kill()
                 await eventually(
@@ -358,7 +383,7 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
                 await eventually(lambda: len(bob.subscribed_at) > 1, 30, "tts-es again")
                 after = asyncio.get_running_loop().time()
                 await alice.say(SECOND)
-                await bob_ws.wait_for(
+                second = await bob_ws.wait_for(
                     lambda f: (
                         f.get("event") == "translated-message"
                         and word_error_rate(SECOND, f["data"]["originalText"]) <= WER_LIMIT
@@ -366,6 +391,20 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
                     timeout=60,
                 )
                 await eventually(lambda: bob.heard_since(after), 30, "bob to hear it again")
+                await eventually(
+                    lambda: len(spoken_over(served, room, "livekit")) == 2,
+                    30,
+                    "the fresh agent to report what it said",
+                )
+                for websocket_only, language in ((carol_ws, "es"), (dave_ws, "ca")):
+                    await websocket_only.expect(
+                        "synthesized-speech-end",
+                        timeout=60,
+                        id=second["data"]["id"],
+                        language=language,
+                    )
+                assert not bob_ws.named("synthesized-speech"), "bob hears Spanish on tts-es only"
+                assert len(bob_ws.named("translated-message")) == 2, "but reads it on the WebSocket"
             finally:
                 await alice.room.disconnect()
                 await bob.leave()
@@ -374,8 +413,15 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
         assert [t["engine"] for t in transcripts] == ["faster-whisper"] * 2
         assert all(t["speaker_id"] == "alice" for t in transcripts)
         spoken = events_named(served, room, "SpeechSynthesized")
-        assert spoken[0]["language"] == "es" and spoken[0]["audio_ms"] > 1000
-        assert spoken[0]["transcript_id"] == transcripts[0]["transcript_id"]
+        delivered = sorted((s["transcript_id"], s["language"], s["channel"]) for s in spoken)
+        assert delivered == sorted(
+            (t["transcript_id"], language, channel)
+            for t in transcripts
+            for language, channel in (("es", "livekit"), ("es", "websocket"), ("ca", "websocket"))
+        ), "each channel speaks each translation once; nobody hears Catalan on LiveKit"
+        assert all(s["audio_ms"] > 1000 for s in spoken)
+        assert "spoke es over livekit" in served.replay(room)
+        assert "append refused" not in served.output()
         ended = events_named(served, room, "VoiceSessionEnded")
         assert [(e["user_id"], e["reason"]) for e in ended] == [("bob", "disconnected")]
 
@@ -383,6 +429,11 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
         run(scenario)
     finally:
         worker.stop()
+
+
+def spoken_over(served: ServedInstance, room: str, channel: str) -> list[dict[str, Any]]:
+    """The room's SpeechSynthesized events of one channel (``livekit`` or ``websocket``)."""
+    return [s for s in events_named(served, room, "SpeechSynthesized") if s["channel"] == channel]
 
 
 async def _without(

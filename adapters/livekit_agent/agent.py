@@ -2,8 +2,11 @@
 
 It listens to every person in the room (one speech pipeline per microphone
 track), reports what they say to voicemode, and speaks the translations
-voicemode sends back on one ``tts-<lang>`` track per listener language,
-with the text alongside as ``lk.transcription`` text streams.
+voicemode sends back on one ``tts-<lang>`` track per language heard by a
+person connected to the LiveKit room, with the text alongside as
+``lk.transcription`` text streams. A language heard only over WebSocket gets
+no track: those listeners get their speech there, and nothing is spoken to
+nobody (or recorded as delivered when it was not).
 
 It subscribes to tracks itself (the room is joined without auto-subscribe)
 and only to microphones of people: never to agents' tracks, its own or
@@ -92,9 +95,11 @@ class VoiceAgent:
             "track_published": self._on_track_published,
             "track_subscribed": self._on_track_subscribed,
             "track_unsubscribed": self._on_track_unsubscribed,
+            "participant_connected": self._on_participant_connected,
             "participant_disconnected": self._on_participant_disconnected,
-            "reconnected": self._subscribe_all,
+            "reconnected": self._on_reconnected,
         }
+        self._tuning = asyncio.Lock()
         self._following: asyncio.Task[None] | None = None
         self._sending: asyncio.Task[None] | None = None
 
@@ -125,6 +130,7 @@ class VoiceAgent:
         for event, handler in self._handlers.items():
             self.room.on(event, handler)
         self._subscribe_all()
+        self._spawn(self._retune())  # for whoever came in before the handlers were on
 
     async def aclose(self) -> None:
         """Report what was still being said, then take everything down."""
@@ -159,6 +165,10 @@ class VoiceAgent:
         for participant in self.room.remote_participants.values():
             for publication in participant.track_publications.values():
                 self._on_track_published(publication, participant)
+
+    def _on_reconnected(self) -> None:
+        self._subscribe_all()
+        self._spawn(self._retune())
 
     def _on_track_published(
         self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
@@ -200,7 +210,13 @@ class VoiceAgent:
             log.info("%s: no longer listening to %s", self.room_code, listener.speaker_id)
             self._spawn(listener.aclose())
 
+    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.kind in SPEAKING_KINDS:
+            self._spawn(self._retune())
+
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.kind in SPEAKING_KINDS:
+            self._spawn(self._retune())
         for sid, listener in list(self._listeners.items()):
             if listener.speaker_id == participant.identity:
                 log.info("%s: %s left", self.room_code, participant.identity)
@@ -251,22 +267,40 @@ class VoiceAgent:
         self._spawn(self._show(update, voice))
 
     async def _set_languages(self, members: RoomMembers) -> None:
-        """One track per language someone hears: publish the new ones, retire the others."""
+        """Remember who hears which language, and retune the tracks to it."""
         self._members = members
-        wanted = members.listener_languages
-        for language in sorted(set(self._voices) - wanted):
-            await self._voices.pop(language).aclose()
-        for language in sorted(wanted - set(self._voices)):
-            voice = LanguageVoice(
-                self.room,
-                language,
-                self.speech.synthesizers,
-                self._pool,
-                self.settings.tts_sample_rate,
-                self._outbox.put_nowait,
-            )
-            await voice.publish()
-            self._voices[language] = voice
+        await self._retune()
+
+    async def _retune(self) -> None:
+        """One track per language a person in the LiveKit room hears: publish new, retire old.
+
+        Serialized, so joins and leaves arriving together never publish a
+        language twice; each run reads who is here when it starts. While
+        LiveKit reconnects, people seem to leave and come back: nothing
+        changes then, and the run after ``reconnected`` sees who stayed.
+        """
+        async with self._tuning:
+            if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+                return
+            here = {
+                participant.identity
+                for participant in self.room.remote_participants.values()
+                if participant.kind in SPEAKING_KINDS
+            }
+            wanted = self._members.languages_of(here)
+            for language in sorted(set(self._voices) - wanted):
+                await self._voices.pop(language).aclose()
+            for language in sorted(wanted - set(self._voices)):
+                voice = LanguageVoice(
+                    self.room,
+                    language,
+                    self.speech.synthesizers,
+                    self._pool,
+                    self.settings.tts_sample_rate,
+                    self._outbox.put_nowait,
+                )
+                await voice.publish()
+                self._voices[language] = voice
 
     async def _show(self, translation: Translation, voice: LanguageVoice | None) -> None:
         """Send the translation's text; a solo one only to its speaker."""

@@ -11,7 +11,7 @@ message is a frozen dataclass, so both carry the same typed values.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -80,16 +80,18 @@ class RoomMembers:
     """Who is present in the room and the language each of them hears.
 
     Sent when the agent attaches and again whenever it changes, so the agent
-    publishes one ``tts-<lang>`` track per language someone listens in.
+    publishes one ``tts-<lang>`` track per language someone connected to
+    LiveKit listens in.
     """
 
     room_code: str
     languages: Mapping[str, str]
 
-    @property
-    def listener_languages(self) -> frozenset[str]:
-        """The distinct languages the room's members hear."""
-        return frozenset(self.languages.values())
+    def languages_of(self, identities: Iterable[str]) -> frozenset[str]:
+        """The distinct languages heard by those of ``identities`` who are members."""
+        return frozenset(
+            self.languages[identity] for identity in identities if identity in self.languages
+        )
 
 
 @dataclass(frozen=True)

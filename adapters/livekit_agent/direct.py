@@ -32,7 +32,14 @@ from adapters.livekit_agent.control import (
     SynthesisReport,
     Translation,
 )
-from events.domain import Room, SpeechSynthesized, TranslationProduced, room_id_for, speech_id_for
+from events.domain import (
+    LIVEKIT_CHANNEL,
+    Room,
+    SpeechSynthesized,
+    TranslationProduced,
+    room_id_for,
+    speech_id_for,
+)
 from events.store import EventStore, Recorded
 
 log = logging.getLogger(__name__)
@@ -122,10 +129,14 @@ class DirectControlPlane:
             raise ControlPlaneError(outcome.code, outcome.message)
 
     async def synthesized(self, report: SynthesisReport) -> None:
-        """Record a SpeechSynthesized event, as the WebSocket listeners' syntheses are."""
+        """Record what the agent spoke on its LiveKit track, apart from WebSocket syntheses."""
         event = SpeechSynthesized(
             originator_id=speech_id_for(
-                report.transcript_id, report.language, report.voice, report.engine
+                report.transcript_id,
+                report.language,
+                report.voice,
+                report.engine,
+                LIVEKIT_CHANNEL,
             ),
             originator_version=1,
             timestamp=SpeechSynthesized.create_timestamp(),
@@ -139,6 +150,7 @@ class DirectControlPlane:
             first_chunk_ms=report.first_chunk_ms,
             fallbacks=report.fallbacks,
             error_code=report.error_code,
+            channel=LIVEKIT_CHANNEL,
         )
         self.service.writer.submit([event], _log_refusal)
 
@@ -250,6 +262,6 @@ def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
 
 
 def _log_refusal(result: Sequence[int] | BaseException) -> None:
-    """A synthesis already recorded (by a WebSocket listener's request) is not recorded twice."""
+    """A synthesis already recorded (a report sent again) is not recorded twice."""
     if isinstance(result, BaseException):
         log.info("agent speech synthesis not recorded: %s", result)
