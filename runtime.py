@@ -167,7 +167,7 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
     from adapters.stt.google import GoogleRecognizer  # noqa: PLC0415
     from adapters.stt.openai_compatible import OpenAICompatibleRecognizer  # noqa: PLC0415
     from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
-    from adapters.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
+    from adapters.stt.whisper import MODEL_ENV, FasterWhisperRecognizer  # noqa: PLC0415
     from adapters.tts.base import SpeechSynthesizer  # noqa: PLC0415
     from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
     from adapters.tts.openai_compatible import OpenAICompatibleSynthesizer  # noqa: PLC0415
@@ -176,7 +176,12 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
 
     def recognizer(name: str) -> SpeechRecognizer:
         if name == FasterWhisperRecognizer.name:
-            return FasterWhisperRecognizer()
+            try:
+                return FasterWhisperRecognizer()
+            except Exception as error:
+                if MODEL_ENV not in os.environ:
+                    raise
+                raise ValueError(f"{MODEL_ENV}={os.environ[MODEL_ENV]}: {error}") from error
         if name == GoogleRecognizer.name:
             return GoogleRecognizer.from_env()
         return OpenAICompatibleRecognizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
@@ -519,11 +524,11 @@ def cmd_agent(args: argparse.Namespace) -> int:
         )
     worker_id = args.worker_id or f"agent-{socket.gethostname()}-{os.getpid()}"
     check_ports("", {"--health-port": args.health_port})
-    asyncio.run(check_control(args.control, secret, worker_id))
     speech = build_speech(
         _names("VOICEMODE_STT_ENGINES", "faster-whisper"),
         _names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
     )
+    asyncio.run(check_control(args.control, secret, worker_id))
     print(f"voicemode agent: {worker_id} serving {args.agent_name} via {args.control}", flush=True)
     try:
         run_worker(

@@ -156,8 +156,14 @@ def claim_store(db: str) -> IO[bytes] | None:
 
 
 def store_error(shown_db: str, error: BaseException) -> StartupError:
-    """What an event store that failed to open or to take a write means to the user."""
+    """What an event store that failed to open or to take a write means to the user.
+
+    SQLite says "unable to open database file" for a store in WAL mode on a
+    read-only disk; the file system says what it is.
+    """
     reason = str(error) or type(error).__name__
+    if "://" not in shown_db and not _writable(Path(shown_db)):
+        reason = f"{reason}: the file or its directory is read-only"
     lowered = reason.lower()
     if "not a database" in lowered or "malformed" in lowered:
         return StartupError(
@@ -177,12 +183,18 @@ def store_error(shown_db: str, error: BaseException) -> StartupError:
     if "://" in shown_db:
         return StartupError(
             f"cannot use the PostgreSQL store {shown_db} ({reason})",
-            "Check that the server runs and accepts these credentials (VOICEMODE_DB).",
+            "Check that the server runs and takes these credentials (--db or VOICEMODE_DB).",
         )
     return StartupError(
         f"cannot open the event store {shown_db} ({reason})",
         "Check that the file and its directory are readable and writable, or pick another --db.",
     )
+
+
+def _writable(path: Path) -> bool:
+    """Whether this user may write the file (if it exists) and its directory."""
+    directory = path.parent if str(path.parent) else Path(".")
+    return os.access(directory, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
 @dataclass(frozen=True)
