@@ -655,7 +655,8 @@ def parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--dev",
         action="store_true",
-        help="generate a secret if VOICEMODE_SECRET is missing or weak",
+        help="if VOICEMODE_SECRET is missing or weak, use the one kept in <db>.dev-secrets "
+        "or generate and keep one",
     )
     serve_parser.set_defaults(run=cmd_serve)
 
