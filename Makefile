@@ -4,8 +4,13 @@
 setup:
 	@./scripts/setup.sh
 
+# Ports as make variables, so `make serve HTTP_PORT=9001` replaces them rather than
+# passing --http-port twice.
+PORT ?= 8765
+HTTP_PORT ?= 8766
+
 serve: setup
-	.venv/bin/voicemode serve --dev --http-port 8766 $(ARGS)
+	.venv/bin/voicemode serve --dev --port $(PORT) --http-port $(HTTP_PORT) $(ARGS)
 
 lint: setup
 	.venv/bin/ruff check .

@@ -16,17 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import re
 import signal
 import socket
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import IO, TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from adapters.auth import (
     AGENT_SECRET,
@@ -39,6 +39,18 @@ from adapters.auth import (
     parse_ttl,
 )
 from adapters.languages import UnknownLanguageError
+from adapters.startup import (
+    EXIT_CONFIG,
+    DevSecret,
+    StartupError,
+    announce_dev_secrets,
+    check_ports,
+    claim_store,
+    dev_secret,
+    dev_secrets_path,
+    port_error,
+    store_error,
+)
 from events.domain import room_id_for
 from events.parallel_replay import render
 from events.store import EventStore
@@ -62,6 +74,8 @@ if TYPE_CHECKING:
     from adapters.translation.registry import TranslationRegistry
 
 log = logging.getLogger("voicemode")
+
+Engine = TypeVar("Engine")
 
 DEFAULT_DB = "./voicemode.db"
 
@@ -112,10 +126,41 @@ def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistr
             return GoogleTranslator.from_env()
         return OpenAICompatibleTranslator.from_env(f"VOICEMODE_{name.upper()}", name=name)
 
+    variable = "VOICEMODE_TRANSLATION_ENGINES"
+    engines = build_engines(variable, names, engine)
     try:
-        return TranslationRegistry([engine(name) for name in names], timeout_s=timeout_s)
+        return TranslationRegistry(engines, timeout_s=timeout_s)
     except ValueError as error:
-        raise SystemExit(f"voicemode: translation engine configuration: {error}") from error
+        raise StartupError(f"{variable}: {error}", f"Fix {variable}.", EXIT_CONFIG) from error
+
+
+def build_engines(
+    variable: str, names: Sequence[str], make: Callable[[str], Engine]
+) -> list[Engine]:
+    """Create each engine ``variable`` names; one that cannot be made stops the start.
+
+    An engine may fail for a missing key, a model that does not load or a
+    name that is no engine (any unknown name is taken for an
+    OpenAI-compatible endpoint, which then lacks its ``VOICEMODE_<NAME>_*``
+    settings): the message names the engine and the variable that chose it.
+    """
+    if not names:
+        raise StartupError(f"{variable} names no engine", f"Name at least one in {variable}.", 2)
+    engines: list[Engine] = []
+    for name in names:
+        try:
+            engines.append(make(name))
+        except Exception as error:
+            log.debug("engine %s failed to start", name, exc_info=True)
+            for made in engines:
+                with contextlib.suppress(Exception):
+                    getattr(made, "close", lambda: None)()
+            raise StartupError(
+                f"{variable}: engine {name} cannot start: {error}",
+                f"Fix its settings, or remove {name} from {variable}.",
+                EXIT_CONFIG,
+            ) from error
+    return engines
 
 
 def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechStack:
@@ -131,7 +176,7 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
     from adapters.stt.google import GoogleRecognizer  # noqa: PLC0415
     from adapters.stt.openai_compatible import OpenAICompatibleRecognizer  # noqa: PLC0415
     from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
-    from adapters.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
+    from adapters.stt.whisper import MODEL_ENV, FasterWhisperRecognizer  # noqa: PLC0415
     from adapters.tts.base import SpeechSynthesizer  # noqa: PLC0415
     from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
     from adapters.tts.openai_compatible import OpenAICompatibleSynthesizer  # noqa: PLC0415
@@ -140,7 +185,12 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
 
     def recognizer(name: str) -> SpeechRecognizer:
         if name == FasterWhisperRecognizer.name:
-            return FasterWhisperRecognizer()
+            try:
+                return FasterWhisperRecognizer()
+            except Exception as error:
+                if MODEL_ENV not in os.environ:
+                    raise
+                raise ValueError(f"{MODEL_ENV}={os.environ[MODEL_ENV]}: {error}") from error
         if name == GoogleRecognizer.name:
             return GoogleRecognizer.from_env()
         return OpenAICompatibleRecognizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
@@ -150,91 +200,138 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
             return EspeakSynthesizer()
         return OpenAICompatibleSynthesizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
 
+    stt_variable, tts_variable = "VOICEMODE_STT_ENGINES", "VOICEMODE_TTS_ENGINES"
     try:
-        recognizers = RecognizerRegistry([recognizer(name) for name in stt_names])
-        synthesizers = SynthesizerRegistry([synthesizer(name) for name in tts_names])
+        recognizers = RecognizerRegistry(build_engines(stt_variable, stt_names, recognizer))
     except ValueError as error:
-        raise SystemExit(f"voicemode: speech engine configuration: {error}") from error
-    engines = SpeechEngines(SileroDetector(), recognizers, RecognitionPool(2))
+        raise StartupError(f"{stt_variable}: {error}", f"Fix {stt_variable}.", 2) from error
+    try:
+        synthesizers = SynthesizerRegistry(build_engines(tts_variable, tts_names, synthesizer))
+    except BaseException as error:
+        recognizers.close()
+        if isinstance(error, ValueError):
+            raise StartupError(f"{tts_variable}: {error}", f"Fix {tts_variable}.", 2) from error
+        raise
+    try:
+        detector = SileroDetector()
+    except Exception as error:
+        recognizers.close()
+        synthesizers.close()
+        raise StartupError(
+            f"the voice activity detector cannot load: {error}",
+            "Reinstall voicemode, or run without speech (VOICEMODE_SPEECH=off).",
+        ) from error
+    engines = SpeechEngines(detector, recognizers, RecognitionPool(2))
     return SpeechStack(engines, synthesizers)
 
 
-def build_service(settings: Settings) -> VoiceService:
-    """Open the store and start the actor system on it."""
+def build_service(settings: Settings, store: EventStore) -> VoiceService:
+    """Load the engines and start the actor system on an opened store."""
     from actors.service import ServiceSettings, VoiceService  # noqa: PLC0415
 
-    store = EventStore.open(settings.db)
     registry = build_registry(settings.translation_engines, settings.translation_timeout_s)
-    speech = build_speech(settings.stt_engines, settings.tts_engines) if settings.speech else None
+    try:
+        speech = (
+            build_speech(settings.stt_engines, settings.tts_engines) if settings.speech else None
+        )
+    except BaseException:
+        registry.close()
+        raise
     return VoiceService(store, registry, ServiceSettings(away_grace=settings.away_grace), speech)
 
 
-def claim_store(db: str) -> IO[bytes] | None:
-    """Make this process the only server writing a SQLite store.
+def shown_db(db: str) -> str:
+    """The store's name as printed: a PostgreSQL URL without its password."""
+    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", db)
 
-    Two servers on one file would both believe they are each room's single
-    writer; the second would loop on refused commits. PostgreSQL stores are
-    shared by design (optimistic concurrency keeps one writer per room).
-    The lock dies with the process, so a crashed server never blocks a restart.
+
+def open_store(db: str) -> EventStore:
+    """Open the store and prove it takes writes, or raise a one-line StartupError.
+
+    A corrupt or read-only file, a directory, an unreachable or read-only
+    PostgreSQL server are found here rather than by the first client.
     """
-    if "://" in db:
-        return None
-    lock = open(f"{db}.lock", "wb")  # noqa: SIM115 - held for the process's lifetime
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise SystemExit(f"voicemode: another voicemode serve is using {db}") from None
-    return lock
+        store = EventStore.open(db)
+    except ValueError as error:  # a malformed postgresql:// URL
+        raise StartupError(str(error), "Fix --db (VOICEMODE_DB).", EXIT_CONFIG) from error
+    except Exception as error:
+        log.debug("cannot open the event store", exc_info=True)
+        raise store_error(shown_db(db), error) from error
+    try:
+        store.check_writable()
+    except Exception as error:
+        log.debug("the event store refused a write", exc_info=True)
+        store.close()
+        raise store_error(shown_db(db), error) from error
+    return store
 
 
-async def serve(settings: Settings) -> None:
-    """Run the service until SIGINT or SIGTERM."""
+async def serve(
+    settings: Settings, store: EventStore, announce: Callable[[], None] = lambda: None
+) -> None:
+    """Run the service until SIGINT or SIGTERM.
+
+    Whatever was started is stopped again if a later step fails (a port
+    taken since the check, LiveKit refusing), so a failed start leaves no
+    thread behind. ``announce`` runs once every port listens (it shows
+    ``--dev`` secrets).
+    """
     from adapters.agent_channel import AgentChannel, AttachedAgents  # noqa: PLC0415
     from adapters.gateway import Gateway  # noqa: PLC0415
     from adapters.media_plane import LiveKitMediaPlane  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
-    service = await loop.run_in_executor(None, build_service, settings)
-    attached = AttachedAgents()
-    channel = (
-        AgentChannel(service, settings.agent_secret, attached)
-        if settings.agent_secret is not None
-        else None
-    )
-    media = (
-        LiveKitMediaPlane(settings.livekit, service.store, attached)
-        if settings.livekit is not None
-        else None
-    )
-    if media is not None:
-        await media.start()
-    gateway = Gateway(service, settings.gateway, media, channel)
-    server = await gateway.serve(settings.host, settings.port)
-    runner: web.AppRunner | None = None
-    print(
-        f"voicemode: WebSocket control plane on ws://{settings.host}:{settings.port}/ws", flush=True
-    )
-    if channel is not None:
-        print(f"voicemode: agents on ws://{settings.host}:{settings.port}/agent", flush=True)
-    if settings.http_port is not None:
-        runner = await start_http(service, settings, settings.http_port)
-        print(f"voicemode: HTTP on http://{settings.host}:{settings.http_port}/healthz", flush=True)
-        if settings.livekit is not None:
-            print(f"voicemode: LiveKit at {settings.livekit.url}", flush=True)
-    shown_db = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", settings.db)  # hide the password
-    print(f"voicemode: event store {shown_db}", flush=True)
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    server.close()
-    await server.wait_closed()
-    if runner is not None:
-        await runner.cleanup()
-    if media is not None:
-        await media.aclose()
-    await loop.run_in_executor(None, service.close)
+    async with contextlib.AsyncExitStack() as started:
+        service = await loop.run_in_executor(None, build_service, settings, store)
+        started.push_async_callback(loop.run_in_executor, None, service.close)
+        attached = AttachedAgents()
+        channel = (
+            AgentChannel(service, settings.agent_secret, attached)
+            if settings.agent_secret is not None
+            else None
+        )
+        media = (
+            LiveKitMediaPlane(settings.livekit, service.store, attached)
+            if settings.livekit is not None
+            else None
+        )
+        if media is not None:
+            await media.start()
+            started.push_async_callback(media.aclose)
+        if settings.http_port is not None:
+            runner = await start_http(service, settings, settings.http_port)
+            started.push_async_callback(runner.cleanup)
+        gateway = Gateway(service, settings.gateway, media, channel)
+        try:
+            server = await gateway.serve(settings.host, settings.port)
+        except OSError as error:
+            raise port_error(settings.host, settings.port, "--port", error) from error
+
+        async def close_server() -> None:
+            server.close()
+            await server.wait_closed()
+
+        started.push_async_callback(close_server)
+        announce()
+        print(
+            f"voicemode: WebSocket control plane on ws://{settings.host}:{settings.port}/ws",
+            flush=True,
+        )
+        if channel is not None:
+            print(f"voicemode: agents on ws://{settings.host}:{settings.port}/agent", flush=True)
+        if settings.http_port is not None:
+            print(
+                f"voicemode: HTTP on http://{settings.host}:{settings.http_port}/healthz",
+                flush=True,
+            )
+            if settings.livekit is not None:
+                print(f"voicemode: LiveKit at {settings.livekit.url}", flush=True)
+        print(f"voicemode: event store {shown_db(settings.db)}", flush=True)
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
 
 
 async def start_http(service: VoiceService, settings: Settings, port: int) -> web.AppRunner:
@@ -252,7 +349,11 @@ async def start_http(service: VoiceService, settings: Settings, port: int) -> we
     limits = HttpLimits.from_environment()
     runner = web.AppRunner(app, **limits.runner_args())
     await runner.setup()
-    await LimitedTCPSite(runner, settings.host, port, limits).start()
+    try:
+        await LimitedTCPSite(runner, settings.host, port, limits).start()
+    except OSError as error:
+        await runner.cleanup()
+        raise port_error(settings.host, port, "--http-port", error) from error
     return runner
 
 
@@ -289,39 +390,64 @@ def livekit_settings() -> LiveKitSettings | None:
     try:
         return LiveKitSettings.from_env()
     except LiveKitConfigError as error:
-        raise SystemExit(f"voicemode: {error}") from error
+        raise StartupError(
+            str(error), "Set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, or none.", 2
+        ) from error
 
 
-def resolve_secret(dev: bool, variable: str = USER_SECRET) -> str:
-    """A secret from the environment, or a generated one in ``--dev`` mode."""
+def resolve_secret(dev: DevSecrets | None, variable: str = USER_SECRET) -> str:
+    """A secret from the environment; in ``--dev`` mode, else a saved or generated one."""
     try:
         return check_secret(os.environ.get(variable), variable)
     except WeakSecretError as error:
-        if not dev:
-            raise SystemExit(
-                f"voicemode: {error}. Set a random {variable} "
-                f"(e.g. `export {variable}=$(openssl rand -hex 32)`) "
-                f"or run with --dev."
+        if dev is None:
+            raise StartupError(
+                str(error),
+                f"Set a random {variable} "
+                f"(e.g. `export {variable}=$(openssl rand -hex 32)`) or run with --dev",
+                EXIT_CONFIG,
             ) from error
-    secret = generate_secret()
-    os.environ[variable] = secret
-    print(f"voicemode: --dev: generated {variable}={secret}", flush=True)
-    return secret
+    return dev.resolve(variable)
 
 
-def resolve_agent_secret(dev: bool, livekit: LiveKitSettings | None) -> str | None:
+class DevSecrets:
+    """The secrets ``serve --dev`` chose, kept in a file beside the store across starts.
+
+    Nothing is written or shown until :meth:`announce`, which ``serve`` calls
+    once it listens: a server that did not start shows no secret.
+    """
+
+    def __init__(self, db: str) -> None:
+        self.path: Path = dev_secrets_path(db)
+        self.chosen: list[DevSecret] = []
+
+    def resolve(self, variable: str) -> str:
+        """The saved secret for ``variable``, or a fresh one; exported to this process."""
+        secret = dev_secret(variable, self.path, generate_secret())
+        self.chosen.append(secret)
+        os.environ[variable] = secret.value
+        return secret.value
+
+    def announce(self) -> None:
+        """Save fresh secrets (mode 0600) and show them."""
+        announce_dev_secrets(self.path, self.chosen)
+
+
+def resolve_agent_secret(dev: DevSecrets | None, livekit: LiveKitSettings | None) -> str | None:
     """The agents' secret: required with LiveKit (agents serve its rooms), else optional.
 
     It must differ from the users' secret, or a user token would be signed
     well enough to open the agent channel.
     """
-    if livekit is None and not dev and not os.environ.get(AGENT_SECRET):
+    if livekit is None and dev is None and not os.environ.get(AGENT_SECRET):
         return None
     secret = resolve_secret(dev, AGENT_SECRET)
     try:
         return check_agent_secret(secret, os.environ.get(USER_SECRET, ""))
     except WeakSecretError as error:
-        raise SystemExit(f"voicemode: {error}") from error
+        raise StartupError(
+            str(error), f"Set {AGENT_SECRET} to another random value.", EXIT_CONFIG
+        ) from error
 
 
 def _names(variable: str, default: str) -> tuple[str, ...]:
@@ -332,17 +458,23 @@ def _names(variable: str, default: str) -> tuple[str, ...]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """``voicemode serve``."""
+    """``voicemode serve``: check what is cheap to check, then start and serve.
+
+    Order: configuration (LiveKit, secrets), ports, the store (lock, open,
+    a rolled-back write), engines, and only then listen and show ``--dev``
+    secrets. Any failure is a :class:`StartupError`.
+    """
     from adapters.gateway import GatewaySettings  # noqa: PLC0415
 
     livekit = livekit_settings()
+    dev = DevSecrets(args.db) if args.dev else None
     settings = Settings(
         host=args.host,
         port=args.port,
         http_port=args.http_port,
         db=args.db,
         gateway=GatewaySettings(
-            secret=resolve_secret(args.dev),
+            secret=resolve_secret(dev),
             outbox_frames=int(os.environ.get("VOICEMODE_OUTBOX_FRAMES", "2048")),
             frames_per_s=float(os.environ.get("VOICEMODE_RATE_FRAMES_PER_S", "50")),
             frame_burst=int(os.environ.get("VOICEMODE_RATE_BURST", "100")),
@@ -354,49 +486,97 @@ def cmd_serve(args: argparse.Namespace) -> int:
         stt_engines=_names("VOICEMODE_STT_ENGINES", "faster-whisper"),
         tts_engines=_names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
         livekit=livekit,
-        agent_secret=resolve_agent_secret(args.dev, livekit),
+        agent_secret=resolve_agent_secret(dev, livekit),
     )
-    lock = claim_store(settings.db)
-    try:
-        asyncio.run(serve(settings))
-    finally:
+    ports = {"--port": settings.port}
+    if settings.http_port is not None:
+        ports["--http-port"] = settings.http_port
+    check_ports(settings.host, ports)
+    with contextlib.ExitStack() as held:
+        lock = claim_store(settings.db)
         if lock is not None:
-            lock.close()
+            held.callback(lock.close)
+        store = open_store(settings.db)
+        held.callback(store.close)
+        asyncio.run(serve(settings, store, dev.announce if dev is not None else lambda: None))
     return 0
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    """``voicemode agent``: serve LiveKit agent jobs until SIGINT or SIGTERM."""
+    """``voicemode agent``: serve LiveKit agent jobs until SIGINT or SIGTERM.
+
+    Configuration (LiveKit, the agent secret, the health port, the control
+    URL's form, the speech engines) is checked before the worker starts. An
+    unreachable ``serve`` is not a start-up failure: the two may start in
+    any order, and the worker tells ``serve`` it is ready each time it
+    registers with LiveKit; one refusing the agent secret is.
+    """
     from adapters.livekit_agent.network import NetworkControlPlane, announce_ready  # noqa: PLC0415
     from adapters.livekit_agent.worker import run_worker  # noqa: PLC0415
 
     livekit = livekit_settings()
     if livekit is None:
-        raise SystemExit("voicemode agent: set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+        raise StartupError(
+            "LiveKit is not configured (set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET)",
+            "The agent serves LiveKit rooms: give it the values serve has.",
+            EXIT_CONFIG,
+        )
     try:
         secret = check_secret(os.environ.get(AGENT_SECRET), AGENT_SECRET)
     except WeakSecretError as error:
-        raise SystemExit(
-            f"voicemode agent: {error}; use the VOICEMODE_AGENT_SECRET `voicemode serve` has"
+        raise StartupError(
+            str(error), f"Use the {AGENT_SECRET} `voicemode serve` has.", EXIT_CONFIG
         ) from error
+    if not re.match(r"^wss?://[^/\s]+", args.control):
+        raise StartupError(
+            f"--control must be a ws:// or wss:// URL, not {args.control!r}",
+            "Point it (or VOICEMODE_AGENT_URL) at serve's /agent, e.g. ws://127.0.0.1:8765/agent.",
+            EXIT_CONFIG,
+        )
+    worker_id = args.worker_id or f"agent-{socket.gethostname()}-{os.getpid()}"
+    check_ports("", {"--health-port": args.health_port})
     speech = build_speech(
         _names("VOICEMODE_STT_ENGINES", "faster-whisper"),
         _names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
     )
-    worker_id = args.worker_id or f"agent-{socket.gethostname()}-{os.getpid()}"
+    asyncio.run(check_control(args.control, secret, worker_id))
     print(f"voicemode agent: {worker_id} serving {args.agent_name} via {args.control}", flush=True)
-    run_worker(
-        livekit.url,
-        livekit.api_key,
-        livekit.api_secret,
-        lambda: NetworkControlPlane(args.control, secret, worker_id),
-        speech=speech,
-        agent_name=args.agent_name,
-        http_port=args.health_port,
-        load_threshold=args.load_threshold,
-        on_registered=lambda: announce_ready(args.control, secret, worker_id),
-    )
+    try:
+        run_worker(
+            livekit.url,
+            livekit.api_key,
+            livekit.api_secret,
+            lambda: NetworkControlPlane(args.control, secret, worker_id),
+            speech=speech,
+            agent_name=args.agent_name,
+            http_port=args.health_port,
+            load_threshold=args.load_threshold,
+            on_registered=lambda: announce_ready(args.control, secret, worker_id),
+        )
+    except OSError as error:
+        raise port_error("all addresses", args.health_port, "--health-port", error) from error
     return 0
+
+
+async def check_control(url: str, secret: str, worker_id: str) -> None:
+    """Knock on serve's agent channel once: a refused secret stops the agent, absence does not."""
+    from adapters.livekit_agent.control import ControlPlaneError  # noqa: PLC0415
+    from adapters.livekit_agent.network import open_channel  # noqa: PLC0415
+
+    try:
+        connection = await open_channel(url, secret, worker_id, timeout_s=5)
+    except ControlPlaneError as error:
+        if error.message.startswith("HTTP 4"):
+            raise StartupError(
+                f"voicemode at {url} refused this agent ({error.message})",
+                f"Use the {AGENT_SECRET} `voicemode serve` has, and its /agent URL.",
+                EXIT_CONFIG,
+            ) from error
+        log.warning(
+            "voicemode is not reachable at %s yet (%s); rooms come once it is", url, error.message
+        )
+        return
+    await connection.close()
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -491,7 +671,8 @@ def parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--dev",
         action="store_true",
-        help="generate a secret if VOICEMODE_SECRET is missing or weak",
+        help="if VOICEMODE_SECRET is missing or weak, use the one kept in <db>.dev-secrets "
+        "or generate and keep one",
     )
     serve_parser.set_defaults(run=cmd_serve)
 
@@ -553,8 +734,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     args = parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except StartupError as error:
+        program = "voicemode" if args.command == "serve" else f"voicemode {args.command}"
+        print(error.line(program), file=sys.stderr, flush=True)
+        stop_leftover_actors()
+        return error.code
     return code
+
+
+def stop_leftover_actors() -> None:
+    """Stop any actor a failed start left running: their threads would keep the process alive."""
+    pykka = sys.modules.get("pykka")
+    if pykka is not None:
+        pykka.ActorRegistry.stop_all()
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ produce are handed to the group-commit writer when the actor's inbox has been
 drained (a ``FlushRoom`` it sends itself queues up behind the commands already
 waiting), so commands that arrive together are committed together in one
 save. One batch per room is in flight at a time, so a refused batch can never
-leave a gap in the stream. Replies go out only once their events are durable. If a commit fails,
-the actor fails and its supervisor restarts it from the store, so memory never
-runs ahead of what was recorded.
+leave a gap in the stream. Replies go out only once their events are durable. If the store
+refuses a commit, the actor rereads the room from its stream (see
+``_reread``), so memory never runs ahead of what was recorded; a command that
+breaks the actor makes it fail, and its supervisor restarts it from the store.
 """
 
 from __future__ import annotations
@@ -49,10 +50,6 @@ log = logging.getLogger(__name__)
 
 
 RESTARTING = Refused("room_restarting", "the room restarted; please retry")
-
-
-class RoomCommitError(RuntimeError):
-    """The store refused a room's batch; the actor restarts from the store."""
 
 
 class RoomActor(pykka.ThreadingActor):
@@ -260,11 +257,30 @@ class RoomActor(pykka.ThreadingActor):
     @handle.register
     def _committed(self, message: RoomCommitted) -> None:
         if message.error is not None:
-            raise RoomCommitError(str(message.error))
+            self._reread()
+            return
         self._last_position = message.position
         self._in_flight = False
         if self._waiting:
             self._schedule_flush()
+
+    def _reread(self) -> None:
+        """The store refused a batch: drop what memory decided beyond the store.
+
+        The refused batch's commands were answered ``store_error``; those
+        decided after it, on a room that included it, are refused
+        ``room_restarting``; the room is rebuilt from its stream, and the
+        commands still in the inbox are decided against that. This is what a
+        restart by the supervisor would do, without a crashed actor's
+        traceback for every write a full disk refuses (the writer logs the
+        store's condition once).
+        """
+        for reply, _accepted, _count in self._waiting:
+            reply(RESTARTING)
+        self._waiting.clear()
+        self.room = self.store.load_room(self.code)
+        self._last_position = self.store.position()
+        self._in_flight = False
 
     def _member_room(self, user_id: str, reply: Reply, *, present: bool = True) -> Room | None:
         """The room if ``user_id`` is a member (connected, if ``present``)."""

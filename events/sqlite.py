@@ -113,6 +113,15 @@ class SubscribableSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         """Return an iterator over the notifications after ``gt``, live once caught up."""
         return SQLiteSubscription(self, gt=gt, topics=topics)
 
+    def check_writable(self) -> None:
+        """Create a table in a transaction that is rolled back: fails on a read-only database.
+
+        SQLite opens a file it may not write read-only without a word; the
+        first refused write would otherwise be a client's.
+        """
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("CREATE TABLE voicemode_write_probe (probe INTEGER)")
+
     def scan(self, after: int, until: int | None, batch: int) -> Iterator[StoredRow]:
         """Stream ``(position, originator id hex, topic, state)`` rows in log order.
 

@@ -37,6 +37,8 @@ from events.sqlite import StoredRow
 from events.transcoder import build_transcoder
 
 SQLITE_POLL_INTERVAL_S = "0.05"
+POSTGRES_DEFAULTS = {"POSTGRES_CONNECT_TIMEOUT": "5"}
+"""The library waits 30 s for an unreachable server; a start-up that fails says so sooner."""
 
 
 NewEvents = Sequence[DomainEventProtocol[UUID]]
@@ -82,7 +84,7 @@ def store_environment(db: str) -> dict[str, str]:
     """
     if db.startswith(("postgresql://", "postgres://")):
         tuning = {key: value for key, value in os.environ.items() if key.startswith("POSTGRES_")}
-        return {**tuning, **postgres_environment(db)}
+        return {**POSTGRES_DEFAULTS, **tuning, **postgres_environment(db)}
     return {
         "PERSISTENCE_MODULE": "events.sqlite",
         "SQLITE_DBNAME": db,
@@ -120,6 +122,22 @@ class EventStore:
         factory = InfrastructureFactory.construct(env)
         recorder = factory.process_recorder()
         return cls(recorder, Mapper(transcoder=build_transcoder()))
+
+    def check_writable(self) -> None:
+        """Begin a write and roll it back, so a store that refuses writes is found at start.
+
+        Raises:
+            Exception: what the database raised (read-only file, read-only
+                PostgreSQL replica, ...).
+        """
+        check = getattr(self.recorder, "check_writable", None)
+        if check is not None:
+            check()
+            return
+        datastore = getattr(self.recorder, "datastore", None)
+        if datastore is not None:  # PostgreSQL: a standby refuses even a temporary table
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute("CREATE TEMPORARY TABLE voicemode_write_probe (probe INTEGER)")
 
     def append(self, events: NewEvents, tracking: Tracking | None = None) -> Sequence[int]:
         """Record events (and optionally a projection's position) atomically.

@@ -5,7 +5,9 @@ writer; it commits whatever has queued up since its last commit in a single
 transaction, so the cost of a durable commit is shared by everyone waiting.
 A request is acknowledged only after its transaction committed. If a batch
 fails, its requests are retried one by one so that only the offending
-request is refused.
+request is refused. A store that refuses every write (a full disk, a file
+made read-only) is logged once per condition by :class:`RefusalLog`, not once
+per write.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import RecordConflictError, StoredEvent, Tracking
 
 from events.store import EventStore, NewEvents
 
@@ -24,6 +27,80 @@ log = logging.getLogger(__name__)
 
 AppendCallback = Callable[[Sequence[int] | BaseException], None]
 MAX_BATCH_EVENTS = 5000
+REFUSAL_REPORT_INTERVAL_S = 60.0
+
+
+class RefusalLog:
+    """One log line per reason the store refuses writes, however many writes it refuses.
+
+    A full disk or a read-only file refuses every write until someone acts,
+    and every client is already told so by its ``store_error`` reply; a line
+    (or a traceback) per write would bury the one line that matters. So the
+    first refusal for a reason is logged at once, later ones for the same
+    reason are counted and summarised at most once per ``interval_s`` (with
+    the count), and the first write the store takes again is logged with the
+    number refused since the last line. Conflicts (a stream version already
+    taken) are another writer's doing, not the store's condition: they are
+    logged one by one, as warnings.
+    """
+
+    def __init__(
+        self,
+        interval_s: float = REFUSAL_REPORT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._reason: str | None = None
+        self._reported_at = 0.0
+        self._unreported = 0
+        self._since_failing = 0
+
+    def refused(self, error: BaseException) -> None:
+        """A write was refused with ``error``."""
+        if isinstance(error, RecordConflictError):
+            log.warning("append refused: %s", error)
+            return
+        reason = str(error) or type(error).__name__
+        now = self._clock()
+        self._since_failing += 1
+        if reason != self._reason:
+            self._reason, self._reported_at, self._unreported = reason, now, 0
+            log.error(
+                "the event store refuses writes: %s; clients get store_error until %s",
+                reason,
+                _remedy(reason),
+            )
+        elif now - self._reported_at >= self.interval_s:
+            log.error(
+                "the event store still refuses writes: %s (%d refused in the last %.0f s)",
+                reason,
+                self._unreported + 1,
+                now - self._reported_at,
+            )
+            self._reported_at, self._unreported = now, 0
+        else:
+            self._unreported += 1
+
+    def accepted(self) -> None:
+        """A write was committed: if writes were being refused, say that this is over."""
+        if self._reason is not None:
+            log.warning(
+                "the event store takes writes again (%d refused: %s)",
+                self._since_failing,
+                self._reason,
+            )
+            self._reason, self._unreported, self._since_failing = None, 0, 0
+
+
+def _remedy(reason: str) -> str:
+    """What would make a store take writes again, for the log line."""
+    lowered = reason.lower()
+    if "full" in lowered:
+        return "disk space is freed"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "the store is writable again"
+    return "the store is fixed"
 
 
 @dataclass(frozen=True)
@@ -51,6 +128,7 @@ class GroupCommitWriter:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self._queue: queue.SimpleQueue[AppendRequest | None] = queue.SimpleQueue()
+        self.refusals = RefusalLog()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
 
@@ -115,12 +193,13 @@ class GroupCommitWriter:
             positions = self.store.append_stored(events, tracking)
         except Exception as error:
             if len(requests) == 1:
-                log.warning("append refused: %s", error)
+                self.refusals.refused(error)
                 requests[0].on_done(error)
                 return
             for request in requests:
                 self._commit([request])
             return
+        self.refusals.accepted()
         offset = 0
         for request in requests:
             count = len(request.events)
