@@ -7,6 +7,7 @@ that ``run_all.py`` turns into one Markdown table.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import math
@@ -107,6 +108,8 @@ def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
 
 
 def fmt_summary(stats: dict[str, float]) -> str:
+    if not stats["count"]:
+        return "none (n=0)"
     return (
         f"p50 {stats['p50']:.2f} ms, p95 {stats['p95']:.2f} ms, "
         f"p99 {stats['p99']:.2f} ms, max {stats['max']:.2f} ms (n={int(stats['count'])})"
@@ -160,10 +163,14 @@ def own_cpu_seconds() -> float:
     return total
 
 
-def all_process_cpu() -> dict[int, tuple[str, float]]:
-    """CPU seconds so far of every process on the machine (kernel threads included)."""
+ProcessSnapshot = dict[int, tuple[str, float, int]]
+"""Every process on the machine: pid -> (name, CPU seconds so far, parent pid)."""
+
+
+def all_process_cpu() -> ProcessSnapshot:
+    """CPU seconds so far and parent of every process on the machine (kernel threads included)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    found: dict[int, tuple[str, float]] = {}
+    found: ProcessSnapshot = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -173,47 +180,88 @@ def all_process_cpu() -> dict[int, tuple[str, float]]:
             continue
         name = stat[stat.find("(") + 1 : stat.rfind(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        found[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / ticks)
+        found[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / ticks, int(fields[1]))
+    return found
+
+
+def family(snapshot: ProcessSnapshot, roots: set[int]) -> set[int]:
+    """``roots`` and every process descending from one of them, as the snapshot saw it.
+
+    Taken from the snapshot itself, so a child that ran then (a server's espeak-ng or
+    Apertium process) counts as part of the system even if it exited since.
+    """
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (_, _, ppid) in snapshot.items():
+        children[ppid].append(pid)
+    found = set(roots)
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
     return found
 
 
 def top_others(
-    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], mine: set[int]
+    before: ProcessSnapshot, after: ProcessSnapshot, mine: set[int]
 ) -> list[tuple[str, float]]:
-    """The processes outside ``mine`` that used the most CPU between two snapshots."""
+    """The processes outside ``mine`` and its descendants that used the most CPU in between."""
+    ours = family(before, mine) | family(after, mine)
     used: dict[str, float] = defaultdict(float)
-    for pid, (name, seconds) in after.items():
-        if pid in mine:
+    for pid, (name, seconds, _) in after.items():
+        if pid in ours:
             continue
-        used[name] += seconds - before.get(pid, (name, 0.0))[1]
+        used[name] += seconds - before.get(pid, (name, 0.0, 0))[1]
     return sorted(((n, s) for n, s in used.items() if s > 0), key=lambda x: -x[1])[:4]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and its live descendants, the children they reaped included.
+
+    ``cutime``/``cstime`` hold what exited children (espeak-ng runs, Apertium
+    pipelines) used, so their work stays the system's, not "other processes'".
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in (pid, *_descendants(pid)):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / ticks
 
 
 class OtherLoad:
     """How much CPU other processes took while a bench ran (the machine is shared).
 
-    Busy time of the whole machine minus this bench's own CPU (itself and the
-    subprocesses it started and reaped). Figures measured while this is high
-    are disturbed.
+    Busy time of the whole machine minus this bench's own CPU: itself, the
+    subprocesses it started (running or reaped) and their children (running
+    or reaped). Figures measured while this is high are disturbed.
     """
 
     def __init__(self) -> None:
         self.began = time.perf_counter()
         self.busy = system_busy_seconds()
-        self.own = own_cpu_seconds()
+        self.own = self._own()
         self.load = loadavg()
         self.processes = all_process_cpu()
 
+    @staticmethod
+    def _own() -> float:
+        me = os.getpid()
+        return own_cpu_seconds() + sum(tree_cpu_seconds(child) for child in _children(me))
+
     def other_core_fraction(self) -> float:
         elapsed = time.perf_counter() - self.began
-        other = (system_busy_seconds() - self.busy) - (own_cpu_seconds() - self.own)
+        other = (system_busy_seconds() - self.busy) - (self._own() - self.own)
         return max(0.0, other) / elapsed if elapsed > 0 else 0.0
 
     def report(self) -> str:
         elapsed = time.perf_counter() - self.began
         fraction = self.other_core_fraction()
-        mine = {os.getpid(), *_descendants(os.getpid())}
-        top = top_others(self.processes, all_process_cpu(), mine)
+        top = top_others(self.processes, all_process_cpu(), {os.getpid()})
         line = (
             f"Machine load: other processes used {fraction:.0%} of a core on average over "
             f"these {elapsed:.0f} s (load average at start {self.load}, now {loadavg()}; "
@@ -223,6 +271,25 @@ class OtherLoad:
         if fraction > 0.1:
             line += "; WARNING: the machine was busy with other work, figures are disturbed"
         return line + "."
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process descending from ``pid``."""
+    return _descendants(pid)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -242,3 +309,69 @@ def _descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+class Verdicts:
+    """A bench's judgement of its own run: measurement failures and goal verdicts.
+
+    A *failure* means the figure was not measured (something lost or duplicated,
+    a reader died, the load generator fell behind, a headline would be ``nan``):
+    the bench prints ``FAIL: ...`` and exits non-zero. A *goal* verdict says
+    whether a valid figure met its goal (``GOAL MET`` / ``GOAL MISSED``); a miss
+    is a finding, not a broken bench, so it does not change the exit code.
+    """
+
+    def __init__(self, bench: str) -> None:
+        self.bench = bench
+        self.failures: list[str] = []
+        self.goals: list[str] = []
+
+    def fail(self, reason: str, *, quiet: bool = False) -> None:
+        """Record that something the bench measures did not happen (``quiet``: printed)."""
+        self.failures.append(reason)
+        if not quiet:
+            print(f"  FAIL: {reason}", flush=True)
+
+    def finite(self, name: str, value: float) -> bool:
+        """Fail unless ``value`` is a number (a headline is never ``nan``)."""
+        if isinstance(value, int | float) and math.isfinite(value):
+            return True
+        self.fail(f"{name}: nothing was measured (the figure would be nan)")
+        return False
+
+    def goal(self, name: str, met: bool, detail: str) -> None:
+        """Print and keep one goal verdict."""
+        line = f"GOAL {'MET' if met else 'MISSED'}: {name}: {detail}"
+        self.goals.append(line)
+        print(line, flush=True)
+
+    def finish(self) -> int:
+        """Print the verdicts and failures again, last; return the exit code."""
+        heading(f"Verdicts ({self.bench})", "-")
+        for line in self.goals:
+            print(line)
+        for reason in self.failures:
+            print(f"FAIL: {reason}")
+        if self.failures:
+            print(
+                f"RESULT: FAIL ({len(self.failures)} problem(s): the figures above are not valid)"
+            )
+            return 1
+        print("RESULT: OK (every figure above was measured)")
+        return 0
+
+
+def num(value: float, spec: str = ".0f", unit: str = "") -> str:
+    """A figure for printing; ``-`` instead of ``nan`` (never print nan as a figure)."""
+    if not (isinstance(value, int | float) and math.isfinite(value)):
+        return "-"
+    return f"{value:{spec}}{unit}"
+
+
+def add_smoke_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """The ``--smoke`` flag every bench has: tiny sizes, still measured, still failing loudly."""
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny sizes, a few seconds ({what}); measures for real and fails loudly",
+    )

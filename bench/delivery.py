@@ -16,17 +16,32 @@ Runs, all in the same invocation (``--runs``):
   answers join-room and forwards each transcript to the room's other members as
   a translated-message: no actors, no event store, no translation. It is the
   floor set by the transport, the client and the shared CPUs.
-* ``identity``: ``voicemode serve`` with ``VOICEMODE_TRANSLATION_ENGINES=identity``,
-  so only the system (actors, event store, projections, gateway) is timed.
-  Goal: p99 <= 10 ms.
-* ``apertium``: ``voicemode serve`` with its default engine (Apertium).
+* ``identity``: ``voicemode serve`` with ``VOICEMODE_SPEECH=off`` and
+  ``VOICEMODE_TRANSLATION_ENGINES=identity``: text-only delivery, so only the
+  system (actors, event store, projections, gateway) is timed.
+* ``apertium``: the same with the default engine (Apertium), speech off.
+* ``speech``: ``voicemode serve`` as deployed by default: speech on (espeak-ng
+  synthesis), identity translation. The es and fr listeners hear every
+  translation spoken; the en listener hears the speaker's own language and gets
+  no synthesis. Text delivery is timed per group, plus send -> first
+  synthesized audio byte, and each ``synthesized-speech-end`` is counted:
+  spoken, or ended with an ``errorCode`` (speech shed or failed, by code).
+  Binary frames are counted and timed, never kept.
 
-The server's memory is sampled during each run (VmRSS of the server process,
-and of its child processes, i.e. Apertium pipelines) and its peak (VmHWM) read
-at the end. Goal: <= 300 MB.
+Goal (ratio, same run): delivery p99 <= 3x the bare relay's p99 at 200 rooms x 4
+(<= 10 ms when the relay's p99 is under 3 ms), for ``identity`` and for both
+listener groups of ``speech``. The server's memory is sampled during each run
+(VmRSS of the server process, and of its child processes, i.e. Apertium
+pipelines) and its peak (VmHWM) read at the end. Goal: <= 300 MB.
+
+A run whose figures are not valid makes the bench print ``FAIL: ...`` and exit
+1: a delivery or speech end lost or duplicated, a reader that died, an error
+frame, the load generator sending late (``--max-send-lag-ms``), or a headline
+that would be ``nan``. Missed goals are printed as ``GOAL MISSED`` (exit 0).
 
     .venv/bin/python bench/delivery.py                        # 200 rooms, 5 s warm-up + 30 s
     .venv/bin/python bench/delivery.py --rooms 20 --seconds 10 --runs identity
+    .venv/bin/python bench/delivery.py --smoke                # 3 rooms, relay/identity/speech
 """
 
 from __future__ import annotations
@@ -35,6 +50,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import resource
 import secrets
@@ -70,7 +86,33 @@ SENTENCES = (
     "Thanks, that answers my question about the schedule",
 )
 JOIN_CONCURRENCY = 32
-RUN_NAMES = ("relay", "identity", "apertium")
+START_TIMEOUT_S = 180  # speech on loads the recognizer before listening
+RUN_NAMES = ("relay", "identity", "apertium", "speech")
+RUN_TITLES = {
+    "relay": " (baseline: bare websockets relay, no actors/store/translation)",
+    "identity": " (voicemode serve, VOICEMODE_SPEECH=off, VOICEMODE_TRANSLATION_ENGINES=identity)",
+    "apertium": " (voicemode serve, VOICEMODE_SPEECH=off, default engine: Apertium)",
+    "speech": " (voicemode serve as deployed: speech on, identity translation, espeak-ng; "
+    "the es and fr listeners hear each translation spoken)",
+}
+SPEECH_LISTENERS = frozenset(lang for _, lang in LISTENERS if lang != SPEAKER_LANG)
+"""Listeners who hear another language: in the speech run, each of their deliveries is spoken."""
+RELAY_FAST_MS = 3.0
+"""Below this relay p99 the delivery goal is the absolute 10 ms, above it 3x the relay's p99."""
+GOAL_RATIO = 3.0
+GOAL_FLOOR_MS = 10.0
+RSS_GOAL_MB = 300
+SMOKE = {
+    "rooms": 3,
+    "seconds": 2,
+    "warmup": 1,
+    "drain": 5.0,
+    "runs": "relay,identity,speech",
+    "max_send_lag_ms": 250.0,
+}
+"""What ``--smoke`` sets: tiny runs (a few seconds each); Apertium is left out (its dozens of
+pipeline processes take longer to start than the run lasts), and the send-lag bound is looser
+so that a busy CI machine does not refuse a 3-room run."""
 
 
 # ================================================================ client worker process
@@ -101,14 +143,31 @@ class Tally:
     misrouted: int = 0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     send_lag: list[float] = field(default_factory=list)
+    id_text: dict[str, str] = field(default_factory=dict)  # translated-message id -> its text
+    first_audio: dict[tuple[str, str], float] = field(default_factory=dict)  # (id, user) -> t
+    speech_end: dict[tuple[str, str], str] = field(default_factory=dict)  # -> errorCode or ""
+    audio_bytes: int = 0
+    audio_frames: int = 0
 
 
 async def reader(conn: Conn, tally: Tally) -> None:
+    """Read every frame of one connection until it closes.
+
+    Binary frames (synthesized speech) are counted and timed, never kept, so the
+    client's memory does not grow with the audio it receives.
+    """
     assert conn.ws is not None
     clock = time.perf_counter
+    speaking: str | None = None  # one synthesis at a time per connection
     try:
         async for message in conn.ws:
             now = clock()
+            if isinstance(message, bytes):
+                tally.audio_bytes += len(message)
+                tally.audio_frames += 1
+                if speaking is not None:
+                    tally.first_audio.setdefault((speaking, conn.user), now)
+                continue
             frame = orjson.loads(message)
             name = frame.get("event")
             if name == "translated-message":
@@ -120,8 +179,15 @@ async def reader(conn: Conn, tally: Tally) -> None:
                 if data.get("toUserId") != conn.user:
                     tally.misrouted += 1
                 tally.received[(text, conn.user)].append(now)
+                tally.id_text[str(data.get("id"))] = text
             elif name == "recognized-speech":
                 tally.recognized[frame["data"]["text"]] += 1
+            elif name == "synthesized-speech":
+                speaking = str(frame["data"]["id"])
+            elif name == "synthesized-speech-end":
+                data = frame["data"]
+                tally.speech_end[(str(data["id"]), conn.user)] = str(data.get("errorCode") or "")
+                speaking = None
             elif name == "error":
                 tally.errors[frame["data"].get("code", "?")] += 1
             ref = frame.get("ref")
@@ -231,12 +297,22 @@ async def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
     # ``drain`` seconds without progress (or ``drain_max`` in all) end the wait, so
     # what is still missing then is lost, not late.
     expected = len(tally.sent) * len(LISTENERS)
+    speech_listeners = (
+        {c.user for cs in conns.values() for c in cs[1:] if c.language in SPEECH_LISTENERS}
+        if spec["speech"]
+        else set()
+    )
     began_drain = last_progress = time.perf_counter()
     seen = -1
     while True:
         now = time.perf_counter()
-        got = len(tally.received) + len(tally.recognized)
-        if len(tally.received) >= expected and len(tally.recognized) >= len(tally.sent):
+        got = len(tally.received) + len(tally.recognized) + len(tally.speech_end)
+        spoken_due = sum(1 for _, user in tally.received if user in speech_listeners)
+        if (
+            len(tally.received) >= expected
+            and len(tally.recognized) >= len(tally.sent)
+            and len(tally.speech_end) >= spoken_due
+        ):
             break
         if got != seen:
             seen, last_progress = got, now
@@ -247,8 +323,15 @@ async def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
     cpu = (usage_after.ru_utime - usage_before.ru_utime) + (
         usage_after.ru_stime - usage_before.ru_stime
     )
-    result = summarize_worker(tally, conns)
-    result.update({"join_s": join_s, "load_s": load_s, "client_cpu_s": cpu})
+    result = summarize_worker(tally, conns, speech_listeners)
+    result.update(
+        {
+            "join_s": join_s,
+            "load_s": load_s,
+            "client_cpu_s": cpu,
+            "client_hwm": proc_status(os.getpid(), "VmHWM"),
+        }
+    )
     for room in rooms:
         for conn in conns[room]:
             if conn.ws is not None:
@@ -259,10 +342,16 @@ async def worker_main(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def summarize_worker(tally: Tally, conns: dict[int, list[Conn]]) -> dict[str, Any]:
+def summarize_worker(
+    tally: Tally, conns: dict[int, list[Conn]], speech_listeners: set[str]
+) -> dict[str, Any]:
     latencies: dict[str, list[float]] = defaultdict(list)
     lost = duplicated = 0
     lost_samples: list[str] = []
+    text_id = {text: tid for tid, text in tally.id_text.items()}
+    audio_latencies: list[float] = []
+    speech = {"due": 0, "spoken": 0, "silent": 0, "missing": 0}
+    speech_codes: dict[str, int] = defaultdict(int)
     for room_conns in conns.values():
         for conn in room_conns[1:]:
             for text, (sent_at, room, warm) in tally.sent.items():
@@ -277,6 +366,21 @@ def summarize_worker(tally: Tally, conns: dict[int, list[Conn]]) -> dict[str, An
                 duplicated += len(arrivals) - 1
                 if not warm:
                     latencies[conn.language].append(arrivals[0] - sent_at)
+                if conn.user not in speech_listeners:
+                    continue
+                speech["due"] += 1
+                key = (text_id.get(text, ""), conn.user)
+                code = tally.speech_end.get(key)
+                if code is None:
+                    speech["missing"] += 1
+                elif code:
+                    speech_codes[code] += 1
+                elif key in tally.first_audio:
+                    speech["spoken"] += 1
+                    if not warm:
+                        audio_latencies.append(tally.first_audio[key] - sent_at)
+                else:
+                    speech["silent"] += 1  # ended without an errorCode and without audio
     recognized_lost = sum(1 for text in tally.sent if tally.recognized.get(text, 0) == 0)
     recognized_dup = sum(max(0, n - 1) for n in tally.recognized.values())
     closed = [c.closed for cs in conns.values() for c in cs if c.closed]
@@ -302,6 +406,12 @@ def summarize_worker(tally: Tally, conns: dict[int, list[Conn]]) -> dict[str, An
         "closed_early": len(closed),
         "closed_samples": closed[:3],
         "send_lag_p99_ms": summary_ms(tally.send_lag)["p99"] if tally.send_lag else 0.0,
+        "send_lag_max_ms": max(tally.send_lag, default=0.0) * 1000,
+        "audio_latencies": audio_latencies,
+        "speech": speech,
+        "speech_codes": dict(speech_codes),
+        "audio_bytes": tally.audio_bytes,
+        "audio_frames": tally.audio_frames,
     }
 
 
@@ -430,36 +540,7 @@ def proc_pss(pid: int) -> int:
     return 0
 
 
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children[ppid].append(int(entry))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+descendants = common.descendants
 
 
 class MemorySampler:
@@ -519,7 +600,14 @@ class Server:
                 str(self.port),
             ]
         else:
-            env["VOICEMODE_TRANSLATION_ENGINES"] = self.kind
+            if self.kind == "speech":  # the default deployment: speech on
+                env["VOICEMODE_SPEECH"] = "on"
+                env["VOICEMODE_TRANSLATION_ENGINES"] = "identity"
+                env["VOICEMODE_STT_ENGINES"] = "faster-whisper"
+                env["VOICEMODE_TTS_ENGINES"] = "espeak-ng"
+            else:  # text-only delivery: nobody gets synthesized speech
+                env["VOICEMODE_SPEECH"] = "off"
+                env["VOICEMODE_TRANSLATION_ENGINES"] = self.kind
             db = self.workdir / f"{self.kind}.db"
             command = [
                 common.voicemode_exe(),
@@ -536,7 +624,7 @@ class Server:
         self.process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=common.ROOT
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} server exited: {self.log_path.read_text()}")
@@ -544,7 +632,7 @@ class Server:
                 if sock.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
             time.sleep(0.05)
-        raise RuntimeError(f"{self.kind} server did not listen within 60 s")
+        raise RuntimeError(f"{self.kind} server did not listen within {START_TIMEOUT_S} s")
 
     def stop(self) -> tuple[float, int | None]:
         """SIGTERM; return (seconds to exit, exit code or None if it had to be killed)."""
@@ -575,15 +663,7 @@ def split_rooms(rooms: int, procs: int) -> list[list[int]]:
 
 
 def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    heading(
-        f"run: {kind}"
-        + {
-            "relay": " (baseline: bare websockets relay, no actors/store/translation)",
-            "identity": " (voicemode serve, VOICEMODE_TRANSLATION_ENGINES=identity)",
-            "apertium": " (voicemode serve, default engine: Apertium)",
-        }[kind],
-        "-",
-    )
+    heading(f"run: {kind}{RUN_TITLES[kind]}", "-")
     server = Server(kind, workdir)
     server.start()
     assert server.process is not None
@@ -605,6 +685,7 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
                 "drain": args.drain,
                 "drain_max": args.drain_max,
                 "compression": args.compression,
+                "speech": kind == "speech",
             }
             worker = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--worker"],
@@ -635,10 +716,10 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
         # (server CPU incl. children, whole machine busy CPU) at t0 and at t0 + window
         cpu_marks: list[tuple[float, float]] = []
 
-        snapshots: list[dict[int, tuple[str, float]]] = []
+        snapshots: list[common.ProcessSnapshot] = []
 
         def mark_cpu() -> None:
-            cpu_marks.append((cpu_seconds([pid, *descendants(pid)]), common.system_busy_seconds()))
+            cpu_marks.append((common.tree_cpu_seconds(pid), common.system_busy_seconds()))
             snapshots.append(common.all_process_cpu())
 
         timers = [
@@ -670,8 +751,9 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
         server_cpu = machine_cpu = float("nan")
         others: list[tuple[str, float]] = []
         if len(cpu_marks) == 2:
-            mine = {os.getpid(), pid, *descendants(pid), *(w.pid for w in workers)}
-            others = common.top_others(snapshots[0], snapshots[1], mine)
+            # this process's family as each snapshot saw it: the server, its espeak-ng and
+            # Apertium children (even those that exited since), the client workers
+            others = common.top_others(snapshots[0], snapshots[1], {os.getpid()})
             server_cpu = cpu_marks[1][0] - cpu_marks[0][0]
             machine_cpu = cpu_marks[1][1] - cpu_marks[0][1]
     finally:
@@ -706,6 +788,9 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
             "stop_s": stop_s,
             "exit": code,
             "warnings": warnings,
+            "problems": (["server did not stop on SIGTERM within 30 s"] if code is None else [])
+            + [f"server log has a traceback: {server.log_path}"]
+            * bool(server.log_lines("Traceback")),
             "log": str(server.log_path),
         },
     )
@@ -714,11 +799,14 @@ def run_one(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
 def report_run(
     kind: str, args: argparse.Namespace, results: list[dict[str, Any]], server: dict[str, Any]
 ) -> dict[str, Any]:
+    """Print one run's figures; return them with the run's problems (what makes it invalid)."""
     by_lang: dict[str, list[float]] = defaultdict(list)
     for result in results:
         for lang, values in result["latencies"].items():
             by_lang[lang].extend(values)
     everything = [value for values in by_lang.values() for value in values]
+    same = by_lang.get(SPEAKER_LANG, [])
+    translated = [v for lang, values in by_lang.items() if lang != SPEAKER_LANG for v in values]
     totals = {
         key: sum(r[key] for r in results)
         for key in (
@@ -732,13 +820,24 @@ def report_run(
             "recognized_lost",
             "recognized_dup",
             "closed_early",
+            "audio_bytes",
+            "audio_frames",
         )
     }
     errors: dict[str, int] = defaultdict(int)
+    speech: dict[str, int] = defaultdict(int)
+    speech_codes: dict[str, int] = defaultdict(int)
     for result in results:
         for code, count in result["errors"].items():
             errors[code] += count
+        for key, count in result["speech"].items():
+            speech[key] += count
+        for code, count in result["speech_codes"].items():
+            speech_codes[code] += count
+    audio = [value for r in results for value in r["audio_latencies"]]
     client_cpu = sum(r["client_cpu_s"] for r in results)
+    client_hwm = max(r["client_hwm"] for r in results)
+    send_lag_p99 = max(r["send_lag_p99_ms"] for r in results)
     load_s = server["load_s"]
     stats = summary_ms(everything)
     print("  delivery overhead (send -> translated-message at each listener, after warm-up):")
@@ -766,11 +865,23 @@ def report_run(
         f"  speaker echo (recognized-speech): lost {totals['recognized_lost']}, "
         f"duplicated {totals['recognized_dup']}"
     )
+    audio_stats = summary_ms(audio)
+    if kind == "speech":
+        shed = sum(speech_codes.values())
+        print(
+            f"  speech (es and fr listeners): {speech['due']} translations to speak; spoken "
+            f"{speech['spoken']}, ended with an errorCode (shed or failed) {shed} "
+            f"{dict(speech_codes) or ''}, ended without audio or errorCode {speech['silent']}, "
+            f"no synthesized-speech-end at all {speech['missing']}; "
+            f"{totals['audio_bytes'] / 2**20:.1f} MB of audio in {totals['audio_frames']:,} "
+            f"binary frames (counted, not kept)"
+        )
+        print(f"  send -> first synthesized audio byte: {fmt_summary(audio_stats)}")
     if errors:
         print(f"  error frames received: {dict(errors)}")
     if totals["closed_early"]:
         samples = [s for r in results for s in r["closed_samples"]][:3]
-        print(f"  connections closed during the run: {totals['closed_early']} {samples}")
+        print(f"  readers that died during the run: {totals['closed_early']} {samples}")
     lost_samples = [s for r in results for s in r["lost_samples"]][:3]
     if lost_samples:
         print(f"  lost, e.g.: {lost_samples}")
@@ -785,14 +896,15 @@ def report_run(
         f"  server memory: VmHWM {server['hwm'] / mb:.0f} MB (peak sampled VmRSS "
         f"{server['peak_rss'] / mb:.0f} MB; idle {server['idle_rss'] / mb:.0f} MB; after joins "
         f"{server['joined_rss'] / mb:.0f} MB); server + {server['children']} child "
-        f"processes (PSS) peak {server['peak_tree'] / mb:.0f} MB"
+        f"processes (PSS) peak {server['peak_tree'] / mb:.0f} MB; client process VmHWM "
+        f"{client_hwm / mb:.0f} MB"
     )
     print(
         f"  CPU over the {load_s:.0f} s of load ({os.cpu_count()} cores): server (+children) "
         f"{server['server_cpu_s']:.2f} core-s ({server['server_cpu_s'] / load_s:.0%} of a core), "
         f"clients {client_cpu:.2f} core-s ({client_cpu / load_s:.0%} of a core), other "
         f"processes {other_cpu:.2f} core-s ({other_cpu / load_s:.0%} of a core){busy}; "
-        f"client send lag p99 {max(r['send_lag_p99_ms'] for r in results):.1f} ms"
+        f"client send lag p99 {send_lag_p99:.1f} ms"
     )
     exit_note = "killed after 30 s" if server["exit"] is None else f"exit {server['exit']}"
     print(
@@ -804,18 +916,77 @@ def report_run(
             f"  server log: {len(server['warnings'])} warning/error line(s), first: "
             f"{server['warnings'][0][:200]}"
         )
+    problems = run_problems(kind, args, totals, dict(errors), speech, stats, audio_stats)
+    problems += [f"{kind}: {reason}" for reason in server.get("problems", [])]
+    if send_lag_p99 > args.max_send_lag_ms:
+        problems.append(
+            f"{kind}: generator fell behind (send lag p99 {send_lag_p99:.0f} ms > "
+            f"{args.max_send_lag_ms:.0f} ms): not a system figure"
+        )
+    for problem in problems:
+        print(f"  FAIL: {problem}")
     return {
         "kind": kind,
         "stats": stats,
+        "same": summary_ms(same),
+        "translated": summary_ms(translated),
+        "audio": audio_stats,
         "by_lang": {k: summary_ms(v) for k, v in by_lang.items()},
         "totals": totals,
+        "speech": dict(speech),
+        "speech_codes": dict(speech_codes),
         "errors": dict(errors),
         "server": server,
         "client_cpu_s": client_cpu,
+        "client_hwm": client_hwm,
+        "send_lag_p99_ms": send_lag_p99,
         "achieved": achieved,
         "offered": offered,
         "tail_s": last_arrival - last_send,
+        "problems": problems,
     }
+
+
+def run_problems(
+    kind: str,
+    args: argparse.Namespace,
+    totals: dict[str, int],
+    errors: dict[str, int],
+    speech: dict[str, int],
+    stats: dict[str, float],
+    audio_stats: dict[str, float],
+) -> list[str]:
+    """What makes a run's figures invalid: anything lost, duplicated or dead, or no figure."""
+    problems = [
+        f"{kind}: {totals[key]} {what}"
+        for key, what in (
+            ("lost", "deliveries lost"),
+            ("duplicated", "deliveries duplicated"),
+            ("misrouted", "deliveries misrouted"),
+            ("unknown", "deliveries of texts never sent"),
+            ("recognized_lost", "speaker echoes lost"),
+            ("recognized_dup", "speaker echoes duplicated"),
+            ("closed_early", "readers died (connection closed or frame not understood)"),
+        )
+        if totals[key]
+    ]
+    if errors:
+        problems.append(f"{kind}: error frames received {errors}")
+    if not totals["sent_measured"] or not math.isfinite(stats["p99"]):
+        problems.append(f"{kind}: no delivery measured after the warm-up (p99 would be nan)")
+    if kind == "speech":
+        if speech["missing"]:
+            problems.append(
+                f"{kind}: {speech['missing']} translations never got a synthesized-speech-end "
+                f"(speech lost, neither spoken nor shed)"
+            )
+        if speech["silent"]:
+            problems.append(f"{kind}: {speech['silent']} speeches ended without audio or errorCode")
+        if not math.isfinite(audio_stats["p50"]):
+            problems.append(f"{kind}: no synthesized audio measured (first-byte figure is nan)")
+    elif totals["audio_frames"]:
+        problems.append(f"{kind}: {totals['audio_frames']} binary frames with speech off")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -845,6 +1016,13 @@ def main(argv: list[str] | None = None) -> int:
         help="upper bound of the wait for a backlog after the load",
     )
     parser.add_argument(
+        "--max-send-lag-ms",
+        type=float,
+        default=50.0,
+        help="a run whose load generator sent later than this (p99) is refused: the "
+        "generator fell behind, so its figures are not the system's",
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="keep the work dir (it is kept anyway when something was lost or logged)",
@@ -855,6 +1033,7 @@ def main(argv: list[str] | None = None) -> int:
         default="deflate",
         help="client permessage-deflate offer (browsers offer deflate)",
     )
+    common.add_smoke_flag(parser, f"{SMOKE['rooms']} rooms, {SMOKE['seconds']} s per run")
     parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-relay", type=int, default=None, help=argparse.SUPPRESS)
@@ -863,6 +1042,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_worker()
     if args.serve_relay is not None:
         return run_relay(args.serve_relay)
+    if args.smoke:
+        for name, value in SMOKE.items():
+            setattr(args, name, value)
 
     runs = [name.strip() for name in args.runs.split(",") if name.strip()]
     unknown = [name for name in runs if name not in RUN_NAMES]
@@ -872,7 +1054,7 @@ def main(argv: list[str] | None = None) -> int:
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    heading("bench/delivery.py: delivery overhead over real WebSockets")
+    heading("bench/delivery.py: delivery overhead over real WebSockets" + " (smoke)" * args.smoke)
     print(machine_note())
     print(
         f"Load: {args.rooms} rooms x 4 connections (speaker {SPEAKER_LANG}; listeners "
@@ -880,13 +1062,19 @@ def main(argv: list[str] | None = None) -> int:
         f"staggered; {args.client_procs} client process(es); compression {args.compression}."
     )
     load = common.OtherLoad()
+    verdicts = common.Verdicts("delivery")
     workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-delivery-"))
     print(f"Work dir (fresh SQLite store per run, server logs): {workdir}")
-    outcomes = {name: run_one(name, args, workdir) for name in runs}
-    troubled = any(
-        o["server"]["warnings"] or o["totals"]["lost"] or o["totals"]["duplicated"]
-        for o in outcomes.values()
-    )
+    outcomes: dict[str, dict[str, Any]] = {}
+    for name in runs:
+        try:
+            outcomes[name] = run_one(name, args, workdir)
+        except Exception as error:  # a run that could not even run is a failure, not a crash
+            verdicts.fail(f"{name}: the run broke: {error!r}")
+    for outcome in outcomes.values():
+        for problem in outcome["problems"]:
+            verdicts.fail(problem, quiet=True)  # already printed in its run
+    troubled = bool(verdicts.failures) or any(o["server"]["warnings"] for o in outcomes.values())
     if args.keep or troubled:
         print(f"Kept the work dir (stores and server logs): {workdir}")
     else:
@@ -895,6 +1083,7 @@ def main(argv: list[str] | None = None) -> int:
     heading("Summary", "-")
     rows = summary_rows(outcomes, args)
     print(common.markdown_table(rows))
+    judge(outcomes, args, verdicts)
     machine_load = load.report()
     print(machine_load)
     common.write_results(
@@ -902,24 +1091,84 @@ def main(argv: list[str] | None = None) -> int:
         rows,
         {
             "machine_load": machine_load,
+            "failures": verdicts.failures,
+            "goals": verdicts.goals,
             "runs": {
                 name: {"stats": o["stats"], "totals": o["totals"], "hwm": o["server"]["hwm"]}
                 for name, o in outcomes.items()
             },
         },
     )
-    return 0
+    return verdicts.finish()
+
+
+def delivery_bound_ms(relay_p99_ms: float) -> float:
+    """The delivery goal for a run whose bare relay had this p99 (see RELAY_FAST_MS)."""
+    return GOAL_FLOOR_MS if relay_p99_ms < RELAY_FAST_MS else GOAL_RATIO * relay_p99_ms
+
+
+def judge(
+    outcomes: dict[str, dict[str, Any]], args: argparse.Namespace, verdicts: common.Verdicts
+) -> None:
+    """The goal verdicts: delivery p99 against the same run's relay, server memory."""
+    size = f"{args.rooms} rooms x 4" + ("" if args.rooms == 200 else " (the goal is at 200)")
+    relay = outcomes.get("relay")
+    if relay is not None and math.isfinite(relay["stats"]["p99"]):
+        relay_p99 = relay["stats"]["p99"]
+        bound = delivery_bound_ms(relay_p99)
+        rule = f"<= {bound:.1f} ms = " + (
+            f"{GOAL_FLOOR_MS:.0f} ms (relay p99 {relay_p99:.2f} ms < {RELAY_FAST_MS:.0f} ms)"
+            if relay_p99 < RELAY_FAST_MS
+            else f"{GOAL_RATIO:.0f} x relay p99 {relay_p99:.2f} ms"
+        )
+        checks = [("identity", "stats", "delivery p99, identity engine, speech off")]
+        checks += [
+            (
+                "speech",
+                "same",
+                f"delivery p99 with speech on, {SPEAKER_LANG} listeners (no speech)",
+            ),
+            ("speech", "translated", "delivery p99 with speech on, es/fr listeners (text)"),
+        ]
+        for name, key, label in checks:
+            if name not in outcomes:
+                continue
+            p99 = outcomes[name][key]["p99"]
+            if not verdicts.finite(f"{label} ({size})", p99):
+                continue
+            verdicts.goal(
+                f"{label} ({size})",
+                p99 <= bound,
+                f"{p99:.2f} ms = {p99 / relay_p99:.1f}x the bare relay's p99 ({rule})",
+            )
+    elif {"identity", "speech"} & outcomes.keys():
+        print("GOAL not judged: delivery p99 needs the relay run (--runs relay,...)")
+    for name in ("identity", "apertium", "speech"):
+        if name in outcomes:
+            hwm_mb = outcomes[name]["server"]["hwm"] / 2**20
+            verdicts.goal(
+                f"server peak RSS (VmHWM), {name} ({size})",
+                hwm_mb <= RSS_GOAL_MB,
+                f"{hwm_mb:.0f} MB (goal <= {RSS_GOAL_MB} MB)",
+            )
 
 
 def summary_rows(outcomes: dict[str, dict[str, Any]], args: argparse.Namespace) -> list[Row]:
-    def p(name: str, key: str = "p99") -> str:
+    def p(name: str, key: str = "p99", which: str = "stats") -> str:
         if name not in outcomes:
             return "not run"
-        return f"{outcomes[name]['stats'][key]:.2f} ms"
+        return common.num(outcomes[name][which][key], ".2f", " ms")
 
     def loss(name: str) -> str:
         totals = outcomes[name]["totals"]
         return f"{totals['lost']} lost / {totals['duplicated']} dup of {totals['expected']}"
+
+    def ratio(name: str, which: str = "stats") -> str:
+        if "relay" not in outcomes or name not in outcomes:
+            return ""
+        relay = outcomes["relay"]["stats"]["p99"]
+        value = outcomes[name][which]["p99"]
+        return f" = {common.num(value / relay, '.1f', 'x')} relay" if relay else ""
 
     size = f"{args.rooms} rooms x 4, {args.seconds} s"
     relay_base = (
@@ -927,14 +1176,18 @@ def summary_rows(outcomes: dict[str, dict[str, Any]], args: argparse.Namespace) 
         if "relay" in outcomes
         else "not run"
     )
+    goal = (
+        f"<= {GOAL_RATIO:.0f}x relay p99 (<= {GOAL_FLOOR_MS:.0f} ms if relay < "
+        f"{RELAY_FAST_MS:.0f} ms)"
+    )
     rows: list[Row] = []
     if "identity" in outcomes:
         rows.append(
             Row(
                 "delivery",
-                f"delivery overhead p99, identity engine ({size})",
-                "<= 10 ms",
-                f"{p('identity')} (p50 {p('identity', 'p50')}, "
+                f"delivery overhead p99, identity engine, speech off ({size})",
+                goal,
+                f"{p('identity')}{ratio('identity')} (p50 {p('identity', 'p50')}, "
                 f"p95 {p('identity', 'p95')}, max {p('identity', 'max')})",
                 relay_base,
             )
@@ -944,7 +1197,7 @@ def summary_rows(outcomes: dict[str, dict[str, Any]], args: argparse.Namespace) 
         rows.append(
             Row(
                 "delivery",
-                f"delivery overhead p99, Apertium ({size})",
+                f"delivery overhead p99, Apertium, speech off ({size})",
                 "-",
                 f"{p('apertium')} (p50 {p('apertium', 'p50')}, "
                 f"p95 {p('apertium', 'p95')}, max {p('apertium', 'max')}; "
@@ -953,32 +1206,47 @@ def summary_rows(outcomes: dict[str, dict[str, Any]], args: argparse.Namespace) 
                 base,
             )
         )
-    if "identity" in outcomes:
+    if "speech" in outcomes:
+        o = outcomes["speech"]
+        for which, who in (("same", f"{SPEAKER_LANG} listeners"), ("translated", "es/fr")):
+            rows.append(
+                Row(
+                    "delivery",
+                    f"delivery overhead p99 with speech on, {who} ({size})",
+                    goal,
+                    f"{p('speech', which=which)}{ratio('speech', which)} "
+                    f"(p50 {p('speech', 'p50', which)}, max {p('speech', 'max', which)})",
+                    relay_base,
+                )
+            )
+        shed = sum(o["speech_codes"].values())
         rows.append(
             Row(
                 "delivery",
-                "delivery overhead p50, identity engine",
+                f"send -> first synthesized audio byte, es/fr ({size})",
                 "-",
-                p("identity", "p50"),
-                f"{p('relay', 'p50')} (bare websockets relay)",
+                f"p50 {p('speech', 'p50', 'audio')}, p99 {p('speech', 'p99', 'audio')}; spoken "
+                f"{o['speech']['spoken']} / shed {shed} of {o['speech']['due']}",
+                "-",
             )
         )
-    for name in ("identity", "apertium"):
+    for name in ("identity", "apertium", "speech"):
         if name in outcomes:
             base = loss("relay") + " (relay)" if "relay" in outcomes else "-"
             rows.append(
                 Row("delivery", f"lost / duplicated deliveries, {name}", "0 / 0", loss(name), base)
             )
-    for name in ("identity", "apertium"):
+    for name in ("identity", "apertium", "speech"):
         if name in outcomes:
             server = outcomes[name]["server"]
             rows.append(
                 Row(
                     "delivery",
                     f"server peak RSS (VmHWM), {name}",
-                    "<= 300 MB",
+                    f"<= {RSS_GOAL_MB} MB",
                     f"{server['hwm'] / 2**20:.0f} MB (with {server['children']} child "
-                    f"processes, PSS: {server['peak_tree'] / 2**20:.0f} MB)",
+                    f"processes, PSS: {server['peak_tree'] / 2**20:.0f} MB; client process "
+                    f"{outcomes[name]['client_hwm'] / 2**20:.0f} MB)",
                     f"{server['idle_rss'] / 2**20:.0f} MB idle after start",
                 )
             )

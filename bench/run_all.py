@@ -3,10 +3,13 @@ print one Markdown table of the results (figure, goal, measured, baseline)
 ready to paste into the README.
 
     .venv/bin/python bench/run_all.py               # full sizes (delivery alone takes minutes)
-    .venv/bin/python bench/run_all.py --quick       # small sizes, a smoke run
+    .venv/bin/python bench/run_all.py --quick       # small sizes
+    .venv/bin/python bench/run_all.py --smoke       # every bench's --smoke (~3 min), as CI runs
     .venv/bin/python bench/run_all.py --only store,replay --markdown results.md
 
-Each bench's own report is streamed as it runs; the table comes last.
+Each bench's own report is streamed as it runs; the table comes last, then the
+goal verdicts and failures. The exit code is 1 if any bench failed (exited
+non-zero: something it measures did not happen, or it broke).
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ def main() -> int:
     parser.add_argument(
         "--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}"
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument(
+        "--smoke", action="store_true", help="each bench's --smoke: tiny sizes, a few seconds"
+    )
     parser.add_argument("--markdown", default=None, help="also write the table to this file")
     args = parser.parse_args()
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -47,10 +53,12 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown bench(es): {unknown}")
 
-    heading("bench/run_all.py" + (" (quick sizes)" if args.quick else " (full sizes)"))
+    size = "smoke" if args.smoke else "quick sizes" if args.quick else "full sizes"
+    heading(f"bench/run_all.py ({size})")
     print(machine_note(), flush=True)
     rows: list[Row] = []
     loads: list[str] = []
+    verdicts: list[str] = []
     durations: dict[str, float] = {}
     failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="voicemode-bench-all-") as tmp:
@@ -62,17 +70,24 @@ def main() -> int:
                 "--results",
                 str(results),
             ]
-            if args.quick:
+            if args.smoke:
+                command.append("--smoke")
+            elif args.quick:
                 command += QUICK_ARGS[name]
             began = time.perf_counter()
             code = subprocess.call(command, cwd=common.ROOT)
             durations[name] = time.perf_counter() - began
-            if code != 0 or not results.exists():
-                failed.append(f"{name} (exit {code})")
+            if not results.exists():
+                failed.append(f"{name} (exit {code}, no results)")
                 rows.append(Row(name, "bench failed", "-", f"exit {code}", "-"))
                 continue
             payload = json.loads(results.read_text())
+            if code != 0:
+                reasons = "; ".join(payload.get("failures", [])) or "see its report"
+                failed.append(f"{name} (exit {code}: {reasons})")
+                rows.append(Row(name, "bench FAILED: figures not valid", "-", reasons, "-"))
             rows.extend(Row(**row) for row in payload["rows"])
+            verdicts += [f"{name}: {line}" for line in payload.get("goals", [])]
             if payload.get("machine_load"):
                 loads.append(f"{name}: {payload['machine_load']}")
 
@@ -88,6 +103,9 @@ def main() -> int:
     footer += [f"- {line}" for line in loads]
     text = table + "\n" + "\n".join(footer)
     print(text)
+    if verdicts:
+        heading("Goal verdicts", "-")
+        print("\n".join(verdicts))
     if args.markdown:
         Path(args.markdown).write_text(text + "\n")
     if failed:

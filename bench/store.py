@@ -9,6 +9,9 @@
         pykka's threading actors do;
       * ``async``: few threads driving many rooms through ``writer.submit`` and
         callbacks.
+(c) physical limit: the very rows (a) committed, inserted again with plain
+    ``sqlite3`` in the same transactions (same sizes), same table schema, WAL
+    and synchronous=FULL: what SQLite itself costs.
 (b) baseline: the eventsourcing library's default path, one
     ``Application.save()`` per event with its default JSON transcoder on its
     SQLite recorder (``PERSISTENCE_MODULE=eventsourcing.sqlite``), from one
@@ -16,18 +19,24 @@
 Extra: our ``EventStore.append`` one event per transaction from one thread
 (orjson transcoder without group commit), to separate the two effects.
 
+Goals (ratios, same run): durable append >= 10x the library's save-per-event
+and >= 50 % of the raw batched inserts. The bench exits 1 with a ``FAIL`` line
+when a store does not hold exactly what its producers were acked.
+
 Every measurement gets a fresh file in the same temporary directory, with the
 default (durable) SQLite settings the code uses: WAL journal, synchronous=FULL,
 nothing turned off.
 
     .venv/bin/python bench/store.py                   # full: 200 rooms, 10 s each
     .venv/bin/python bench/store.py --rooms 20 --seconds 2
+    .venv/bin/python bench/store.py --smoke                   # 1 s each
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import queue
 import shutil
 import sqlite3
@@ -35,7 +44,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -44,10 +53,18 @@ import common  # sets sys.path and the core work-arounds
 from common import Row, heading, machine_note, rate, summary_ms
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import StoredEvent
 
 from events.domain import Room, room_id_for
-from events.store import EventStore
+from events.store import EventStore, originator_hex
 from events.writer import GroupCommitWriter
+
+RAW_TABLE = "stored_events"
+"""The events table of the SQLite recorder (eventsourcing's default name)."""
+LIBRARY_RATIO_GOAL = 10.0
+RAW_SHARE_GOAL = 0.5
+SMOKE = {"rooms": 10, "seconds": 1.0, "skip_library_threads": True}
+"""What ``--smoke`` sets: each measurement runs a second."""
 
 SENTENCES = (
     "Good morning everyone, can you hear me clearly?",
@@ -65,7 +82,9 @@ class Measured:
     seconds: float
     commits: int = 0
     latencies: Sequence[float] = ()
-    busy_s: float = 0.0  # time the writer spent inside EventStore.append (encode+insert+fsync)
+    busy_s: float = 0.0  # time the writer spent inside EventStore.append_stored (insert+fsync)
+    batches: list[list[StoredEvent]] = field(default_factory=list)  # what each commit held
+    problem: str | None = None  # the store does not hold what the producers were acked
 
     @property
     def per_s(self) -> float:
@@ -109,28 +128,40 @@ def sqlite_settings(path: Path) -> str:
     return f"journal_mode={journal}, synchronous={names.get(sync, sync)} (default connection)"
 
 
+@dataclass
+class Commits:
+    """The writer's transactions while counted: how many, time inside, and their rows."""
+
+    count: int = 0
+    seconds: float = 0.0
+    batches: list[list[StoredEvent]] = field(default_factory=list)
+
+
 @contextlib.contextmanager
-def counting_commits(store: EventStore) -> Iterator[list[float]]:
-    """Count the writer's transactions and the time spent in them: [count, seconds].
+def counting_commits(store: EventStore) -> Iterator[Commits]:
+    """Count the writer's transactions, the time spent in them, and keep their rows.
 
-    Wraps this store instance's ``append`` only; nothing in the core changes.
+    Wraps this store instance's ``append_stored``, the call ``GroupCommitWriter``
+    makes once per transaction; nothing in the core changes. The rows are kept so
+    the raw-SQLite baseline can insert the very same rows in the same batches.
     """
-    counter = [0.0, 0.0]
-    original = store.append
+    commits = Commits()
+    original = store.append_stored
 
-    def append(events: Any, tracking: Any = None) -> Any:
+    def append_stored(stored: Sequence[StoredEvent], tracking: Any = None) -> Sequence[int]:
         began = time.perf_counter()
         try:
-            return original(events, tracking)
+            return original(stored, tracking)
         finally:
-            counter[0] += 1
-            counter[1] += time.perf_counter() - began
+            commits.count += 1
+            commits.seconds += time.perf_counter() - began
+            commits.batches.append(list(stored))
 
-    store.append = append  # type: ignore[method-assign]
+    store.append_stored = append_stored  # type: ignore[method-assign]
     try:
-        yield counter
+        yield commits
     finally:
-        store.append = original  # type: ignore[method-assign]
+        store.append_stored = original  # type: ignore[method-assign]
 
 
 def open_rooms(store: EventStore, count: int) -> list[RoomStream]:
@@ -177,10 +208,16 @@ def run_group_commit_threads(path: Path, rooms: int, seconds: float) -> Measured
             thread.join()
         elapsed = time.perf_counter() - began
     writer.stop()
-    verify(store, rooms + sum(counts))
+    problem = verify(store, rooms + sum(counts))
     store.close()
     return Measured(
-        sum(counts), elapsed, int(commits[0]), [x for lat in latencies for x in lat], commits[1]
+        sum(counts),
+        elapsed,
+        commits.count,
+        [x for lat in latencies for x in lat],
+        commits.seconds,
+        commits.batches,
+        problem,
     )
 
 
@@ -197,23 +234,32 @@ def run_group_commit_async(path: Path, rooms: int, seconds: float, threads: int)
         queue.SimpleQueue() for _ in range(threads)
     ]
     latencies: list[float] = []
-    done = [0]
+    done = [0]  # acked: the callback said durable
+    in_flight = [0]
+    failed: list[BaseException] = []
     stop = threading.Event()
-    lock = threading.Lock()
+    lock = threading.Condition()
 
     def submit(index: int) -> None:
         stream = streams[index]
         began = time.perf_counter()
 
         def on_done(result: Sequence[int] | BaseException) -> None:
-            if isinstance(result, BaseException):
-                raise result
             finished = time.perf_counter()
             with lock:
-                latencies.append(finished - began)
-                done[0] += 1
+                if isinstance(result, BaseException):
+                    failed.append(result)
+                else:
+                    latencies.append(finished - began)
+                    done[0] += 1
+                in_flight[0] -= 1
+                lock.notify_all()
             inboxes[index % threads].put((index, finished))
 
+        with lock:  # no submit once stop is set, so none can race writer.stop()
+            if stop.is_set():
+                return
+            in_flight[0] += 1
         writer.submit([stream.next_transcript()], on_done)
 
     def producer(slot: int) -> None:
@@ -230,18 +276,24 @@ def run_group_commit_async(path: Path, rooms: int, seconds: float, threads: int)
         for worker in workers:
             worker.start()
         time.sleep(seconds)
-        stop.set()
         with lock:
+            stop.set()
             counted = done[0]
             elapsed = time.perf_counter() - began
-        writer.stop()  # commits what is queued; producers stop submitting
+            while in_flight[0]:  # the last submits become durable (or fail)
+                lock.wait()
+        writer.stop()
         for inbox in inboxes:
             inbox.put(None)
         for worker in workers:
             worker.join()
-    verify(store, rooms + sum(stream.count for stream in streams))
+    problem = verify(store, rooms + done[0])
+    if failed:
+        problem = f"{len(failed)} appends failed, first: {failed[0]!r}"
     store.close()
-    return Measured(counted, elapsed, int(commits[0]), latencies, commits[1])
+    return Measured(
+        counted, elapsed, commits.count, latencies, commits.seconds, commits.batches, problem
+    )
 
 
 def run_store_single(path: Path, seconds: float) -> Measured:
@@ -255,9 +307,9 @@ def run_store_single(path: Path, seconds: float) -> Measured:
         store.append([stream.next_transcript()])
         count += 1
     elapsed = time.perf_counter() - began
-    verify(store, 1 + count)
+    problem = verify(store, 1 + count)
     store.close()
-    return Measured(count, elapsed, count)
+    return Measured(count, elapsed, count, problem=problem)
 
 
 # --- baseline: the eventsourcing library's default ---------------------------------------
@@ -326,10 +378,11 @@ def run_library_sequential(path: Path, seconds: float) -> Measured:
         count += 1
     elapsed = time.perf_counter() - began
     stored = app.recorder.max_notification_id() or 0
+    problem = None
     if stored != count + 1:
-        print(f"  WARNING: library store holds {stored} events, expected {count + 1}")
+        problem = f"library store holds {stored} events, expected {count + 1}"
     app.close()
-    return Measured(count, elapsed, count)
+    return Measured(count, elapsed, count, problem=problem)
 
 
 def run_library_threads(path: Path, rooms: int, seconds: float) -> Measured:
@@ -364,16 +417,46 @@ def run_library_threads(path: Path, rooms: int, seconds: float) -> Measured:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
+    problem = None
     if errors:
-        print(f"  WARNING: {len(errors)} library save(s) failed, first: {errors[0]!r}")
+        problem = f"{len(errors)} library save(s) failed, first: {errors[0]!r}"
     app.close()
-    return Measured(sum(counts), elapsed, sum(counts))
+    return Measured(sum(counts), elapsed, sum(counts), problem=problem)
 
 
-def verify(store: EventStore, expected: int) -> None:
+def verify(store: EventStore, expected: int) -> str | None:
+    """A problem if the store does not hold exactly the events the producers were acked."""
     stored = store.position()
     if stored != expected:
-        print(f"  WARNING: store holds {stored} events, producers were acked {expected}")
+        return f"store holds {stored} events, producers were acked {expected}"
+    return None
+
+
+def run_raw_sqlite(path: Path, batches: Sequence[Sequence[StoredEvent]]) -> Measured:
+    """The physical limit: the same rows, in the same transactions, with plain sqlite3.
+
+    The table is made by ``EventStore.open`` (same schema and primary key, WAL
+    journal); the connection sets ``synchronous=FULL`` like ours. Each batch is
+    one ``BEGIN``/``executemany``/``COMMIT``, no Python objects beyond the rows.
+    """
+    EventStore.open(str(path)).close()
+    rows = [
+        [(originator_hex(e.originator_id), e.originator_version, e.topic, e.state) for e in batch]
+        for batch in batches
+    ]
+    total = sum(len(batch) for batch in rows)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        began = time.perf_counter()
+        for batch in rows:
+            db.execute("BEGIN")
+            db.executemany(f"INSERT INTO {RAW_TABLE} VALUES (?,?,?,?)", batch)
+            db.execute("COMMIT")
+        elapsed = time.perf_counter() - began
+        stored = db.execute(f"SELECT count(*) FROM {RAW_TABLE}").fetchone()[0]
+    problem = None if stored == total else f"raw table holds {stored} rows, inserted {total}"
+    return Measured(total, elapsed, len(rows), problem=problem)
 
 
 def describe(label: str, measured: Measured, *, latency: bool = False) -> None:
@@ -417,63 +500,103 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="skip the multi-threaded library variant",
     )
+    common.add_smoke_flag(parser, f"{SMOKE['rooms']} rooms, {SMOKE['seconds']:g} s each")
     parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.smoke:
+        for name, value in SMOKE.items():
+            setattr(args, name, value)
 
-    heading("bench/store.py: durable append throughput of the event store")
+    heading(
+        "bench/store.py: durable append throughput of the event store" + " (smoke)" * args.smoke
+    )
     print(machine_note("producer threads and the SQLite writer share them"))
     load = common.OtherLoad()
+    verdicts = common.Verdicts("store")
     workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-store-", dir=args.dir))
     print(f"Files: fresh SQLite databases in {workdir} (same disk for every measurement)")
     print(
         f"Event: Room.TranscriptRecognized (9 fields, ~{len(SENTENCES[0])}-char text); "
         f"{args.rooms} rooms, {args.seconds:g} s per measurement."
     )
+    measured: list[tuple[str, Measured]] = []
+
+    def note(label: str, result: Measured, *, latency: bool = False) -> Measured:
+        describe(label, result, latency=latency)
+        measured.append((label, result))
+        if result.problem:
+            verdicts.fail(f"{label}: {result.problem}")
+        return result
+
     try:
         probe = workdir / "probe.db"
         EventStore.open(str(probe)).close()
         print(f"SQLite: {sqlite_settings(probe)}; the library's WAL switch applies to both stores.")
 
         heading("(a) ours: GroupCommitWriter over EventStore", "-")
-        ours = run_group_commit_threads(workdir / "ours-threads.db", args.rooms, args.seconds)
-        describe(
-            f"{args.rooms} room threads, blocking writer.append, 1 event each", ours, latency=True
-        )
-        ours_async = run_group_commit_async(
-            workdir / "ours-async.db", args.rooms, args.seconds, args.async_threads
-        )
-        describe(
-            f"{args.rooms} rooms on {args.async_threads} threads, writer.submit + callback",
-            ours_async,
+        ours = note(
+            f"{args.rooms} room threads, blocking writer.append, 1 event each",
+            run_group_commit_threads(workdir / "ours-threads.db", args.rooms, args.seconds),
             latency=True,
         )
-        single = run_store_single(workdir / "ours-single.db", args.seconds)
-        describe("EventStore.append, 1 event/transaction, 1 thread (no group commit)", single)
+        if ours.commits == 0:
+            verdicts.fail("the commit counter saw no transaction (it wraps the wrong call)")
+        ours_async = note(
+            f"{args.rooms} rooms on {args.async_threads} threads, writer.submit + callback",
+            run_group_commit_async(
+                workdir / "ours-async.db", args.rooms, args.seconds, args.async_threads
+            ),
+            latency=True,
+        )
+        single = note(
+            "EventStore.append, 1 event/transaction, 1 thread (no group commit)",
+            run_store_single(workdir / "ours-single.db", args.seconds),
+        )
 
         heading("(b) baseline: eventsourcing Application.save() per event (JSONTranscoder)", "-")
-        library = run_library_sequential(workdir / "library.db", args.seconds)
-        describe("Application.save() per event, 1 thread", library)
+        library = note(
+            "Application.save() per event, 1 thread",
+            run_library_sequential(workdir / "library.db", args.seconds),
+        )
         library_threads = None
         if not args.skip_library_threads:
-            library_threads = run_library_threads(
-                workdir / "library-threads.db", args.rooms, args.seconds
+            library_threads = note(
+                f"Application.save() per event, {args.rooms} threads",
+                run_library_threads(workdir / "library-threads.db", args.rooms, args.seconds),
             )
-            describe(f"Application.save() per event, {args.rooms} threads", library_threads)
+
+        heading("(c) physical limit: raw batched SQLite inserts of the same rows", "-")
+        sizes = [len(batch) for batch in ours.batches]
+        raw = note(
+            f"sqlite3 executemany, the {len(sizes):,} transactions (a) made, same rows",
+            run_raw_sqlite(workdir / "raw.db", ours.batches),
+        )
+        print(
+            f"  {'':<58} same table schema, WAL, synchronous=FULL; transaction sizes as the "
+            f"group commit made them: mean {sum(sizes) / max(1, len(sizes)):.1f}, "
+            f"max {max(sizes, default=0)} events"
+        )
+        for _, result in measured:
+            verdicts.finite("throughput", result.per_s if result.events else math.nan)
 
         heading("Summary", "-")
-        speedup = ours.per_s / library.per_s if library.per_s else float("nan")
+        speedup = ours.per_s / library.per_s if library.per_s else math.nan
+        share = ours.per_s / raw.per_s if raw.per_s else math.nan
         print(
-            f"  group commit, {args.rooms} producers: {ours.per_s:,.0f} events/s "
-            f"(goal >= 20,000) = {speedup:.1f}x the library baseline "
-            f"{library.per_s:,.0f} events/s (1 save per event)"
+            f"  group commit, {args.rooms} producers: {ours.per_s:,.0f} events/s = "
+            f"{common.num(speedup, '.1f', 'x')} the library baseline {library.per_s:,.0f} "
+            f"events/s (1 save per event) and {common.num(share, '.0%')} of raw batched inserts "
+            f"of the same rows {raw.per_s:,.0f} events/s"
         )
         rows = [
             Row(
                 "store",
                 f"durable appends, GroupCommitWriter, {args.rooms} producers (1-event batches)",
-                ">= 20,000 events/s",
-                rate(ours.per_s),
-                f"{rate(library.per_s)} (library Application.save per event, 1 thread)",
+                f">= {LIBRARY_RATIO_GOAL:.0f}x library, >= {RAW_SHARE_GOAL:.0%} of raw inserts",
+                f"{rate(ours.per_s)} = {common.num(speedup, '.1f', 'x')} library, "
+                f"{common.num(share, '.0%')} of raw",
+                f"{rate(library.per_s)} (library Application.save per event, 1 thread); "
+                f"{rate(raw.per_s)} (raw sqlite3 inserts of the same rows, same transactions)",
             ),
             Row(
                 "store",
@@ -494,6 +617,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{rate(library.per_s)} (same, 1 thread)",
                 )
             )
+        print(common.markdown_table(rows))
+        if math.isfinite(speedup):
+            verdicts.goal(
+                "durable append vs the library's save-per-event",
+                speedup >= LIBRARY_RATIO_GOAL,
+                f"{speedup:.1f}x (goal >= {LIBRARY_RATIO_GOAL:.0f}x)",
+            )
+        if math.isfinite(share):
+            verdicts.goal(
+                "durable append vs raw batched SQLite inserts of the same rows",
+                share >= RAW_SHARE_GOAL,
+                f"{share:.0%} (goal >= {RAW_SHARE_GOAL:.0%})",
+            )
         machine_load = load.report()
         print(machine_load)
         common.write_results(
@@ -501,17 +637,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows,
             {
                 "machine_load": machine_load,
+                "failures": verdicts.failures,
+                "goals": verdicts.goals,
                 "ours_threads": ours.per_s,
                 "ours_async": ours_async.per_s,
                 "ours_single": single.per_s,
                 "library": library.per_s,
                 "library_threads": library_threads.per_s if library_threads else None,
+                "raw": raw.per_s,
             },
         )
     finally:
         if args.dir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return verdicts.finish()
 
 
 if __name__ == "__main__":

@@ -24,21 +24,30 @@ audio). From it, on one monotonic clock:
 Each final transcript is matched to its sentence by order and words (a sentence
 the VAD cut in two gets two finals; the latency is the last one's). Runs with
 1, 2, 4 and 6 simultaneous speakers (``--speakers``) tell how many the machine
-sustains in real time: a run keeps up when p90 end of speech -> final is below
-``--keep-up-ms`` (1 s), no sentence went unrecognized, and the server reported
-no dropped audio (``audio_too_fast``, ``audio_overflow``, ``audio_rate_limited``).
+sustains in real time: a run keeps up when every sentence got its final, its
+translation (without errorCode) and its synthesized audio, p90 end of speech ->
+final is below ``--keep-up-ms`` (1 s) and -> translation and -> audio below
+``--keep-up-audio-ms`` (2 s), and the server reported no dropped audio
+(``audio_too_fast``, ``audio_overflow``, ``audio_rate_limited``). A run whose
+speakers sent their chunks late (p90 over ``--max-send-lag-ms``) is refused:
+the generator fell behind, so it is not a system figure; when that is the
+headline run (the fewest speakers) the bench fails (exit 1).
 
 Baseline, measured in the same run, in-process, before any server runs:
 what end of speech -> final would cost without incremental decoding. The same
 chunks go through the same VAD (Silero + ``SpeechSegmenter`` defaults) to find
 when the segmenter closes each utterance (its ``min_silence_ms`` wait), and the
 whole utterance it produced is then transcribed once with
-``RecognizerRegistry([FasterWhisperRecognizer()]).transcribe``. Baseline final
-= VAD wait + that decode. The VAD wait is reported on its own too: it is in
-both paths.
+``RecognizerRegistry([FasterWhisperRecognizer()]).transcribe``, the text
+translated by the same engine as the server (``--translation``) and the
+translation synthesized by espeak-ng, each timed. Baselines, all measured:
+final = VAD wait + decode; translation = that + translation; audio = that +
+time to the first synthesized chunk. The VAD wait (measured, not the
+``min_silence_ms`` setting) is reported on its own too: it is in both paths.
 
     .venv/bin/python bench/voice.py                             # 1, 2, 4, 6 speakers x 10 sentences
     .venv/bin/python bench/voice.py --speakers 1,2 --sentences 4
+    .venv/bin/python bench/voice.py --smoke                     # 1 speaker, 2 sentences
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import math
 import os
 import random
 import resource
@@ -62,7 +72,7 @@ from typing import Any
 import common  # sets sys.path
 import numpy as np
 import orjson
-from common import Row, heading, machine_note, percentile
+from common import Row, heading, machine_note, num, percentile
 from delivery import descendants, proc_status
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -89,6 +99,16 @@ LISTENER_LANG = "es"
 SPEAKER_LANG = "en"
 DROPPED_AUDIO = ("audio_too_fast", "audio_overflow", "audio_rate_limited")
 MATCH_MIN = 0.34  # share of a final's words that must be in its sentence
+TRANSLATION_TIMEOUT_S = 3.0  # as ``voicemode serve`` by default
+SMOKE = {
+    "speakers": "1",
+    "sentences": 2,
+    "baseline_repeats": 1,
+    "drain": 8.0,
+    "max_send_lag_ms": 100.0,
+}
+"""What ``--smoke`` sets: one speaker, two sentences; a looser send-lag bound so a busy CI
+machine does not refuse the run (the full bench keeps 20 ms)."""
 
 
 # ================================================================ the audio each speaker sends
@@ -176,6 +196,8 @@ class Baseline:
     pause_ms: list[float]  # end-of-speech chunk sent -> SpeechPaused (the forced decode starts)
     decode_ms: list[float]  # whole utterance, one decode, no server running
     decode_cpu_s: list[float]
+    translate_ms: list[float]  # the decoded text, translated by the same engine (in-process)
+    synth_first_ms: list[float]  # the translation, synthesized: time to its first audio chunk
     wer: float
     words: int
     splits: int
@@ -187,11 +209,18 @@ class Baseline:
     texts: list[str]
 
 
-def run_baseline(plan: Plan, repeats: int) -> Baseline:
-    """Replay the stream through the server's VAD, then transcribe each utterance whole."""
+def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
+    """Replay the stream through the server's VAD, then transcribe each utterance whole.
+
+    Each decoded text is then translated by the same engine the server uses and the
+    translation synthesized by espeak-ng (time to its first audio chunk), one after
+    the other, in-process: the same three steps as the server, with no server.
+    """
     from adapters.audio import open_decoder  # noqa: PLC0415
     from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
     from adapters.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
+    from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
+    from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
     from adapters.vad import (  # noqa: PLC0415
         SegmenterConfig,
         SileroDetector,
@@ -201,6 +230,7 @@ def run_baseline(plan: Plan, repeats: int) -> Baseline:
         SpeechSegmenter,
         SpeechStarted,
     )
+    from runtime import build_registry  # noqa: PLC0415
 
     config = SegmenterConfig()
     detector = SileroDetector()
@@ -237,10 +267,27 @@ def run_baseline(plan: Plan, repeats: int) -> Baseline:
             by_sentence[best].append(utterance)
 
     recognizers = RecognizerRegistry([FasterWhisperRecognizer()])
+    translators = build_registry([translation], TRANSLATION_TIMEOUT_S)
+    synthesizers = SynthesizerRegistry([EspeakSynthesizer()])
+
+    def first_chunk_ms(text: str) -> float:
+        began = time.perf_counter()
+        synthesis = synthesizers.synthesize(text, LISTENER_LANG)
+        first = next(synthesis.chunks, None)
+        elapsed = (time.perf_counter() - began) * 1000
+        for _ in synthesis.chunks:  # let the engine finish, as the server's does
+            pass
+        return elapsed if first else math.nan
+
     try:
         warm = np.concatenate(by_sentence[0][0]["audio"]) if by_sentence else np.zeros(RATE)
-        recognizers.transcribe(warm.astype(np.float32), SPEAKER_LANG)  # load and warm up
+        warm_text = recognizers.transcribe(warm.astype(np.float32), SPEAKER_LANG).text  # load
+        first_chunk_ms(
+            translators.translate(warm_text or "hello", SPEAKER_LANG, LISTENER_LANG).text
+        )
         vad_wait, pause, decode, decode_cpu, texts = [], [], [], [], []
+        translate: list[float] = []
+        synth_first: list[float] = []
         edits = words = 0.0
         splits = 0
         for index, sentence in enumerate(plan.sentences):
@@ -268,6 +315,10 @@ def run_baseline(plan: Plan, repeats: int) -> Baseline:
             decode.append(statistics.median(times))
             decode_cpu.append(statistics.median(cpus))
             texts.append(text)
+            began = time.perf_counter()
+            translated = translators.translate(text, SPEAKER_LANG, LISTENER_LANG).text
+            translate.append((time.perf_counter() - began) * 1000)
+            synth_first.append(first_chunk_ms(translated))
             edits += word_error_rate(sentence.text, text) * len(sentence.words)
             words += len(sentence.words)
     finally:
@@ -277,6 +328,8 @@ def run_baseline(plan: Plan, repeats: int) -> Baseline:
         pause,
         decode,
         decode_cpu,
+        translate,
+        synth_first,
         edits / max(1.0, words),
         int(words),
         splits,
@@ -716,13 +769,25 @@ def combine(outcome: dict[str, Any]) -> dict[str, Any]:
     errors = outcome["errors"]
     dropped = {code: errors[code] for code in DROPPED_AUDIO if code in errors}
     final = stats(pool("final_ms"))
+    translation = stats(pool("translation_ms"))
+    audio = stats(pool("audio_ms"))
     lost = sum(r.lost for r in results)
+    no_translation = sum(r.no_translation for r in results)
+    no_audio = sum(r.no_audio for r in results)
+    translation_errors = sum(r.translation_errors for r in results)
     lag = stats(outcome["lag_ms"])
+    # Every sentence got its final, its translation and its audio; each p90 in bounds;
+    # nothing dropped or failed.
     kept_up = (
         final["n"] > 0
         and final["p90"] < outcome["keep_up_ms"]
+        and translation["p90"] < outcome["keep_up_audio_ms"]
+        and audio["p90"] < outcome["keep_up_audio_ms"]
         and not dropped
         and lost == 0
+        and no_translation == 0
+        and no_audio == 0
+        and translation_errors == 0
         and "speech_pipeline_failed" not in errors
     )
     return {
@@ -735,9 +800,9 @@ def combine(outcome: dict[str, Any]) -> dict[str, Any]:
         "first_caption": pool("first_caption_ms"),
         "sentences": sentences,
         "lost": lost,
-        "no_translation": sum(r.no_translation for r in results),
-        "no_audio": sum(r.no_audio for r in results),
-        "translation_errors": sum(r.translation_errors for r in results),
+        "no_translation": no_translation,
+        "no_audio": no_audio,
+        "translation_errors": translation_errors,
         "unmatched": [text for r in results for text in r.unmatched],
         "splits": sum(r.splits for r in results),
         "wer": sum(r.edits for r in results) / max(1, sum(r.words for r in results)),
@@ -745,13 +810,15 @@ def combine(outcome: dict[str, Any]) -> dict[str, Any]:
         "examples": [e for r in results for e in r.examples],
         "dropped": dropped,
         "kept_up": kept_up,
-        "client_lagged": lag["p90"] > 20,
+        "client_lagged": not lag["p90"] <= outcome["max_send_lag_ms"],
         "lag": lag,
     }
 
 
 def report_run(outcome: dict[str, Any], args: argparse.Namespace) -> None:
     outcome["keep_up_ms"] = args.keep_up_ms
+    outcome["keep_up_audio_ms"] = args.keep_up_audio_ms
+    outcome["max_send_lag_ms"] = args.max_send_lag_ms
     c = outcome["combined"] = combine(outcome)
     n = outcome["n"]
     print(
@@ -805,7 +872,11 @@ def report_run(outcome: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"  server VmHWM {outcome['hwm'] / 2**20:.0f} MB; client send lag p50 "
         f"{c['lag']['p50']:.1f} ms, p90 {c['lag']['p90']:.1f} ms, max {c['lag']['max']:.1f} ms"
-        + (" (WARNING: the client did not keep real time)" if c["client_lagged"] else "")
+        + (
+            " (generator fell behind — not a system figure: this run is refused)"
+            if c["client_lagged"]
+            else ""
+        )
     )
     if outcome["errors"]:
         print(f"  error frames: {outcome['errors']}")
@@ -816,11 +887,21 @@ def report_run(outcome: dict[str, Any], args: argparse.Namespace) -> None:
             f"  server log: {len(outcome['log_problems'])} warning/error line(s), first: "
             f"{outcome['log_problems'][0][:200]} ({outcome['log']})"
         )
+    if c["client_lagged"]:
+        print(
+            f"  => REFUSED with {n} speaker(s): generator fell behind — not a system figure",
+            flush=True,
+        )
+        return
     verdict = "KEPT UP" if c["kept_up"] else "DID NOT KEEP UP"
     print(
         f"  => {verdict} with {n} speaker(s) (p90 end of speech -> final "
-        f"{stats(c['final'])['p90']:.0f} ms vs {args.keep_up_ms:.0f} ms; dropped audio "
-        f"{c['dropped'] or 'none'}; unrecognized sentences {c['lost']})",
+        f"{num(stats(c['final'])['p90'])} ms vs {args.keep_up_ms:.0f} ms, -> translation "
+        f"{num(stats(c['translation'])['p90'])} ms and -> audio "
+        f"{num(stats(c['audio'])['p90'])} ms vs {args.keep_up_audio_ms:.0f} ms; dropped audio "
+        f"{c['dropped'] or 'none'}; sentences without final {c['lost']}, translation "
+        f"{c['no_translation']} (+{c['translation_errors']} with errorCode), audio "
+        f"{c['no_audio']})",
         flush=True,
     )
 
@@ -829,7 +910,7 @@ def report_run(outcome: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def ms(value: float) -> str:
-    return f"{value:.0f} ms"
+    return num(value, ".0f", " ms")
 
 
 def summary_rows(
@@ -844,7 +925,11 @@ def summary_rows(
         f"{ms(base_final_p50)} p50 = VAD wait {ms(vad['p50'])} + whole-utterance decode "
         f"{ms(decode['p50'])} (p90 {ms(percentile(base_final, 90))})"
     )
-    first = outcomes[min(outcomes)]
+    base_translation, base_audio = baseline_chain(base)
+    valid = {n: o for n, o in outcomes.items() if not o["combined"]["client_lagged"]}
+    if not valid:
+        return rows
+    first = valid[min(valid)]
     c = first["combined"]
     who = f"{first['n']} speaker" + ("s" if first["n"] > 1 else "")
 
@@ -867,9 +952,10 @@ def summary_rows(
             "voice",
             f"end of speech -> translated-message (es) p50 ({who})",
             "<= 400 ms",
-            f"{ms(p(c['translation'], 50))} (p90 {ms(p(c['translation'], 90))})",
-            f"{ms(base_final_p50 + step_t)} (baseline final + measured final -> translation "
-            f"{ms(step_t)})",
+            f"{ms(p(c['translation'], 50))} (p90 {ms(p(c['translation'], 90))}; final -> "
+            f"translation {ms(step_t)})",
+            f"{ms(percentile(base_translation, 50))} p50 (in-process: VAD wait + whole decode + "
+            f"{ms(percentile(sorted(base.translate_ms), 50))} translation, same engine)",
         )
     )
     rows.append(
@@ -877,8 +963,10 @@ def summary_rows(
             "voice",
             f"end of speech -> first synthesized audio byte (es) p50 ({who})",
             "<= 600 ms",
-            f"{ms(p(c['audio'], 50))} (p90 {ms(p(c['audio'], 90))})",
-            f"{ms(base_final_p50 + step_t + step_a)} (baseline final + measured steps)",
+            f"{ms(p(c['audio'], 50))} (p90 {ms(p(c['audio'], 90))}; translation -> audio "
+            f"{ms(step_a)})",
+            f"{ms(percentile(base_audio, 50))} p50 (in-process: ... + espeak-ng first chunk "
+            f"{ms(percentile(sorted(base.synth_first_ms), 50))})",
         )
     )
     rows.append(
@@ -912,8 +1000,9 @@ def summary_rows(
             f"(end_padding_ms {base.end_padding_ms})",
         )
     )
-    sustained = [n for n, o in sorted(outcomes.items()) if o["combined"]["kept_up"]]
-    failed = [n for n, o in sorted(outcomes.items()) if not o["combined"]["kept_up"]]
+    sustained = [n for n, o in sorted(valid.items()) if o["combined"]["kept_up"]]
+    failed = [n for n, o in sorted(valid.items()) if not o["combined"]["kept_up"]]
+    refused = sorted(set(outcomes) - set(valid))
     cpu_per_sentence = statistics.mean(base.decode_cpu_s) if base.decode_cpu_s else float("nan")
     period_s = base.stream_s / max(1, len(base.texts))
     capacity = (os.cpu_count() or 1) / (cpu_per_sentence / period_s)
@@ -925,7 +1014,14 @@ def summary_rows(
             ">= 4",
             (f"{max(sustained)} kept up" if sustained else "none kept up")
             + (f"; not {', '.join(map(str, failed))}" if failed else "")
-            + f" (p90 final < {args.keep_up_ms:.0f} ms, no dropped audio, nothing lost)",
+            + (
+                f"; {', '.join(map(str, refused))} refused (generator fell behind)"
+                if refused
+                else ""
+            )
+            + f" (every sentence: final, translation and audio; p90 final < "
+            f"{args.keep_up_ms:.0f} ms, translation and audio < {args.keep_up_audio_ms:.0f} ms; "
+            "nothing dropped)",
             f"~{capacity:.0f} by decode CPU alone if each utterance were decoded once "
             f"({cpu_per_sentence * 1000:.0f} ms CPU per sentence every {period_s:.1f} s)",
         )
@@ -933,23 +1029,47 @@ def summary_rows(
     for n, outcome in sorted(outcomes.items()):
         c = outcome["combined"]
         window = outcome["window_s"]
+        if c["client_lagged"]:
+            rows.append(
+                Row(
+                    "voice",
+                    f"{n} speaker(s)",
+                    "-",
+                    "generator fell behind — not a system figure",
+                    f"send lag p90 {num(c['lag']['p90'])} ms > {args.max_send_lag_ms:.0f} ms",
+                )
+            )
+            continue
         rows.append(
             Row(
                 "voice",
                 f"{n} speaker(s): final / translation / audio p50 | p90; gaps p90",
-                "p90 final < 1 s",
+                f"p90 final < {args.keep_up_ms:.0f} ms, translation/audio < "
+                f"{args.keep_up_audio_ms:.0f} ms",
                 f"{ms(p(c['final'], 50))} / {ms(p(c['translation'], 50))} / "
                 f"{ms(p(c['audio'], 50))} | {ms(p(c['final'], 90))} / "
                 f"{ms(p(c['translation'], 90))} / {ms(p(c['audio'], 90))}; "
                 f"{ms(p(c['gaps'], 90))}; {ready_note(outcome)}"
                 f"{'kept up' if c['kept_up'] else 'DID NOT keep up'}"
                 + (f" (dropped {c['dropped']})" if c["dropped"] else "")
-                + (f", {c['lost']} unrecognized" if c["lost"] else ""),
+                + (f", {c['lost']} unrecognized" if c["lost"] else "")
+                + (f", {c['no_translation']} untranslated" if c["no_translation"] else "")
+                + (f", {c['no_audio']} unspoken" if c["no_audio"] else ""),
                 f"server {outcome['server_cpu_s'] / window:.2f} cores; baseline final "
                 f"{ms(base_final_p50)} p50 (in-process, no server running)",
             )
         )
     return rows
+
+
+def baseline_chain(base: Baseline) -> tuple[list[float], list[float]]:
+    """Per sentence, in-process: end of speech -> translation, and -> first audio chunk."""
+    translation = [
+        w + d + t
+        for w, d, t in zip(base.vad_wait_ms, base.decode_ms, base.translate_ms, strict=True)
+    ]
+    audio = [t + a for t, a in zip(translation, base.synth_first_ms, strict=True)]
+    return sorted(translation), sorted(value for value in audio if math.isfinite(value))
 
 
 def ready_note(outcome: dict[str, Any]) -> str:
@@ -984,15 +1104,32 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-up-ms", type=float, default=1000.0, help="p90 end of speech -> final bound"
     )
     parser.add_argument(
+        "--keep-up-audio-ms",
+        type=float,
+        default=2000.0,
+        help="p90 end of speech -> translation and -> first audio bound",
+    )
+    parser.add_argument(
         "--drain", type=float, default=15.0, help="wait this long for missing frames at the end"
+    )
+    parser.add_argument(
+        "--max-send-lag-ms",
+        type=float,
+        default=20.0,
+        help="a run whose speakers sent their chunks later than this (p90) is refused: "
+        "the generator fell behind, so its figures are not the system's",
     )
     parser.add_argument("--baseline-repeats", type=int, default=3)
     parser.add_argument("--translation", default="apertium", help="VOICEMODE_TRANSLATION_ENGINES")
     parser.add_argument("--compression", choices=("deflate", "none"), default="deflate")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (stores, logs)")
+    common.add_smoke_flag(parser, "1 speaker, 2 sentences")
     parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.smoke:
+        for name, value in SMOKE.items():
+            setattr(args, name, value)
     counts = sorted({int(n) for n in args.speakers.split(",") if n.strip()})
     if not counts or min(counts) < 1:
         parser.error("--speakers needs positive counts")
@@ -1002,7 +1139,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 5 <= low <= high <= 500:
         parser.error("--chunk-ms needs 5 <= MIN <= MAX <= 500")
 
-    heading("bench/voice.py: speech latency over real WebSockets, in real time")
+    heading(
+        "bench/voice.py: speech latency over real WebSockets, in real time"
+        + " (smoke)" * args.smoke
+    )
+    verdicts = common.Verdicts("voice")
     print(machine_note("the clients, the server and the baseline share them"))
     chosen = list(SENTENCES[: args.sentences])
     began = time.perf_counter()
@@ -1028,7 +1169,7 @@ def main(argv: list[str] | None = None) -> int:
     load = common.OtherLoad()
 
     heading("baseline: whole utterance transcribed once after end of speech (in-process)", "-")
-    base = run_baseline(plans[0], args.baseline_repeats)
+    base = run_baseline(plans[0], args.baseline_repeats, args.translation)
     print(
         f"  VAD (Silero, SegmenterConfig defaults: min_silence_ms {base.min_silence_ms}, "
         f"end_padding_ms {base.end_padding_ms}, {base.window_ms:.0f} ms windows) closes each "
@@ -1042,6 +1183,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     total = sorted(w + d for w, d in zip(base.vad_wait_ms, base.decode_ms, strict=True))
     print(f"  => baseline end of speech -> final (VAD wait + decode): {fmt(total)}")
+    base_translation, base_audio = baseline_chain(base)
+    print(
+        f"  then, on the decoded text: translation ({args.translation}, en -> es) "
+        f"{fmt(base.translate_ms)}; espeak-ng synthesis of it, first audio chunk "
+        f"{fmt([v for v in base.synth_first_ms if math.isfinite(v)])}"
+    )
+    print(
+        f"  => baseline end of speech -> translation {fmt(base_translation)}; -> first audio "
+        f"{fmt(base_audio)}"
+    )
+    for name, values in (
+        ("baseline VAD wait", base.vad_wait_ms),
+        ("baseline end of speech -> final", total),
+        ("baseline end of speech -> translation", base_translation),
+        ("baseline end of speech -> first audio", base_audio),
+    ):
+        verdicts.finite(name, percentile(sorted(values), 50))
     print(f"  word error rate {base.wer:.1%} over {base.words} words; VAD splits {base.splits}")
 
     workdir = Path(tempfile.mkdtemp(prefix="voicemode-bench-voice-"))
@@ -1056,6 +1214,7 @@ def main(argv: list[str] | None = None) -> int:
     heading("Summary", "-")
     rows = summary_rows(outcomes, base, args)
     print(common.markdown_table(rows))
+    judge(outcomes, args, verdicts)
     machine_load = load.report()
     print(machine_load)
     common.write_results(
@@ -1071,9 +1230,49 @@ def main(argv: list[str] | None = None) -> int:
                 | {"kept_up": o["combined"]["kept_up"], "wer": o["combined"]["wer"]}
                 for n, o in outcomes.items()
             },
+            "failures": verdicts.failures,
+            "goals": verdicts.goals,
         },
     )
-    return 0
+    return verdicts.finish()
+
+
+def judge(
+    outcomes: dict[int, dict[str, Any]], args: argparse.Namespace, verdicts: common.Verdicts
+) -> None:
+    """Fail what was not measured in the headline run; print the goal verdicts."""
+    for n, outcome in sorted(outcomes.items()):
+        if outcome["closed"]:
+            verdicts.fail(f"{n} speaker(s): connections closed early {outcome['closed'][:2]}")
+    first_n = min(outcomes)
+    first = outcomes[first_n]["combined"]
+    who = f"{first_n} speaker(s)"
+    if first["client_lagged"]:
+        verdicts.fail(
+            f"{who}: generator fell behind (send lag p90 {num(first['lag']['p90'])} ms > "
+            f"{args.max_send_lag_ms:.0f} ms): the headline run is not a system figure"
+        )
+        return
+    for key, goal in (("final", 300.0), ("translation", 400.0), ("audio", 600.0)):
+        p50 = stats(first[key])["p50"]
+        if verdicts.finite(f"{who}: end of speech -> {key} p50", p50):
+            verdicts.goal(
+                f"end of speech -> {key} p50 ({who})",
+                p50 <= goal,
+                f"{p50:.0f} ms (goal <= {goal:.0f} ms)",
+            )
+    gaps = stats(first["gaps"])["p90"]
+    if math.isfinite(gaps):
+        verdicts.goal(
+            f"partial-speech gap p90 ({who})", gaps <= 700, f"{gaps:.0f} ms (goal <= 700 ms)"
+        )
+    valid = [n for n, o in outcomes.items() if not o["combined"]["client_lagged"]]
+    kept = [n for n in valid if outcomes[n]["combined"]["kept_up"]]
+    verdicts.goal(
+        f"simultaneous real-time speakers (ran {', '.join(map(str, sorted(outcomes)))})",
+        max(kept, default=0) >= 4,
+        f"{max(kept, default=0)} kept up (goal >= 4)",
+    )
 
 
 if __name__ == "__main__":
