@@ -53,7 +53,5 @@ def test_a_fragmented_binary_message_stays_uncompressed_to_its_end() -> None:
     rest = server.encode(Frame(Opcode.CONT, b"\x03\x04" * 100))
     after = server.encode(Frame(Opcode.TEXT, b"x" * 200))
     assert (first.rsv1, first.data, rest.data) == (False, b"\x01\x02" * 100, b"\x03\x04" * 100)
-    assert (
-        after.rsv1
-        and zlib.decompressobj(wbits=-12).decompress(after.data + b"\x00\x00\xff\xff") == b"x" * 200
-    )
+    inflated = zlib.decompressobj(wbits=-12).decompress(bytes(after.data) + b"\x00\x00\xff\xff")
+    assert after.rsv1 and inflated == b"x" * 200
