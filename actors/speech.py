@@ -197,11 +197,13 @@ class SpeechSynthesis:
 
     def _shed(self, jobs: list[_Job]) -> None:
         """End stale requests without audio, and record each as shed."""
+        if not jobs:
+            return
         for job in jobs:
             self._publish(job, SpeechEnd(0, SPEECH_SHED), done=True)
-            self._record(job, NO_ENGINE, job.key.voice, 0, 0, 0, (), SPEECH_SHED)
-        if jobs:
-            log.info("speech synthesis shed %d stale request(s)", len(jobs))
+        records = [_record(job, NO_ENGINE, job.key.voice, 0, 0, 0, (), SPEECH_SHED) for job in jobs]
+        self.writer.submit(records, _log_refusal)
+        log.info("speech synthesis shed %d stale request(s)", len(jobs))
 
     def _synthesize(self, job: _Job) -> None:
         key = job.key
@@ -220,7 +222,7 @@ class SpeechSynthesis:
         rate = synthesis.sample_rate or 1
         audio_ms = size * 1000 // (rate * BYTES_PER_SAMPLE)
         self._publish(job, SpeechEnd(audio_ms, error_code), done=True)
-        self._record(
+        record = _record(
             job,
             synthesis.engine,
             synthesis.voice,
@@ -230,41 +232,7 @@ class SpeechSynthesis:
             synthesis.fallbacks,
             error_code,
         )
-
-    def _record(
-        self,
-        job: _Job,
-        engine: str,
-        voice: str | None,
-        sample_rate: int,
-        audio_ms: int,
-        first_chunk_ms: int,
-        fallbacks: tuple[str, ...],
-        error_code: str | None,
-    ) -> None:
-        """Record one synthesis (or its shedding) as SpeechSynthesized."""
-        key = job.key
-        self.writer.submit(
-            [
-                SpeechSynthesized(
-                    originator_id=speech_id_for(key.transcript_id, key.language, voice, engine),
-                    originator_version=1,
-                    timestamp=SpeechSynthesized.create_timestamp(),
-                    room_id=job.room_id,
-                    transcript_id=key.transcript_id,
-                    language=key.language,
-                    voice=voice,
-                    engine=engine,
-                    sample_rate=sample_rate,
-                    audio_ms=audio_ms,
-                    first_chunk_ms=first_chunk_ms,
-                    fallbacks=fallbacks,
-                    error_code=error_code,
-                    channel=WEBSOCKET_CHANNEL,
-                )
-            ],
-            _log_refusal,
-        )
+        self.writer.submit([record], _log_refusal)
 
     def _publish(self, job: _Job, piece: SpeechPiece, *, done: bool = False) -> None:
         """Hand a piece to every subscriber, in order, and keep it for late ones."""
@@ -275,6 +243,36 @@ class SpeechSynthesis:
                 subscriber(job.key, piece)
             if done:
                 job.subscribers.clear()
+
+
+def _record(
+    job: _Job,
+    engine: str,
+    voice: str | None,
+    sample_rate: int,
+    audio_ms: int,
+    first_chunk_ms: int,
+    fallbacks: tuple[str, ...],
+    error_code: str | None,
+) -> SpeechSynthesized:
+    """The SpeechSynthesized that records one synthesis (or its shedding)."""
+    key = job.key
+    return SpeechSynthesized(
+        originator_id=speech_id_for(key.transcript_id, key.language, voice, engine),
+        originator_version=1,
+        timestamp=SpeechSynthesized.create_timestamp(),
+        room_id=job.room_id,
+        transcript_id=key.transcript_id,
+        language=key.language,
+        voice=voice,
+        engine=engine,
+        sample_rate=sample_rate,
+        audio_ms=audio_ms,
+        first_chunk_ms=first_chunk_ms,
+        fallbacks=fallbacks,
+        error_code=error_code,
+        channel=WEBSOCKET_CHANNEL,
+    )
 
 
 def _log_refusal(result: Sequence[int] | BaseException) -> None:
