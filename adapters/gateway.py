@@ -81,6 +81,7 @@ from adapters.protocol import (
 )
 from adapters.ratelimit import TokenBucket
 from adapters.stt.base import Transcript
+from adapters.ws_compression import TextOnlyDeflateFactory
 from events.domain import Preferences, preference
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,8 @@ class Gateway:
             process_request=self._check_request,
             max_size=self.settings.hard_frame_bytes,
             max_queue=64,
+            compression=None,
+            extensions=[TextOnlyDeflateFactory()],
             ping_interval=20,
             ping_timeout=20,
             close_timeout=2,

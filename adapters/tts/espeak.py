@@ -3,7 +3,8 @@
 One ``espeak-ng --stdout`` process per utterance; the text goes in on stdin
 (never on the command line), the WAV stream comes back on stdout and is
 forwarded chunk by chunk after its header. Starting the process and
-synthesizing the first phrase take a few milliseconds.
+synthesizing the first phrase take a few milliseconds. The process runs
+niced (``nice -n 10``): under load, delivering text comes before speaking it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ _CHUNK: Final = 8192
 #: pipe buffer (64 KiB on Linux). Spoken sentences are far shorter.
 _MAX_TEXT_BYTES: Final = 32 * 1024
 _STDERR_TAIL: Final = 400
+#: Niceness of the espeak-ng processes, so they never starve the server's own threads.
+_NICENESS: Final = 10
 #: espeak-ng language codes that are not ISO 639-1 but stand for one.
 _ESPEAK_TO_ISO: Final[Mapping[str, str]] = {"cmn": "zh"}
 _REGIONAL_PENALTY: Final = 100
@@ -101,6 +104,8 @@ class EspeakSynthesizer(SpeechSynthesizer):
         if found is None:
             raise FileNotFoundError(f"{executable} not found: apt-get install espeak-ng")
         self._executable = found
+        nice = shutil.which("nice")
+        self._prefix = [nice, "-n", str(_NICENESS)] if nice else []
         self._words_per_minute = words_per_minute
         self._timeout_s = timeout_s
 
@@ -128,6 +133,7 @@ class EspeakSynthesizer(SpeechSynthesizer):
     def synthesize(self, text: str, language: str, voice: str | None = None) -> Iterator[bytes]:
         """Stream the PCM of ``text`` as espeak-ng produces it (see the base class)."""
         command = [
+            *self._prefix,
             self._executable,
             "--stdout",
             "-b",
