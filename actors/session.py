@@ -19,6 +19,7 @@ from uuid import UUID
 import orjson
 import pykka
 
+from actors.dispatch import DispatchedActor
 from actors.messages import (
     CatchUp,
     Deliver,
@@ -75,8 +76,15 @@ class SessionSpec:
     in_voice_session: bool = False
 
 
-class ParticipantSessionActor(pykka.ThreadingActor):
-    """Delivers one room's events to one participant, in order, exactly once."""
+class ParticipantSessionActor(DispatchedActor):
+    """Delivers one room's events to one participant, in order, exactly once.
+
+    Sessions share the ``sessions`` pool (see :mod:`actors.dispatch`): one
+    thread per connected client made thread switches, not work, the cost of
+    delivery.
+    """
+
+    pool_name = "sessions"
 
     def __init__(self, spec: SessionSpec, on_failure: FailureReport) -> None:
         super().__init__()
