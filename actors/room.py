@@ -24,6 +24,7 @@ from uuid import uuid4
 
 import pykka
 
+from actors.dispatch import DispatchedActor
 from actors.messages import (
     Accepted,
     ChangeLanguage,
@@ -52,8 +53,14 @@ log = logging.getLogger(__name__)
 RESTARTING = Refused("room_restarting", "the room restarted; please retry")
 
 
-class RoomActor(pykka.ThreadingActor):
-    """Owns one room: membership, languages, modes; records what is said."""
+class RoomActor(DispatchedActor):
+    """Owns one room: membership, languages, modes; records what is said.
+
+    Rooms share the ``rooms`` pool (see :mod:`actors.dispatch`): a room's
+    handlers only decide and hand events to the group-commit writer.
+    """
+
+    pool_name = "rooms"
 
     def __init__(
         self,
