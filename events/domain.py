@@ -236,6 +236,14 @@ class Room(Aggregate):
         ``targets`` are the distinct languages it must be translated into,
         decided when it was recorded: each listener's language other than the
         source, or only the solo target in solo mode.
+
+        ``audience`` is who hears it, also decided when it was recorded: each
+        member but the speaker whose language is the source or a target, with
+        that language (sorted by user id; empty in solo mode). A listener hears
+        the utterance in that language and no other, whatever they switch to
+        before its translation is recorded. None in transcripts recorded
+        before the audience existed: their listeners get the translation into
+        the language they hear when it arrives.
         """
 
         transcript_id: UUID
@@ -250,6 +258,7 @@ class Room(Aggregate):
         decode_ms: int = 0
         fallbacks: tuple[str, ...] = ()
         translation_preference: tuple[str, ...] = ()
+        audience: tuple[tuple[str, str], ...] | None = None
 
         def apply(self, aggregate: Aggregate) -> None:
             """Count the transcript."""
@@ -379,6 +388,7 @@ class Room(Aggregate):
         It is translated with the speaker's preferred translation engine.
         """
         speaker = self.members[speaker_id]
+        targets = self.target_languages(speaker, source_language, away_grace)
         self.trigger_event(
             self.TranscriptRecognized,
             transcript_id=transcript_id,
@@ -387,12 +397,13 @@ class Room(Aggregate):
             text=text,
             source_language=source_language,
             solo_target=speaker.solo_target,
-            targets=self.target_languages(speaker, source_language, away_grace),
+            targets=targets,
             engine=engine,
             duration_ms=duration_ms,
             decode_ms=decode_ms,
             fallbacks=fallbacks,
             translation_preference=preference(speaker.preferences.translation_engine),
+            audience=self.audience(speaker, source_language, targets),
         )
 
     def set_preferences(self, user_id: str, preferences: Preferences) -> None:
@@ -429,6 +440,26 @@ class Room(Aggregate):
         wanted.discard(source_language)
         return tuple(sorted(wanted))
 
+    def audience(
+        self, speaker: Member, source_language: str, targets: tuple[str, ...]
+    ) -> tuple[tuple[str, str], ...]:
+        """Who hears a transcript, and in which language: see ``TranscriptRecognized``.
+
+        Away members are included whatever their absence (a translation into
+        their language exists only if it is a target), so a resume delivers
+        what exists; solo transcripts have no audience but the speaker.
+        """
+        if speaker.solo_target is not None:
+            return ()
+        heard = {source_language, *targets}
+        return tuple(
+            sorted(
+                (member.user_id, member.language)
+                for member in self.members.values()
+                if member.user_id != speaker.user_id and member.language in heard
+            )
+        )
+
     def report_client_error(
         self, user_id: str, code: str, message: str, details: str | None
     ) -> None:
@@ -447,6 +478,11 @@ class TranslationProduced(DomainEvent):
     the projection's tracking position. If no engine could translate,
     ``translated_text`` is the original text and ``error_code`` says why: the
     listener is never left in silence.
+
+    ``audience`` names the members who hear this translation: those who heard
+    ``target_language`` when the transcript was recorded (see
+    ``TranscriptRecognized.audience``). None in translations of transcripts
+    recorded without an audience.
     """
 
     room_id: UUID
@@ -462,6 +498,7 @@ class TranslationProduced(DomainEvent):
     latency_ms: int
     fallbacks: tuple[str, ...]
     error_code: str | None
+    audience: tuple[str, ...] | None = None
 
 
 def speech_id_for(transcript_id: UUID, language: str, voice: str | None, engine: str) -> UUID:
