@@ -9,8 +9,10 @@ who, which language, which engine, and timings in milliseconds.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, DomainEvent
@@ -53,6 +55,14 @@ class Preferences:
 def preference(engine: str | None) -> tuple[str, ...]:
     """An engine preference as the registries take it."""
     return (engine,) if engine else ()
+
+
+class LanguagePair(NamedTuple):
+    """A translation direction a room may need, and the engines preferred for it."""
+
+    source: str
+    target: str
+    preference: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -439,6 +449,40 @@ class Room(Aggregate):
             }
         wanted.discard(source_language)
         return tuple(sorted(wanted))
+
+    def translation_pairs(self, away_grace: timedelta) -> frozenset[LanguagePair]:
+        """Every translation this room's transcripts may need next, to prepare ahead of use.
+
+        The languages members will speak are not known until they speak, so
+        each member's heard language (and their voice session's language) is
+        taken as a language they may speak; each is paired with every other
+        member's language (and the member's solo target), with the member's
+        preferred translation engine. Members count as for
+        ``target_languages``: present, or away less than ``away_grace``.
+        """
+        cutoff = Room.Event.create_timestamp() - away_grace
+        members = [
+            member
+            for member in self.members.values()
+            if member.away_since is None or member.away_since >= cutoff
+        ]
+        heard = Counter(member.language for member in members)
+        pairs: set[LanguagePair] = set()
+        for speaker in members:
+            sources = {speaker.language}
+            if speaker.voice is not None:
+                sources.add(speaker.voice.language)
+            targets = {lang for lang, n in heard.items() if lang != speaker.language or n > 1}
+            if speaker.solo_target is not None:
+                targets.add(speaker.solo_target)
+            engine = preference(speaker.preferences.translation_engine)
+            pairs.update(
+                LanguagePair(source, target, engine)
+                for source in sources
+                for target in targets
+                if source != target
+            )
+        return frozenset(pairs)
 
     def audience(
         self, speaker: Member, source_language: str, targets: tuple[str, ...]
