@@ -130,11 +130,19 @@ def translation_events(
             latency_ms=translation.latency_ms,
             fallbacks=translation.fallbacks,
             error_code=translation.error_code,
+            audience=_hearing(transcript, target),
         )
         for version, (target, translation) in enumerate(
             zip(transcript.targets, translations, strict=True), start=1
         )
     ]
+
+
+def _hearing(transcript: Room.TranscriptRecognized, target: str) -> tuple[str, ...] | None:
+    """The members who heard ``target`` when the transcript was recorded (None: unknown)."""
+    if transcript.audience is None:
+        return None
+    return tuple(user for user, language in transcript.audience if language == target)
 
 
 def _log_refusal(result: Sequence[int] | BaseException) -> None:

@@ -9,12 +9,18 @@ leave a gap in the stream. Replies go out only once their events are durable. If
 refuses a commit, the actor rereads the room from its stream (see
 ``_reread``), so memory never runs ahead of what was recorded; a command that
 breaks the actor makes it fail, and its supervisor restarts it from the store.
+
+When a committed batch changed the room's languages (someone joined, changed
+language, started a voice session or chose an engine), and when the room is
+opened again with members, the actor hands the pairs its transcripts may need
+and has not asked for yet to the translation warmer, which prepares them off
+this thread: the languages members already spoke first, into the new ones.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
@@ -43,7 +49,7 @@ from actors.messages import (
     SubmitTranscript,
 )
 from actors.supervisor import FailureReport
-from events.domain import Preferences, Room
+from events.domain import LanguagePair, Preferences, Room
 from events.store import EventStore
 from events.writer import GroupCommitWriter
 
@@ -51,6 +57,19 @@ log = logging.getLogger(__name__)
 
 
 RESTARTING = Refused("room_restarting", "the room restarted; please retry")
+
+#: Events after which the translations a room may need can have changed.
+LANGUAGE_EVENTS = (
+    Room.ParticipantJoined,
+    Room.LanguageChanged,
+    Room.VoiceSessionStarted,
+    Room.SpeechStarted,
+    Room.PreferencesChanged,
+)
+
+#: Takes the pairs to prepare, most urgent first, and returns at once
+#: (``TranslationWarmer.warm``).
+Warm = Callable[[Sequence[LanguagePair]], None]
 
 
 class RoomActor(DispatchedActor):
@@ -69,6 +88,7 @@ class RoomActor(DispatchedActor):
         writer: GroupCommitWriter,
         away_grace: timedelta,
         on_failure: FailureReport,
+        warm: Warm | None = None,
     ) -> None:
         super().__init__()
         self.code = code
@@ -76,6 +96,9 @@ class RoomActor(DispatchedActor):
         self.writer = writer
         self.away_grace = away_grace
         self._report_failure = on_failure
+        self._warm = warm
+        self._warm_after_commit = False
+        self._asked: frozenset[LanguagePair] = frozenset()
         self.room: Room | None = None
         self._waiting: list[tuple[Reply, Accepted, int]] = []
         self._flush_scheduled = False
@@ -86,6 +109,7 @@ class RoomActor(DispatchedActor):
         """Rebuild the room from its stream (None until someone joins)."""
         self.room = self.store.load_room(self.code)
         self._last_position = self.store.position()
+        self._warm_pipelines()
 
     def on_failure(self, *_: Any) -> None:
         """Refuse what was decided but not recorded; hand unread commands on.
@@ -242,6 +266,7 @@ class RoomActor(DispatchedActor):
             return
         self._in_flight = True
         events = self.room.collect_events()
+        self._warm_after_commit = any(isinstance(e, LANGUAGE_EVENTS) for e in events)
         waiting, self._waiting = tuple(self._waiting), []
         before = self._last_position
         me = self.actor_ref
@@ -268,6 +293,9 @@ class RoomActor(DispatchedActor):
             return
         self._last_position = message.position
         self._in_flight = False
+        if self._warm_after_commit:
+            self._warm_after_commit = False
+            self._warm_pipelines()
         if self._waiting:
             self._schedule_flush()
 
@@ -288,6 +316,20 @@ class RoomActor(DispatchedActor):
         self.room = self.store.load_room(self.code)
         self._last_position = self.store.position()
         self._in_flight = False
+
+    def _warm_pipelines(self) -> None:
+        """Ask for the room's new translation pairs to be prepared (returns at once).
+
+        Pairs from languages that could already be spoken come first: someone
+        already in the room is likelier to speak next than the newcomer.
+        """
+        if self._warm is None or self.room is None:
+            return
+        previous, self._asked = self._asked, self.room.translation_pairs(self.away_grace)
+        spoken = {pair.source for pair in previous}
+        new = sorted(self._asked - previous, key=lambda p: (p.source not in spoken, p))
+        if new:
+            self._warm(new)
 
     def _member_room(self, user_id: str, reply: Reply, *, present: bool = True) -> Room | None:
         """The room if ``user_id`` is a member (connected, if ``present``)."""

@@ -22,6 +22,7 @@ from actors.room import RoomActor
 from actors.session import ParticipantSessionActor, SessionSpec
 from actors.speech import SpeechSynthesis
 from actors.supervisor import Supervisor
+from actors.warmup import TranslationWarmer
 from adapters.translation.registry import TranslationRegistry
 from adapters.tts.registry import SynthesizerRegistry
 from events.store import EventStore
@@ -76,6 +77,7 @@ class VoiceService:
         self.fanout = TranslationFanout(
             store, self.writer, registry, workers=settings.translation_workers
         )
+        self.warmer = TranslationWarmer(registry)
 
     def room(self, code: str) -> pykka.ActorRef[Any]:
         """The room's actor, started (and rebuilt from the store) if needed."""
@@ -88,6 +90,7 @@ class VoiceService:
                 self.writer,
                 self.settings.away_grace,
                 self.supervisor.report_failure_of(key),
+                self.warmer.warm,
             )
 
         return self.supervisor.get_or_start(key, start)
@@ -135,6 +138,7 @@ class VoiceService:
 
     def close(self) -> None:
         """Stop everything, projections first, then actors, writer and store."""
+        self.warmer.stop()
         self.fanout.stop()
         self.router.stop()
         self.supervisor.stop_all()

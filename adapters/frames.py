@@ -2,10 +2,18 @@
 
 Live delivery and resume use the same function, so a client that resumes
 receives exactly the frames it would have received had it stayed.
+
+A listener hears each utterance once, in the language they heard when it was
+recorded: the room names each transcript's audience with their languages
+(``TranscriptRecognized.audience``) and the fan-out copies the listeners of
+each language into its ``TranslationProduced``. So a translation goes to the
+people it was made for even if they switched language before it arrived, and
+deciding it needs nothing but the event itself (resume can start anywhere).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +27,8 @@ Frame = dict[str, Any]
 class Listener:
     """Who a frame is for: the user, the language they hear, and how they hear it.
 
+    ``language`` follows the listener's own language changes; it decides
+    delivery only for transcripts recorded without an audience (older logs).
     ``in_voice_session``: the user has an active voice session, so the room's
     agent speaks their translations on LiveKit (see :func:`spoken_on_websocket`).
     """
@@ -138,7 +148,7 @@ def _transcript_frames(
                 )
             ]
         return []
-    if event.solo_target is None and listener.language == event.source_language:
+    if event.solo_target is None and _heard(listener, event) == event.source_language:
         return [
             _translated_frame(
                 transcript_id,
@@ -169,7 +179,7 @@ def _translation_frames(listener: Listener, event: TranslationProduced, pos: int
             event.speaker_name,
             pos,
         )
-    elif event.speaker_id != listener.user_id and listener.language == event.target_language:
+    elif event.speaker_id != listener.user_id and _hears(listener, event):
         frame = _translated_frame(
             transcript_id,
             event.original_text,
@@ -186,6 +196,24 @@ def _translation_frames(listener: Listener, event: TranslationProduced, pos: int
     if event.error_code is not None:
         frame["data"]["errorCode"] = event.error_code
     return [frame]
+
+
+def _heard(listener: Listener, event: Room.TranscriptRecognized) -> str | None:
+    """The language ``listener`` heard when the transcript was recorded (None: not theirs)."""
+    if event.audience is None:
+        return listener.language
+    audience = event.audience  # sorted by user id
+    index = bisect_left(audience, (listener.user_id,))
+    if index < len(audience) and audience[index][0] == listener.user_id:
+        return audience[index][1]
+    return None
+
+
+def _hears(listener: Listener, event: TranslationProduced) -> bool:
+    """Whether this translation is the one ``listener`` hears of its transcript."""
+    if event.audience is None:
+        return listener.language == event.target_language
+    return listener.user_id in event.audience
 
 
 def _solo_frame(

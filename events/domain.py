@@ -9,8 +9,10 @@ who, which language, which engine, and timings in milliseconds.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, DomainEvent
@@ -53,6 +55,14 @@ class Preferences:
 def preference(engine: str | None) -> tuple[str, ...]:
     """An engine preference as the registries take it."""
     return (engine,) if engine else ()
+
+
+class LanguagePair(NamedTuple):
+    """A translation direction a room may need, and the engines preferred for it."""
+
+    source: str
+    target: str
+    preference: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -258,6 +268,14 @@ class Room(Aggregate):
         ``targets`` are the distinct languages it must be translated into,
         decided when it was recorded: each listener's language other than the
         source, or only the solo target in solo mode.
+
+        ``audience`` is who hears it, also decided when it was recorded: each
+        member but the speaker whose language is the source or a target, with
+        that language (sorted by user id; empty in solo mode). A listener hears
+        the utterance in that language and no other, whatever they switch to
+        before its translation is recorded. None in transcripts recorded
+        before the audience existed: their listeners get the translation into
+        the language they hear when it arrives.
         """
 
         transcript_id: UUID
@@ -272,6 +290,7 @@ class Room(Aggregate):
         decode_ms: int = 0
         fallbacks: tuple[str, ...] = ()
         translation_preference: tuple[str, ...] = ()
+        audience: tuple[tuple[str, str], ...] | None = None
 
         def apply(self, aggregate: Aggregate) -> None:
             """Count the transcript."""
@@ -405,6 +424,7 @@ class Room(Aggregate):
         """
         speaker = self.members[speaker_id]
         solo_target = speaker.solo_target if mode is None else mode.solo_target
+        targets = self.target_languages(speaker, source_language, away_grace, solo_target)
         self.trigger_event(
             self.TranscriptRecognized,
             transcript_id=transcript_id,
@@ -413,12 +433,13 @@ class Room(Aggregate):
             text=text,
             source_language=source_language,
             solo_target=solo_target,
-            targets=self.target_languages(speaker, source_language, away_grace, solo_target),
+            targets=targets,
             engine=engine,
             duration_ms=duration_ms,
             decode_ms=decode_ms,
             fallbacks=fallbacks,
             translation_preference=preference(speaker.preferences.translation_engine),
+            audience=self.audience(speaker, source_language, targets, solo_target),
         )
 
     def set_preferences(self, user_id: str, preferences: Preferences) -> None:
@@ -460,6 +481,64 @@ class Room(Aggregate):
         wanted.discard(source_language)
         return tuple(sorted(wanted))
 
+    def translation_pairs(self, away_grace: timedelta) -> frozenset[LanguagePair]:
+        """Every translation this room's transcripts may need next, to prepare ahead of use.
+
+        The languages members will speak are not known until they speak, so
+        each member's heard language (and their voice session's language) is
+        taken as a language they may speak; each is paired with every other
+        member's language (and the member's solo target), with the member's
+        preferred translation engine. Members count as for
+        ``target_languages``: present, or away less than ``away_grace``.
+        """
+        cutoff = Room.Event.create_timestamp() - away_grace
+        members = [
+            member
+            for member in self.members.values()
+            if member.away_since is None or member.away_since >= cutoff
+        ]
+        heard = Counter(member.language for member in members)
+        pairs: set[LanguagePair] = set()
+        for speaker in members:
+            sources = {speaker.language}
+            if speaker.voice is not None:
+                sources.add(speaker.voice.language)
+            targets = {lang for lang, n in heard.items() if lang != speaker.language or n > 1}
+            if speaker.solo_target is not None:
+                targets.add(speaker.solo_target)
+            engine = preference(speaker.preferences.translation_engine)
+            pairs.update(
+                LanguagePair(source, target, engine)
+                for source in sources
+                for target in targets
+                if source != target
+            )
+        return frozenset(pairs)
+
+    def audience(
+        self,
+        speaker: Member,
+        source_language: str,
+        targets: tuple[str, ...],
+        solo_target: str | None,
+    ) -> tuple[tuple[str, str], ...]:
+        """Who hears a transcript, and in which language: see ``TranscriptRecognized``.
+
+        Away members are included whatever their absence (a translation into
+        their language exists only if it is a target), so a resume delivers
+        what exists; solo transcripts have no audience but the speaker.
+        """
+        if solo_target is not None:
+            return ()
+        heard = {source_language, *targets}
+        return tuple(
+            sorted(
+                (member.user_id, member.language)
+                for member in self.members.values()
+                if member.user_id != speaker.user_id and member.language in heard
+            )
+        )
+
     def report_client_error(
         self, user_id: str, code: str, message: str, details: str | None
     ) -> None:
@@ -478,6 +557,11 @@ class TranslationProduced(DomainEvent):
     the projection's tracking position. If no engine could translate,
     ``translated_text`` is the original text and ``error_code`` says why: the
     listener is never left in silence.
+
+    ``audience`` names the members who hear this translation: those who heard
+    ``target_language`` when the transcript was recorded (see
+    ``TranscriptRecognized.audience``). None in translations of transcripts
+    recorded without an audience.
     """
 
     room_id: UUID
@@ -493,6 +577,7 @@ class TranslationProduced(DomainEvent):
     latency_ms: int
     fallbacks: tuple[str, ...]
     error_code: str | None
+    audience: tuple[str, ...] | None = None
 
 
 WEBSOCKET_CHANNEL = "websocket"

@@ -3,7 +3,8 @@
 Starting an Apertium pipeline costs tens to hundreds of milliseconds (a dozen
 processes each loading a transducer); translating one sentence through a
 running one costs about a millisecond. So each direction (``eng-spa``, ...)
-gets one pipeline, started lazily on first use and then kept running:
+gets one pipeline, started ahead of use by ``warm`` (else on first use) and
+then kept running:
 
 * The mode file's shell pipeline is rewritten by Apertium's own
   ``apertium-wblank-mode -z`` (every program gets ``-z``: process up to a NUL
@@ -21,6 +22,9 @@ gets one pipeline, started lazily on first use and then kept running:
 * A pipeline that dies is restarted once per call; if it dies again the call
   raises TranslationError. A call that passes its deadline kills the pipeline
   (the next call starts a fresh one) and raises TranslationTimeoutError.
+* ``warm`` starts a pair's pipelines ahead of use (the service calls it when a
+  room's languages change) and passes one sentence through each, since some
+  programs load their data on the first input.
 * Pairs without a direct direction are translated through pivot languages
   (shortest route over the installed directions, at most ``max_pivots``
   intermediate languages), e.g. en→fr as en→ca→fr.
@@ -81,6 +85,12 @@ _SPACE_RUNS = re.compile(r" {2,}")
 _SENTENCE_END_HINT = ".[]"
 _READ_CHUNK = 65536
 _STDERR_TAIL = 400
+#: What a pipeline translates once when warmed: any text makes every program
+#: load its data (a first real sentence after it measured as fast as the next).
+_WARM_UP_TEXT = "Hello, this is a test."
+#: Time limit for warming one direction: starting a pipeline on a busy machine
+#: can take seconds, and nobody waits for it.
+WARM_UP_TIMEOUT_S = 60.0
 
 
 def _default_data_dirs() -> tuple[Path, ...]:
@@ -209,6 +219,29 @@ class _Pipeline:
             raise TranslationError(
                 f"apertium {self.label}: pipeline died twice: {failure}"
             ) from failure
+        finally:
+            self._lock.release()
+
+    def warm(self, deadline: float) -> None:
+        """Start the pipeline and pass one sentence through it, unless it is running or busy.
+
+        Starting is not enough: some programs load their data on the first
+        input (ca→fr takes about a second more there), so a sentence goes
+        through and its answer is dropped. A busy pipeline is being started
+        or used by a translation already, so this returns at once.
+        """
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._running():
+                return
+            self._start(deadline)
+            try:
+                self._exchange(_deformat(_WARM_UP_TEXT), deadline)
+            except _PipelineDiedError as exc:
+                self.stop()
+                raise TranslationError(f"apertium {self.label}: died warming up: {exc}") from exc
+            logger.info("apertium %s pipeline warm", self.label)
         finally:
             self._lock.release()
 
@@ -389,6 +422,24 @@ class ApertiumTranslator(Translator):
         for hop in pairwise(route):
             result = self._pipeline(hop).translate(result, deadline)
         return result
+
+    def warm(self, source: str, target: str) -> None:
+        """Start the pipelines of the pair's route (pivots included) and warm them up.
+
+        Blocking; a pipeline already running (or in use) is left alone, so
+        calling it again is cheap. An unsupported pair has nothing to warm.
+
+        Raises:
+            TranslationTimeoutError: a pipeline did not start within the
+                warm-up limit (``WARM_UP_TIMEOUT_S``).
+            TranslationError: a pipeline could not be started.
+
+        """
+        route = self._routes.get((source, target))
+        if route is None:
+            return
+        for hop in pairwise(route):
+            self._pipeline(hop).warm(time.monotonic() + WARM_UP_TIMEOUT_S)
 
     def pipeline_pid(self, source: str, target: str) -> int | None:
         """Process id of the running pipeline of a direct direction, if running.

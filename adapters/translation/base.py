@@ -50,6 +50,14 @@ class Translator(ABC):
             TranslationError: the engine failed.
         """
 
+    def warm(self, source: str, target: str) -> None:  # noqa: B027 - nothing to warm by default
+        """Get ready to translate ``source`` to ``target`` fast; blocking, off the hot path.
+
+        Engines that start processes or load models per pair do it here, so
+        the first translation costs what the next ones do. Hosted engines
+        have nothing to prepare. Errors may be raised; the caller logs them.
+        """
+
     def close(self) -> None:  # noqa: B027 - engines without resources need nothing
         """Release processes or connections the engine holds."""
 

@@ -103,6 +103,26 @@ class TranslationRegistry(EngineRegistry[Translator]):
             error_code=error_code,
         )
 
+    def warm(self, source: str, target: str, preference: Sequence[str] = ()) -> None:
+        """Prepare the engine that would translate the pair first (see ``Translator.warm``).
+
+        Blocking (an Apertium pipeline takes up to seconds to start): call it
+        from a thread of its own. Never raises: an engine that fails to warm
+        is logged and the next one that supports the pair is warmed instead,
+        as ``translate`` would fall back to it.
+        """
+        if source == target:
+            return
+        for engine in self._in_order(preference):
+            try:
+                if not engine.supports(source, target):
+                    continue
+                engine.warm(source, target)
+            except Exception as exc:
+                logger.warning("warming %s for %s->%s failed: %s", engine.name, source, target, exc)
+                continue
+            return
+
     def _attempt(self, engine: Translator, text: str, source: str, target: str) -> str | None:
         """Try one engine: return its text, or None if it does not support the pair.
 
