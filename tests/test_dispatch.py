@@ -55,7 +55,7 @@ def test_many_actors_handle_every_message_in_order_on_two_shared_threads() -> No
         for ref in refs:
             ref.tell(number)
     for ref in refs:
-        started, seen, threads = ref.ask("seen", timeout=10)
+        started, seen, threads = ref.ask("seen", block=True, timeout=10)
         assert started
         assert seen == list(range(300))
         assert threads <= {"test-dispatch-0", "test-dispatch-1"}
@@ -75,9 +75,9 @@ def test_a_failing_handler_stops_the_actor_and_calls_on_failure() -> None:
 def test_an_ask_that_raises_returns_the_error_and_the_actor_lives_on() -> None:
     ref = Recorder.start([])
     with pytest.raises(RuntimeError, match="boom"):
-        ref.ask("boom", timeout=5)
+        ref.ask("boom", block=True, timeout=5)
     ref.tell(7)
-    assert ref.ask("seen", timeout=5)[1] == [7]
+    assert ref.ask("seen", block=True, timeout=5)[1] == [7]
 
 
 def test_stop_is_answered_once_the_actor_is_dead() -> None:
