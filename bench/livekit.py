@@ -113,7 +113,6 @@ from voice import (
     fmt,
     make_plan,
     sentence_audio,
-    tree_cpu,
 )
 from voice import stats as ms_stats
 
@@ -296,7 +295,7 @@ class AgentProcess:
 
     def cpu_s(self) -> float:
         """CPU seconds of the agent process and its children (Apertium, espeak-ng) so far."""
-        return tree_cpu(self.process.pid)
+        return common.tree_cpu_seconds(self.process.pid)
 
     def log(self) -> str:
         """What the child logged: warnings and errors (``VOICEMODE_BENCH_AGENT_LOG``: more)."""
@@ -690,7 +689,7 @@ async def measure(
     start = time.monotonic() + 0.5
     marks = (
         agent.cpu_s(),
-        tree_cpu(server.process.pid),
+        common.tree_cpu_seconds(server.process.pid),
         common.own_cpu_seconds(),  # no child exits in the window: this process alone
         common.system_busy_seconds(),
     )
@@ -712,7 +711,7 @@ async def measure(
         await asyncio.sleep(0.1)
     ended = time.monotonic()
     agent_cpu = agent.cpu_s() - marks[0]
-    livekit_cpu = tree_cpu(server.process.pid) - marks[1]
+    livekit_cpu = common.tree_cpu_seconds(server.process.pid) - marks[1]
     client_cpu = common.own_cpu_seconds() - marks[2]
     busy = common.system_busy_seconds() - marks[3]
     outcome.window_s = ended - start

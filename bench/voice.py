@@ -73,7 +73,7 @@ import common  # sets sys.path
 import numpy as np
 import orjson
 from common import Row, heading, machine_note, num, percentile
-from delivery import descendants, proc_status
+from delivery import proc_status
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.service import ServedInstance
@@ -340,19 +340,6 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
         plan.seconds,
         texts,
     )
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its descendants, children it already reaped included."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for member in (pid, *descendants(pid)):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-    return total / ticks
 
 
 def _own_cpu() -> float:
@@ -645,7 +632,7 @@ async def drive(
     sent_at: list[list[float]] = [[] for _ in range(n)]
     lags: list[list[float]] = [[] for _ in range(n)]
     t_start = time.perf_counter() + 0.3
-    marks = (tree_cpu(pid), common.system_busy_seconds(), _own_cpu())
+    marks = (common.tree_cpu_seconds(pid), common.system_busy_seconds(), _own_cpu())
     await asyncio.gather(
         *(
             speak(speakers[k], plans[k], t_start + k * args.stagger, sent_at[k], lags[k])
@@ -670,7 +657,7 @@ async def drive(
             break
         await asyncio.sleep(0.05)
     ended = time.perf_counter()
-    server_cpu = tree_cpu(pid) - marks[0]
+    server_cpu = common.tree_cpu_seconds(pid) - marks[0]
     machine_cpu = common.system_busy_seconds() - marks[1]
     client_cpu = _own_cpu() - marks[2]
     hwm = proc_status(pid, "VmHWM")
