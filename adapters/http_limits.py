@@ -23,7 +23,7 @@ import asyncio
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
@@ -82,7 +82,8 @@ class _AdmittedConnection(asyncio.Protocol):
         self._handler: asyncio.Protocol | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are transports without subclassing asyncio's.
+        transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         host = str(peer[0]) if peer else ""
         if not self._site.admit(host):
