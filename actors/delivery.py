@@ -1,5 +1,10 @@
 """The delivery projection: hands each new event of the log to its room's sessions.
 
+It reads only the events sessions turn into frames (``FRAMED_EVENTS``): with
+speech on, a synthesis or a shed synthesis is recorded for nearly every
+translation, and routing those to every session of the room was work for
+nothing.
+
 One thread reads the store's subscription (woken at once by local commits)
 and tells every session registered for the event's room. Registering a session
 tells it to catch up from the store first, under the same lock that orders
@@ -15,9 +20,11 @@ from typing import Any
 from uuid import UUID
 
 import pykka
+from eventsourcing.utils import get_topic
 
 from actors.following import LogReader
 from actors.messages import CatchUp, Deliver
+from adapters.frames import FRAMED_EVENTS
 from events.store import EventStore, Recorded, room_of
 
 log = logging.getLogger(__name__)
@@ -33,7 +40,13 @@ class DeliveryRouter:
         self._lock = threading.Lock()
         self._sessions: dict[UUID, dict[str, SessionRef]] = {}
         self.position = store.position()
-        self._reader = LogReader(store, "delivery", lambda: self.position, self._route)
+        self._reader = LogReader(
+            store,
+            "delivery",
+            lambda: self.position,
+            self._route,
+            topics=[get_topic(kind) for kind in FRAMED_EVENTS],
+        )
         self._reader.start()
 
     def register(self, room_id: UUID, key: str, session: SessionRef, after: int) -> None:

@@ -17,6 +17,8 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.domain import DomainEvent
+
 from events.domain import Preferences, Room, TranslationProduced
 from events.store import Recorded
 
@@ -45,6 +47,21 @@ def server_frame(event: str, data: dict[str, Any], pos: int | None = None) -> Fr
     if pos is not None:
         frame["pos"] = pos
     return frame
+
+
+#: The only events :func:`frames_for` turns into frames or follows a listener
+#: by; every other event (syntheses, webhooks, speech starts, client errors)
+#: means nothing to a session, so live delivery does not even read it.
+FRAMED_EVENTS: tuple[type[DomainEvent], ...] = (
+    Room.ParticipantJoined,
+    Room.ParticipantLeft,
+    Room.VoiceSessionStarted,
+    Room.VoiceSessionEnded,
+    Room.LanguageChanged,
+    Room.PreferencesChanged,
+    Room.TranscriptRecognized,
+    TranslationProduced,
+)
 
 
 def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
