@@ -49,6 +49,9 @@ class Snapshot:
 def snapshot(db: str) -> Snapshot:
     store = EventStore.open(db)
     try:
+        # The position first: events read after it hold at least what it covers
+        # (read last, a commit in between would make it run ahead of them).
+        tracked = store.tracked(PROJECTION)
         transcripts: dict[UUID, tuple[int, Room.TranscriptRecognized]] = {}
         translations: list[tuple[int, TranslationProduced]] = []
         for recorded in store.read():
@@ -57,7 +60,7 @@ def snapshot(db: str) -> Snapshot:
                 transcripts[event.transcript_id] = (recorded.position, event)
             elif isinstance(event, TranslationProduced):
                 translations.append((recorded.position, event))
-        return Snapshot(transcripts, translations, store.tracked(PROJECTION))
+        return Snapshot(transcripts, translations, tracked)
     finally:
         store.close()
 
