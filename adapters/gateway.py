@@ -445,14 +445,16 @@ class ClientConnection:
             store=self.service.store,
             sink=self,
             cursor=DeliveryCursor(outcome.position),
-            hold_s=0.0 if command.since is not None else self.service.settings.resume_window_s,
+            # Held even when the join carries ``since``: the Resume told below
+            # releases them, so no live frame can overtake the missed ones.
+            hold_s=self.service.settings.resume_window_s,
             preferences=outcome.preferences or Preferences(),
             speech=self.service.synthesis,
             in_voice_session=outcome.in_voice_session,
         )
         self.preferences = spec.preferences
         self.service.open_session(self.session_key, outcome.room_id, spec)
-        self._holding = spec.hold_s > 0
+        self._holding = spec.hold_s > 0 and command.since is None
         if command.since is not None:
             self._tell_session(Resume(command.since))
 
