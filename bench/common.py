@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -167,10 +167,8 @@ ProcessSnapshot = dict[int, tuple[str, float, int]]
 """Every process on the machine: pid -> (name, CPU seconds so far, parent pid)."""
 
 
-def all_process_cpu() -> ProcessSnapshot:
-    """CPU seconds so far and parent of every process on the machine (kernel threads included)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    found: ProcessSnapshot = {}
+def _proc_stats() -> Iterator[tuple[int, str, list[str]]]:
+    """Every process on the machine: pid, name, and the ``/proc/PID/stat`` fields after it."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -179,9 +177,16 @@ def all_process_cpu() -> ProcessSnapshot:
         except OSError:
             continue
         name = stat[stat.find("(") + 1 : stat.rfind(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        found[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / ticks, int(fields[1]))
-    return found
+        yield int(entry), name, stat.rsplit(")", 1)[1].split()
+
+
+def all_process_cpu() -> ProcessSnapshot:
+    """CPU seconds so far and parent of every process on the machine (kernel threads included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {
+        pid: (name, (int(fields[11]) + int(fields[12])) / ticks, int(fields[1]))
+        for pid, name, fields in _proc_stats()
+    }
 
 
 def family(snapshot: ProcessSnapshot, roots: set[int]) -> set[int]:
@@ -224,7 +229,7 @@ def tree_cpu_seconds(pid: int) -> float:
     """
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
-    for member in (pid, *_descendants(pid)):
+    for member in (pid, *descendants(pid)):
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -274,34 +279,14 @@ class OtherLoad:
 
 
 def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry))
-    return found
+    return [child for child, _, fields in _proc_stats() if int(fields[1]) == pid]
 
 
 def descendants(pid: int) -> list[int]:
     """Every live process descending from ``pid``."""
-    return _descendants(pid)
-
-
-def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        children[int(stat.rsplit(")", 1)[1].split()[1])].append(int(entry))
+    for child, _, fields in _proc_stats():
+        children[int(fields[1])].append(child)
     found: list[int] = []
     todo = [pid]
     while todo:
