@@ -29,7 +29,7 @@ from uuid import UUID
 from adapters.registry import NO_ENGINE
 from adapters.tts.base import SynthesisError
 from adapters.tts.registry import SynthesizerRegistry
-from events.domain import WEBSOCKET_CHANNEL, SpeechSynthesized, speech_id_for
+from events.domain import WEBSOCKET_CHANNEL, SpeechSynthesized
 from events.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -257,10 +257,7 @@ def _record(
 ) -> SpeechSynthesized:
     """The SpeechSynthesized that records one synthesis (or its shedding)."""
     key = job.key
-    return SpeechSynthesized(
-        originator_id=speech_id_for(key.transcript_id, key.language, voice, engine),
-        originator_version=1,
-        timestamp=SpeechSynthesized.create_timestamp(),
+    return SpeechSynthesized.recording(
         room_id=job.room_id,
         transcript_id=key.transcript_id,
         language=key.language,

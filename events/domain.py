@@ -624,6 +624,43 @@ class SpeechSynthesized(DomainEvent):
     error_code: str | None
     channel: str = WEBSOCKET_CHANNEL
 
+    @classmethod
+    def recording(
+        cls,
+        *,
+        room_id: UUID,
+        transcript_id: UUID,
+        language: str,
+        voice: str | None,
+        engine: str,
+        sample_rate: int,
+        audio_ms: int,
+        first_chunk_ms: int,
+        fallbacks: tuple[str, ...],
+        error_code: str | None,
+        channel: str,
+    ) -> SpeechSynthesized:
+        """The event for one synthesis on one channel, in its own stream (see speech_id_for).
+
+        Both channels record through here, so a synthesis's identity is decided once.
+        """
+        return cls(
+            originator_id=speech_id_for(transcript_id, language, voice, engine, channel),
+            originator_version=1,
+            timestamp=cls.create_timestamp(),
+            room_id=room_id,
+            transcript_id=transcript_id,
+            language=language,
+            voice=voice,
+            engine=engine,
+            sample_rate=sample_rate,
+            audio_ms=audio_ms,
+            first_chunk_ms=first_chunk_ms,
+            fallbacks=fallbacks,
+            error_code=error_code,
+            channel=channel,
+        )
+
 
 def webhook_stream_for(webhook_id: str) -> UUID:
     """The stream of one LiveKit webhook: a redelivery lands on the same id and is refused."""

@@ -38,7 +38,6 @@ from events.domain import (
     SpeechSynthesized,
     TranslationProduced,
     room_id_for,
-    speech_id_for,
 )
 from events.store import EventStore, Recorded
 
@@ -130,16 +129,7 @@ class DirectControlPlane:
 
     async def synthesized(self, report: SynthesisReport) -> None:
         """Record what the agent spoke on its LiveKit track, apart from WebSocket syntheses."""
-        event = SpeechSynthesized(
-            originator_id=speech_id_for(
-                report.transcript_id,
-                report.language,
-                report.voice,
-                report.engine,
-                LIVEKIT_CHANNEL,
-            ),
-            originator_version=1,
-            timestamp=SpeechSynthesized.create_timestamp(),
+        event = SpeechSynthesized.recording(
             room_id=room_id_for(report.room_code),
             transcript_id=report.transcript_id,
             language=report.language,
