@@ -70,6 +70,7 @@ class _DispatchedInbox:
 
     def __init__(self, actor: DispatchedActor) -> None:
         self._actor = actor
+        self._dispatcher = actor.dispatcher()  # looked up once, not on every message
         self._lock = threading.Lock()
         self._envelopes: deque[Any] = deque()
         self._scheduled = True  # until the actor's on_start has run
@@ -81,7 +82,7 @@ class _DispatchedInbox:
             if self._scheduled:
                 return
             self._scheduled = True
-        self._actor.dispatcher().schedule(self._actor)
+        self._dispatcher.schedule(self._actor)
 
     def get(self) -> Any:
         """The oldest message (only called while there is one)."""
@@ -99,7 +100,7 @@ class _DispatchedInbox:
             if not self._envelopes:
                 self._scheduled = False
                 return
-        self._actor.dispatcher().schedule(self._actor)
+        self._dispatcher.schedule(self._actor)
 
 
 class DispatchedActor(pykka.ThreadingActor):
