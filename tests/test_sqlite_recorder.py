@@ -18,7 +18,13 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import InfrastructureFactory, Notification, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    StoredEvent,
+    Tracking,
+)
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests import persistence as library_tests
 from eventsourcing.utils import Environment
@@ -276,3 +282,33 @@ def test_an_application_on_events_sqlite_can_be_subscribed_to(db_path: str) -> N
             assert next(subscription).id == 1
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("process", [False, True])
+@pytest.mark.parametrize("count", [1, 3, events_sqlite.INSERT_ROWS_PER_STATEMENT, 1203])
+def test_batched_insert_returns_each_events_position(
+    db_path: str, new_recorder: RecorderMaker, count: int, *, process: bool
+) -> None:
+    """Positions the writer acknowledges are the rows' own, for one statement or several."""
+    recorder = new_recorder(db_path, process=process)
+    recorder.insert_events([stored_event("before")])
+    batch = [stored_event(f"t{i}") for i in range(count)]
+    positions = recorder.insert_events(batch)
+    notifications = recorder.select_notifications(start=2, limit=count + 10)
+    assert list(positions or ()) == [n.id for n in notifications]
+    assert [n.topic for n in notifications] == [e.topic for e in batch]
+
+
+@pytest.mark.parametrize("count", [2, 1203])
+def test_a_batch_with_a_conflict_records_none_of_its_events(
+    db_path: str, new_recorder: RecorderMaker, count: int
+) -> None:
+    """The group commit retries a refused batch request by request: it must be all or nothing."""
+    recorder = new_recorder(db_path)
+    taken = stored_event("taken")
+    recorder.insert_events([taken])
+    batch = [stored_event(f"t{i}") for i in range(count - 1)] + [taken]
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(batch)
+    assert recorder.max_notification_id() == 1
+    assert recorder.insert_events([stored_event("after")]) == [2]
