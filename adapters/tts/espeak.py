@@ -30,7 +30,11 @@ from adapters.tts.base import (
 
 _SAMPLE_RATE: Final = 22050
 _WAV_HEADER: Final = 44
-_CHUNK: Final = 8192
+#: The first chunk is small, so a listener hears speech soon; the rest come in
+#: larger chunks (about 0.75 s each), since every chunk is a WebSocket frame to
+#: every listener and frames, not bytes, are what cost the server time.
+_FIRST_CHUNK: Final = 8192
+_CHUNK: Final = 32768
 #: Text is written to espeak-ng's stdin before its audio is read: it must fit the
 #: pipe buffer (64 KiB on Linux). Spoken sentences are far shorter.
 _MAX_TEXT_BYTES: Final = 32 * 1024
@@ -188,8 +192,10 @@ class EspeakSynthesizer(SpeechSynthesizer):
             header = _read_exactly(process.stdout, _WAV_HEADER)
             if header:
                 _check_header(header)
-            while chunk := process.stdout.read(_CHUNK):
+            size = _FIRST_CHUNK
+            while chunk := process.stdout.read(size):
                 yield chunk
+                size = _CHUNK
             returncode = process.wait()
             if killed.is_set():
                 raise SynthesisTimeoutError(f"espeak-ng ran past {self._timeout_s} s")
