@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from adapters.auth import (
     AGENT_SECRET,
@@ -71,11 +71,8 @@ if TYPE_CHECKING:
     from actors.service import SpeechStack, VoiceService
     from adapters.gateway import GatewaySettings
     from adapters.livekit_api import LiveKitSettings, LiveKitWebhook
-    from adapters.translation.registry import TranslationRegistry
 
 log = logging.getLogger("voicemode")
-
-Engine = TypeVar("Engine")
 
 DEFAULT_DB = "./voicemode.db"
 
@@ -100,136 +97,36 @@ class Settings:
     """``VOICEMODE_AGENT_SECRET``, which agents' tokens are signed with (None: no agents)."""
 
 
-def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistry:
-    """Create the translation engines named, in order of preference.
-
-    ``apertium`` and ``identity`` are embedded; ``google`` is Google Cloud
-    Translation v2 (``VOICEMODE_GOOGLE_*``); any other name is an
-    OpenAI-compatible endpoint configured by ``VOICEMODE_<NAME>_*`` variables
-    (``openai``, ``grok``, or a self-hosted server).
-    """
-    from adapters.translation.apertium import ApertiumTranslator  # noqa: PLC0415
-    from adapters.translation.base import Translator  # noqa: PLC0415
-    from adapters.translation.google import GoogleTranslator  # noqa: PLC0415
-    from adapters.translation.identity import IdentityTranslator  # noqa: PLC0415
-    from adapters.translation.openai_compatible import (  # noqa: PLC0415
-        OpenAICompatibleTranslator,
-    )
-    from adapters.translation.registry import TranslationRegistry  # noqa: PLC0415
-
-    def engine(name: str) -> Translator:
-        if name == "apertium":
-            return ApertiumTranslator()
-        if name == "identity":
-            return IdentityTranslator()
-        if name == "google":
-            return GoogleTranslator.from_env()
-        return OpenAICompatibleTranslator.from_env(f"VOICEMODE_{name.upper()}", name=name)
-
-    variable = "VOICEMODE_TRANSLATION_ENGINES"
-    engines = build_engines(variable, names, engine)
-    try:
-        return TranslationRegistry(engines, timeout_s=timeout_s)
-    except ValueError as error:
-        raise StartupError(f"{variable}: {error}", f"Fix {variable}.", EXIT_CONFIG) from error
-
-
-def build_engines(
-    variable: str, names: Sequence[str], make: Callable[[str], Engine]
-) -> list[Engine]:
-    """Create each engine ``variable`` names; one that cannot be made stops the start.
-
-    An engine may fail for a missing key, a model that does not load or a
-    name that is no engine (any unknown name is taken for an
-    OpenAI-compatible endpoint, which then lacks its ``VOICEMODE_<NAME>_*``
-    settings): the message names the engine and the variable that chose it.
-    """
-    if not names:
-        raise StartupError(f"{variable} names no engine", f"Name at least one in {variable}.", 2)
-    engines: list[Engine] = []
-    for name in names:
-        try:
-            engines.append(make(name))
-        except Exception as error:
-            log.debug("engine %s failed to start", name, exc_info=True)
-            for made in engines:
-                with contextlib.suppress(Exception):
-                    getattr(made, "close", lambda: None)()
-            raise StartupError(
-                f"{variable}: engine {name} cannot start: {error}",
-                f"Fix its settings, or remove {name} from {variable}.",
-                EXIT_CONFIG,
-            ) from error
-    return engines
-
-
 def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechStack:
     """Create the speech engines named, in order of preference, and the shared VAD.
 
-    ``faster-whisper`` and ``espeak-ng`` are embedded; ``google`` is Google
-    Cloud Speech-to-Text; any other name is an OpenAI-compatible endpoint
-    configured by ``VOICEMODE_<NAME>_*`` variables.
+    Raises:
+        StartupError: an engine or the detector cannot start; those already
+            made are closed again.
+
     """
     from actors.pipeline import RecognitionPool, SpeechEngines  # noqa: PLC0415
     from actors.service import SpeechStack  # noqa: PLC0415
-    from adapters.stt.base import SpeechRecognizer  # noqa: PLC0415
-    from adapters.stt.google import GoogleRecognizer  # noqa: PLC0415
-    from adapters.stt.openai_compatible import OpenAICompatibleRecognizer  # noqa: PLC0415
-    from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
-    from adapters.stt.whisper import MODEL_ENV, FasterWhisperRecognizer  # noqa: PLC0415
-    from adapters.tts.base import SpeechSynthesizer  # noqa: PLC0415
-    from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
-    from adapters.tts.openai_compatible import OpenAICompatibleSynthesizer  # noqa: PLC0415
-    from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
-    from adapters.vad import SileroDetector  # noqa: PLC0415
+    from adapters.stt import engines as stt  # noqa: PLC0415
+    from adapters.tts import engines as tts  # noqa: PLC0415
+    from adapters.vad import engines as vad  # noqa: PLC0415
 
-    def recognizer(name: str) -> SpeechRecognizer:
-        if name == FasterWhisperRecognizer.name:
-            try:
-                return FasterWhisperRecognizer()
-            except Exception as error:
-                if MODEL_ENV not in os.environ:
-                    raise
-                raise ValueError(f"{MODEL_ENV}={os.environ[MODEL_ENV]}: {error}") from error
-        if name == GoogleRecognizer.name:
-            return GoogleRecognizer.from_env()
-        return OpenAICompatibleRecognizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
-
-    def synthesizer(name: str) -> SpeechSynthesizer:
-        if name == EspeakSynthesizer.name:
-            return EspeakSynthesizer()
-        return OpenAICompatibleSynthesizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
-
-    stt_variable, tts_variable = "VOICEMODE_STT_ENGINES", "VOICEMODE_TTS_ENGINES"
-    try:
-        recognizers = RecognizerRegistry(build_engines(stt_variable, stt_names, recognizer))
-    except ValueError as error:
-        raise StartupError(f"{stt_variable}: {error}", f"Fix {stt_variable}.", 2) from error
-    try:
-        synthesizers = SynthesizerRegistry(build_engines(tts_variable, tts_names, synthesizer))
-    except BaseException as error:
-        recognizers.close()
-        if isinstance(error, ValueError):
-            raise StartupError(f"{tts_variable}: {error}", f"Fix {tts_variable}.", 2) from error
-        raise
-    try:
-        detector = SileroDetector()
-    except Exception as error:
-        recognizers.close()
-        synthesizers.close()
-        raise StartupError(
-            f"the voice activity detector cannot load: {error}",
-            "Reinstall voicemode, or run without speech (VOICEMODE_SPEECH=off).",
-        ) from error
-    engines = SpeechEngines(detector, recognizers, RecognitionPool(2))
-    return SpeechStack(engines, synthesizers)
+    with contextlib.ExitStack() as on_failure:
+        recognizers = stt.build(stt_names)
+        on_failure.callback(recognizers.close)
+        synthesizers = tts.build(tts_names)
+        on_failure.callback(synthesizers.close)
+        detector = vad.build()
+        on_failure.pop_all()
+    return SpeechStack(SpeechEngines(detector, recognizers, RecognitionPool(2)), synthesizers)
 
 
 def build_service(settings: Settings, store: EventStore) -> VoiceService:
     """Load the engines and start the actor system on an opened store."""
     from actors.service import ServiceSettings, VoiceService  # noqa: PLC0415
+    from adapters.translation import engines as translation  # noqa: PLC0415
 
-    registry = build_registry(settings.translation_engines, settings.translation_timeout_s)
+    registry = translation.build(settings.translation_engines, settings.translation_timeout_s)
     try:
         speech = (
             build_speech(settings.stt_engines, settings.tts_engines) if settings.speech else None

@@ -22,8 +22,9 @@ from uuid import UUID, uuid4
 
 import pykka
 
-from adapters.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm, open_decoder
+from adapters.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm
 from adapters.audio.base import SAMPLE_RATE
+from adapters.audio.decoders import open_decoder
 from adapters.stt.base import Transcript
 from adapters.stt.registry import RecognizerRegistry
 from adapters.stt.stream import UtteranceStream

@@ -216,21 +216,21 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
     translation synthesized by espeak-ng (time to its first audio chunk), one after
     the other, in-process: the same three steps as the server, with no server.
     """
-    from adapters.audio import open_decoder  # noqa: PLC0415
+    from adapters.audio.decoders import open_decoder  # noqa: PLC0415
     from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
     from adapters.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
+    from adapters.translation import engines as translation_engines  # noqa: PLC0415
     from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
     from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
     from adapters.vad import (  # noqa: PLC0415
         SegmenterConfig,
-        SileroDetector,
         SpeechAudio,
         SpeechEnded,
         SpeechPaused,
         SpeechSegmenter,
         SpeechStarted,
     )
-    from runtime import build_registry  # noqa: PLC0415
+    from adapters.vad.silero import SileroDetector  # noqa: PLC0415
 
     config = SegmenterConfig()
     detector = SileroDetector()
@@ -267,7 +267,7 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
             by_sentence[best].append(utterance)
 
     recognizers = RecognizerRegistry([FasterWhisperRecognizer()])
-    translators = build_registry([translation], TRANSLATION_TIMEOUT_S)
+    translators = translation_engines.build([translation], TRANSLATION_TIMEOUT_S)
     synthesizers = SynthesizerRegistry([EspeakSynthesizer()])
 
     def first_chunk_ms(text: str) -> float:

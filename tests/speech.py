@@ -21,7 +21,8 @@ import av
 import numpy as np
 
 from adapters.audio import AudioDecoder
-from adapters.stt import RecognizerRegistry, Transcript, UtteranceStream
+from adapters.stt import RecognizerRegistry, Transcript
+from adapters.stt.stream import UtteranceStream
 from adapters.vad import (
     SegmentEvent,
     SpeechAudio,

@@ -29,35 +29,33 @@ from adapters.audio import (
     InvalidSampleRateError,
     OddByteCountError,
     UnsupportedEncodingError,
-    open_decoder,
 )
+from adapters.audio.decoders import open_decoder
 from adapters.stt import (
-    MAX_UTTERANCE_SAMPLES,
     NO_ENGINE,
-    FasterWhisperRecognizer,
     RecognitionError,
     RecognizerRegistry,
     SpeechRecognizer,
-    UtteranceStream,
-    default_model_path,
 )
+from adapters.stt.stream import MAX_UTTERANCE_SAMPLES, UtteranceStream
+from adapters.stt.whisper import FasterWhisperRecognizer, default_model_path
 from adapters.tts import (
-    EspeakSynthesizer,
     SpeechSynthesizer,
     SynthesisError,
     SynthesizerRegistry,
     Voice,
 )
+from adapters.tts.espeak import EspeakSynthesizer
 from adapters.vad import (
     SegmenterConfig,
-    SileroDetector,
     SpeechAudio,
     SpeechEnded,
     SpeechSegmenter,
     SpeechStarted,
     VoiceActivityDetector,
-    WebRtcDetector,
 )
+from adapters.vad.silero import SileroDetector
+from adapters.vad.webrtc import WebRtcDetector
 from tests.speech import (
     PipelineRun,
     linear16,
