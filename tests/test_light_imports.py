@@ -40,6 +40,7 @@ LIGHT = {
     "runtime": ENGINES + AUDIO,
     "adapters.registry": ENGINES + AUDIO,
     "adapters.engine_startup": ENGINES + AUDIO,
+    "adapters.settings": ENGINES + AUDIO,
     "adapters.translation": ENGINES + AUDIO,
     "adapters.translation.base": ENGINES + AUDIO,
     "adapters.translation.registry": ENGINES + AUDIO,
