@@ -30,7 +30,8 @@ class EngineError(Exception):
     engine that failed before another answered.
     """
 
-    code = "engine_failed"
+    code: str
+    """Set by each kind's errors (hosted engines set it per instance)."""
 
 
 class NamedEngine(Protocol):
