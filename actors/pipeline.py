@@ -31,11 +31,11 @@ from adapters.stt.stream import UtteranceStream
 from adapters.vad import (
     SegmenterConfig,
     SegmentEvent,
-    SpeechAudio,
-    SpeechEnded,
-    SpeechPaused,
     SpeechSegmenter,
-    SpeechStarted,
+    UtteranceAudio,
+    UtteranceClosed,
+    UtteranceOpened,
+    UtterancePaused,
     VoiceActivityDetector,
 )
 
@@ -303,7 +303,7 @@ class AgentPipelineActor(pykka.ThreadingActor):
 
     def _segment(self, events: list[SegmentEvent]) -> None:
         for event in events:
-            if isinstance(event, SpeechStarted):
+            if isinstance(event, UtteranceOpened):
                 self._sequence += 1
                 stream = UtteranceStream(
                     self.engines.recognizers,
@@ -313,11 +313,11 @@ class AgentPipelineActor(pykka.ThreadingActor):
                 )
                 self._utterance = _Utterance(uuid4(), self._sequence, stream)
                 stream.push(event.audio)
-            elif isinstance(event, SpeechAudio) and self._utterance is not None:
+            elif isinstance(event, UtteranceAudio) and self._utterance is not None:
                 self._utterance.stream.push(event.audio)
-            elif isinstance(event, SpeechPaused) and self._utterance is not None:
+            elif isinstance(event, UtterancePaused) and self._utterance is not None:
                 self._request_partial(force=True)
-            elif isinstance(event, SpeechEnded) and self._utterance is not None:
+            elif isinstance(event, UtteranceClosed) and self._utterance is not None:
                 self._request_final(self._utterance, event.duration_ms)
                 self._utterance = None
         if self._utterance is not None:

@@ -193,7 +193,7 @@ def make_plan(
 @dataclass
 class Baseline:
     vad_wait_ms: list[float]  # end-of-speech chunk sent -> chunk after which the VAD closed it
-    pause_ms: list[float]  # end-of-speech chunk sent -> SpeechPaused (the forced decode starts)
+    pause_ms: list[float]  # end-of-speech chunk sent -> UtterancePaused (the forced decode starts)
     decode_ms: list[float]  # whole utterance, one decode, no server running
     decode_cpu_s: list[float]
     translate_ms: list[float]  # the decoded text, translated by the same engine (in-process)
@@ -224,11 +224,11 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
     from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
     from adapters.vad import (  # noqa: PLC0415
         SegmenterConfig,
-        SpeechAudio,
-        SpeechEnded,
-        SpeechPaused,
         SpeechSegmenter,
-        SpeechStarted,
+        UtteranceAudio,
+        UtteranceClosed,
+        UtteranceOpened,
+        UtterancePaused,
     )
     from adapters.vad.silero import SileroDetector  # noqa: PLC0415
 
@@ -240,18 +240,18 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
     current: dict[str, Any] | None = None
     for index, chunk in enumerate(plan.chunks):
         for event in segmenter.push(decoder.feed(chunk)):
-            if isinstance(event, SpeechStarted):
+            if isinstance(event, UtteranceOpened):
                 current = {"start_ms": event.start_ms, "audio": [event.audio], "paused": None}
-            elif isinstance(event, SpeechAudio) and current is not None:
+            elif isinstance(event, UtteranceAudio) and current is not None:
                 current["audio"].append(event.audio)
-            elif isinstance(event, SpeechPaused) and current is not None:
+            elif isinstance(event, UtterancePaused) and current is not None:
                 current["paused"] = index
-            elif isinstance(event, SpeechEnded) and current is not None:
+            elif isinstance(event, UtteranceClosed) and current is not None:
                 current |= {"end_ms": event.end_ms, "ended": index}
                 utterances.append(current)
                 current = None
     for event in segmenter.finish():
-        if isinstance(event, SpeechEnded) and current is not None:
+        if isinstance(event, UtteranceClosed) and current is not None:
             current |= {"end_ms": event.end_ms, "ended": len(plan.chunks) - 1}
             utterances.append(current)
             current = None

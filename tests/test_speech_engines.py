@@ -48,10 +48,10 @@ from adapters.tts import (
 from adapters.tts.espeak import EspeakSynthesizer
 from adapters.vad import (
     SegmenterConfig,
-    SpeechAudio,
-    SpeechEnded,
     SpeechSegmenter,
-    SpeechStarted,
+    UtteranceAudio,
+    UtteranceClosed,
+    UtteranceOpened,
     VoiceActivityDetector,
 )
 from adapters.vad.silero import SileroDetector
@@ -190,7 +190,7 @@ def test_background_noise_makes_no_utterance(silero: SileroDetector) -> None:
 def test_webrtc_detector_segments_speech() -> None:
     segmenter = SpeechSegmenter(WebRtcDetector())
     events = segmenter.push(to_float(spoken(16000))) + segmenter.finish()
-    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    ends = [e for e in events if isinstance(e, UtteranceClosed)]
     assert [e.reason for e in ends] == ["silence"] * len(SENTENCES)
 
 
@@ -308,8 +308,8 @@ def test_continuous_speech_is_cut_at_max_length_and_memory_stays_flat(
     two_minutes = pcm_chunks(continuous_speech(120), 16000)
     decoder = open_decoder("LINEAR16", 16000)
     segmenter = SpeechSegmenter(silero, SegmenterConfig(max_utterance_ms=15_000))
-    ends: list[SpeechEnded] = []
-    starts: list[SpeechStarted] = []
+    ends: list[UtteranceClosed] = []
+    starts: list[UtteranceOpened] = []
     first_utterance: list[np.ndarray] = []
     tracemalloc.start()
     try:
@@ -317,11 +317,11 @@ def test_continuous_speech_is_cut_at_max_length_and_memory_stays_flat(
         for _ in range(5):
             for chunk in two_minutes:
                 for event in segmenter.push(decoder.feed(chunk)):
-                    if isinstance(event, SpeechEnded):
+                    if isinstance(event, UtteranceClosed):
                         ends.append(event)
-                    elif isinstance(event, SpeechStarted):
+                    elif isinstance(event, UtteranceOpened):
                         starts.append(event)
-                    if not ends and isinstance(event, SpeechStarted | SpeechAudio):
+                    if not ends and isinstance(event, UtteranceOpened | UtteranceAudio):
                         first_utterance.append(event.audio)
             memory.append(tracemalloc.get_traced_memory()[0])
     finally:
