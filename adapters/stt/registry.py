@@ -30,14 +30,7 @@ class RecognizerRegistry(EngineRegistry[SpeechRecognizer]):
     ``timeout_s``; an abandoned call keeps its pool thread until the engine
     returns.
 
-    Args:
-        engines: the engines, in fallback order; names must be unique.
-        timeout_s: time limit for one engine call.
-        max_workers: size of the thread pool engine calls run in.
-
-    Raises:
-        ValueError: two engines share a name.
-
+    Arguments as :class:`~adapters.registry.EngineRegistry`'s.
     """
 
     failure = RecognitionError

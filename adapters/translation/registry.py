@@ -33,14 +33,7 @@ class TranslationRegistry(EngineRegistry[Translator]):
     returns, so engines should honour their own, shorter limits (Apertium's
     default is 5 s).
 
-    Args:
-        engines: the engines, in fallback order; names must be unique.
-        timeout_s: time limit for one engine call.
-        max_workers: size of the thread pool engine calls run in.
-
-    Raises:
-        ValueError: two engines share a name.
-
+    Arguments as :class:`~adapters.registry.EngineRegistry`'s.
     """
 
     failure = TranslationError

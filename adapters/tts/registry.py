@@ -31,14 +31,8 @@ class SynthesizerRegistry(EngineRegistry[SpeechSynthesizer]):
     it fails with ``unknown_voice`` and the next is tried, so a voice picks
     its engine.
 
-    Args:
-        engines: the engines, in fallback order; names must be unique.
-        timeout_s: time limit for an engine's first chunk.
-        max_workers: size of the thread pool first chunks are awaited in.
-
-    Raises:
-        ValueError: two engines share a name.
-
+    Arguments as :class:`~adapters.registry.EngineRegistry`'s; ``timeout_s``
+    bounds an engine's start and first chunk.
     """
 
     failure = SynthesisError
