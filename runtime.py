@@ -4,7 +4,9 @@
 engines and the WebSocket gateway; ``voicemode agent`` runs a LiveKit agent
 worker that reaches ``serve`` over the agent channel; ``voicemode token``
 signs a user token; ``voicemode replay`` explains a room's history from the
-event log.
+event log. What ``serve`` and ``agent`` read from flags and the environment
+is read and checked in :mod:`adapters.settings`; each engine kind builds its
+registry from names (``adapters.<kind>.engines.build``).
 
 The serving stack (actors, gateway, engines, aiohttp) is imported by the
 functions that serve, not at module level: ``replay`` and ``token`` then start
@@ -20,34 +22,25 @@ import logging
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from adapters.auth import (
     AGENT_SECRET,
-    USER_SECRET,
     WeakSecretError,
-    check_agent_secret,
     check_secret,
-    generate_secret,
     issue_token,
     parse_ttl,
 )
 from adapters.languages import UnknownLanguageError
+from adapters.settings import DevSecrets, ServeSettings, serve_settings, worker_settings
 from adapters.startup import (
     EXIT_CONFIG,
-    DevSecret,
     StartupError,
-    announce_dev_secrets,
     check_ports,
     claim_store,
-    dev_secret,
-    dev_secrets_path,
     port_error,
     store_error,
 )
@@ -69,167 +62,43 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from actors.service import SpeechStack, VoiceService
-    from adapters.gateway import GatewaySettings
-    from adapters.livekit_api import LiveKitSettings, LiveKitWebhook
-    from adapters.translation.registry import TranslationRegistry
+    from adapters.livekit_api import LiveKitWebhook
 
 log = logging.getLogger("voicemode")
 
-Engine = TypeVar("Engine")
-
 DEFAULT_DB = "./voicemode.db"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything ``serve`` reads from its flags and the environment."""
-
-    host: str
-    port: int
-    http_port: int | None
-    db: str
-    gateway: GatewaySettings
-    translation_engines: tuple[str, ...]
-    translation_timeout_s: float
-    away_grace: timedelta
-    speech: bool
-    stt_engines: tuple[str, ...]
-    tts_engines: tuple[str, ...]
-    livekit: LiveKitSettings | None
-    agent_secret: str | None
-    """``VOICEMODE_AGENT_SECRET``, which agents' tokens are signed with (None: no agents)."""
-
-
-def build_registry(names: Sequence[str], timeout_s: float) -> TranslationRegistry:
-    """Create the translation engines named, in order of preference.
-
-    ``apertium`` and ``identity`` are embedded; ``google`` is Google Cloud
-    Translation v2 (``VOICEMODE_GOOGLE_*``); any other name is an
-    OpenAI-compatible endpoint configured by ``VOICEMODE_<NAME>_*`` variables
-    (``openai``, ``grok``, or a self-hosted server).
-    """
-    from adapters.translation.apertium import ApertiumTranslator  # noqa: PLC0415
-    from adapters.translation.base import Translator  # noqa: PLC0415
-    from adapters.translation.google import GoogleTranslator  # noqa: PLC0415
-    from adapters.translation.identity import IdentityTranslator  # noqa: PLC0415
-    from adapters.translation.openai_compatible import (  # noqa: PLC0415
-        OpenAICompatibleTranslator,
-    )
-    from adapters.translation.registry import TranslationRegistry  # noqa: PLC0415
-
-    def engine(name: str) -> Translator:
-        if name == "apertium":
-            return ApertiumTranslator()
-        if name == "identity":
-            return IdentityTranslator()
-        if name == "google":
-            return GoogleTranslator.from_env()
-        return OpenAICompatibleTranslator.from_env(f"VOICEMODE_{name.upper()}", name=name)
-
-    variable = "VOICEMODE_TRANSLATION_ENGINES"
-    engines = build_engines(variable, names, engine)
-    try:
-        return TranslationRegistry(engines, timeout_s=timeout_s)
-    except ValueError as error:
-        raise StartupError(f"{variable}: {error}", f"Fix {variable}.", EXIT_CONFIG) from error
-
-
-def build_engines(
-    variable: str, names: Sequence[str], make: Callable[[str], Engine]
-) -> list[Engine]:
-    """Create each engine ``variable`` names; one that cannot be made stops the start.
-
-    An engine may fail for a missing key, a model that does not load or a
-    name that is no engine (any unknown name is taken for an
-    OpenAI-compatible endpoint, which then lacks its ``VOICEMODE_<NAME>_*``
-    settings): the message names the engine and the variable that chose it.
-    """
-    if not names:
-        raise StartupError(f"{variable} names no engine", f"Name at least one in {variable}.", 2)
-    engines: list[Engine] = []
-    for name in names:
-        try:
-            engines.append(make(name))
-        except Exception as error:
-            log.debug("engine %s failed to start", name, exc_info=True)
-            for made in engines:
-                with contextlib.suppress(Exception):
-                    getattr(made, "close", lambda: None)()
-            raise StartupError(
-                f"{variable}: engine {name} cannot start: {error}",
-                f"Fix its settings, or remove {name} from {variable}.",
-                EXIT_CONFIG,
-            ) from error
-    return engines
 
 
 def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechStack:
     """Create the speech engines named, in order of preference, and the shared VAD.
 
-    ``faster-whisper`` and ``espeak-ng`` are embedded; ``google`` is Google
-    Cloud Speech-to-Text; any other name is an OpenAI-compatible endpoint
-    configured by ``VOICEMODE_<NAME>_*`` variables.
+    Raises:
+        StartupError: an engine or the detector cannot start; those already
+            made are closed again.
+
     """
     from actors.pipeline import RecognitionPool, SpeechEngines  # noqa: PLC0415
     from actors.service import SpeechStack  # noqa: PLC0415
-    from adapters.stt.base import SpeechRecognizer  # noqa: PLC0415
-    from adapters.stt.google import GoogleRecognizer  # noqa: PLC0415
-    from adapters.stt.openai_compatible import OpenAICompatibleRecognizer  # noqa: PLC0415
-    from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
-    from adapters.stt.whisper import MODEL_ENV, FasterWhisperRecognizer  # noqa: PLC0415
-    from adapters.tts.base import SpeechSynthesizer  # noqa: PLC0415
-    from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
-    from adapters.tts.openai_compatible import OpenAICompatibleSynthesizer  # noqa: PLC0415
-    from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
-    from adapters.vad import SileroDetector  # noqa: PLC0415
+    from adapters.stt import engines as stt  # noqa: PLC0415
+    from adapters.tts import engines as tts  # noqa: PLC0415
+    from adapters.vad import engines as vad  # noqa: PLC0415
 
-    def recognizer(name: str) -> SpeechRecognizer:
-        if name == FasterWhisperRecognizer.name:
-            try:
-                return FasterWhisperRecognizer()
-            except Exception as error:
-                if MODEL_ENV not in os.environ:
-                    raise
-                raise ValueError(f"{MODEL_ENV}={os.environ[MODEL_ENV]}: {error}") from error
-        if name == GoogleRecognizer.name:
-            return GoogleRecognizer.from_env()
-        return OpenAICompatibleRecognizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
-
-    def synthesizer(name: str) -> SpeechSynthesizer:
-        if name == EspeakSynthesizer.name:
-            return EspeakSynthesizer()
-        return OpenAICompatibleSynthesizer.from_env(f"VOICEMODE_{name.upper()}", name=name)
-
-    stt_variable, tts_variable = "VOICEMODE_STT_ENGINES", "VOICEMODE_TTS_ENGINES"
-    try:
-        recognizers = RecognizerRegistry(build_engines(stt_variable, stt_names, recognizer))
-    except ValueError as error:
-        raise StartupError(f"{stt_variable}: {error}", f"Fix {stt_variable}.", 2) from error
-    try:
-        synthesizers = SynthesizerRegistry(build_engines(tts_variable, tts_names, synthesizer))
-    except BaseException as error:
-        recognizers.close()
-        if isinstance(error, ValueError):
-            raise StartupError(f"{tts_variable}: {error}", f"Fix {tts_variable}.", 2) from error
-        raise
-    try:
-        detector = SileroDetector()
-    except Exception as error:
-        recognizers.close()
-        synthesizers.close()
-        raise StartupError(
-            f"the voice activity detector cannot load: {error}",
-            "Reinstall voicemode, or run without speech (VOICEMODE_SPEECH=off).",
-        ) from error
-    engines = SpeechEngines(detector, recognizers, RecognitionPool(2))
-    return SpeechStack(engines, synthesizers)
+    with contextlib.ExitStack() as on_failure:
+        recognizers = stt.build(stt_names)
+        on_failure.callback(recognizers.close)
+        synthesizers = tts.build(tts_names)
+        on_failure.callback(synthesizers.close)
+        detector = vad.build()
+        on_failure.pop_all()
+    return SpeechStack(SpeechEngines(detector, recognizers, RecognitionPool(2)), synthesizers)
 
 
-def build_service(settings: Settings, store: EventStore) -> VoiceService:
+def build_service(settings: ServeSettings, store: EventStore) -> VoiceService:
     """Load the engines and start the actor system on an opened store."""
     from actors.service import ServiceSettings, VoiceService  # noqa: PLC0415
+    from adapters.translation import engines as translation  # noqa: PLC0415
 
-    registry = build_registry(settings.translation_engines, settings.translation_timeout_s)
+    registry = translation.build(settings.translation_engines, settings.translation_timeout_s)
     try:
         speech = (
             build_speech(settings.stt_engines, settings.tts_engines) if settings.speech else None
@@ -268,7 +137,7 @@ def open_store(db: str) -> EventStore:
 
 
 async def serve(
-    settings: Settings, store: EventStore, announce: Callable[[], None] = lambda: None
+    settings: ServeSettings, store: EventStore, announce: Callable[[], None] = lambda: None
 ) -> None:
     """Run the service until SIGINT or SIGTERM.
 
@@ -334,7 +203,7 @@ async def serve(
         await stop.wait()
 
 
-async def start_http(service: VoiceService, settings: Settings, port: int) -> web.AppRunner:
+async def start_http(service: VoiceService, settings: ServeSettings, port: int) -> web.AppRunner:
     """Serve the HTTP API: health, OpenAPI, LiveKit rooms, tokens and webhooks."""
     from aiohttp import web  # noqa: PLC0415
 
@@ -383,80 +252,6 @@ def record_livekit_webhook(service: VoiceService, hook: LiveKitWebhook) -> None:
         log.info("LiveKit webhook %s was already recorded", hook.webhook_id)
 
 
-def livekit_settings() -> LiveKitSettings | None:
-    """LiveKit from the environment, or None; a half or unsafe configuration stops serve."""
-    from adapters.livekit_api import LiveKitConfigError, LiveKitSettings  # noqa: PLC0415
-
-    try:
-        return LiveKitSettings.from_env()
-    except LiveKitConfigError as error:
-        raise StartupError(
-            str(error), "Set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, or none.", 2
-        ) from error
-
-
-def resolve_secret(dev: DevSecrets | None, variable: str = USER_SECRET) -> str:
-    """A secret from the environment; in ``--dev`` mode, else a saved or generated one."""
-    try:
-        return check_secret(os.environ.get(variable), variable)
-    except WeakSecretError as error:
-        if dev is None:
-            raise StartupError(
-                str(error),
-                f"Set a random {variable} "
-                f"(e.g. `export {variable}=$(openssl rand -hex 32)`) or run with --dev",
-                EXIT_CONFIG,
-            ) from error
-    return dev.resolve(variable)
-
-
-class DevSecrets:
-    """The secrets ``serve --dev`` chose, kept in a file beside the store across starts.
-
-    Nothing is written or shown until :meth:`announce`, which ``serve`` calls
-    once it listens: a server that did not start shows no secret.
-    """
-
-    def __init__(self, db: str) -> None:
-        self.path: Path = dev_secrets_path(db)
-        self.chosen: list[DevSecret] = []
-
-    def resolve(self, variable: str) -> str:
-        """The saved secret for ``variable``, or a fresh one; exported to this process."""
-        secret = dev_secret(variable, self.path, generate_secret())
-        self.chosen.append(secret)
-        os.environ[variable] = secret.value
-        return secret.value
-
-    def announce(self) -> None:
-        """Save fresh secrets (mode 0600) and show them."""
-        announce_dev_secrets(self.path, self.chosen)
-
-
-def resolve_agent_secret(dev: DevSecrets | None, livekit: LiveKitSettings | None) -> str | None:
-    """The agents' secret: required with LiveKit (agents serve its rooms), else optional.
-
-    It must differ from the users' secret, or a user token would be signed
-    well enough to open the agent channel.
-    """
-    if livekit is None and dev is None and not os.environ.get(AGENT_SECRET):
-        return None
-    secret = resolve_secret(dev, AGENT_SECRET)
-    try:
-        return check_agent_secret(secret, os.environ.get(USER_SECRET, ""))
-    except WeakSecretError as error:
-        raise StartupError(
-            str(error), f"Set {AGENT_SECRET} to another random value.", EXIT_CONFIG
-        ) from error
-
-
-def _names(variable: str, default: str) -> tuple[str, ...]:
-    """A comma-separated list of engine names from the environment."""
-    return tuple(
-        name.strip() for name in os.environ.get(variable, default).split(",") if name.strip()
-    )
-
-
 def event_loop() -> asyncio.AbstractEventLoop:
     """The loop ``serve`` runs on: uvloop's.
 
@@ -477,30 +272,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     a rolled-back write), engines, and only then listen and show ``--dev``
     secrets. Any failure is a :class:`StartupError`.
     """
-    from adapters.gateway import GatewaySettings  # noqa: PLC0415
-
-    livekit = livekit_settings()
     dev = DevSecrets(args.db) if args.dev else None
-    settings = Settings(
-        host=args.host,
-        port=args.port,
-        http_port=args.http_port,
-        db=args.db,
-        gateway=GatewaySettings(
-            secret=resolve_secret(dev),
-            outbox_frames=int(os.environ.get("VOICEMODE_OUTBOX_FRAMES", "2048")),
-            frames_per_s=float(os.environ.get("VOICEMODE_RATE_FRAMES_PER_S", "50")),
-            frame_burst=int(os.environ.get("VOICEMODE_RATE_BURST", "100")),
-        ),
-        translation_engines=_names("VOICEMODE_TRANSLATION_ENGINES", "apertium"),
-        translation_timeout_s=float(os.environ.get("VOICEMODE_TRANSLATION_TIMEOUT_S", "3")),
-        away_grace=timedelta(seconds=float(os.environ.get("VOICEMODE_AWAY_GRACE_S", "900"))),
-        speech=os.environ.get("VOICEMODE_SPEECH", "on") != "off",
-        stt_engines=_names("VOICEMODE_STT_ENGINES", "faster-whisper"),
-        tts_engines=_names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
-        livekit=livekit,
-        agent_secret=resolve_agent_secret(dev, livekit),
-    )
+    settings = serve_settings(args, dev)
     ports = {"--port": settings.port}
     if settings.http_port is not None:
         ports["--http-port"] = settings.http_port
@@ -528,44 +301,23 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from adapters.livekit_agent.network import NetworkControlPlane, announce_ready  # noqa: PLC0415
     from adapters.livekit_agent.worker import run_worker  # noqa: PLC0415
 
-    livekit = livekit_settings()
-    if livekit is None:
-        raise StartupError(
-            "LiveKit is not configured (set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET)",
-            "The agent serves LiveKit rooms: give it the values serve has.",
-            EXIT_CONFIG,
-        )
-    try:
-        secret = check_secret(os.environ.get(AGENT_SECRET), AGENT_SECRET)
-    except WeakSecretError as error:
-        raise StartupError(
-            str(error), f"Use the {AGENT_SECRET} `voicemode serve` has.", EXIT_CONFIG
-        ) from error
-    if not re.match(r"^wss?://[^/\s]+", args.control):
-        raise StartupError(
-            f"--control must be a ws:// or wss:// URL, not {args.control!r}",
-            "Point it (or VOICEMODE_AGENT_URL) at serve's /agent, e.g. ws://127.0.0.1:8765/agent.",
-            EXIT_CONFIG,
-        )
-    worker_id = args.worker_id or f"agent-{socket.gethostname()}-{os.getpid()}"
+    settings = worker_settings(args)
     check_ports("", {"--health-port": args.health_port})
-    speech = build_speech(
-        _names("VOICEMODE_STT_ENGINES", "faster-whisper"),
-        _names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
-    )
-    asyncio.run(check_control(args.control, secret, worker_id))
-    print(f"voicemode agent: {worker_id} serving {args.agent_name} via {args.control}", flush=True)
+    speech = build_speech(settings.stt_engines, settings.tts_engines)
+    control, secret, worker_id = settings.control, settings.secret, settings.worker_id
+    asyncio.run(check_control(control, secret, worker_id))
+    print(f"voicemode agent: {worker_id} serving {args.agent_name} via {control}", flush=True)
     try:
         run_worker(
-            livekit.url,
-            livekit.api_key,
-            livekit.api_secret,
-            lambda: NetworkControlPlane(args.control, secret, worker_id),
+            settings.livekit.url,
+            settings.livekit.api_key,
+            settings.livekit.api_secret,
+            lambda: NetworkControlPlane(control, secret, worker_id),
             speech=speech,
             agent_name=args.agent_name,
             http_port=args.health_port,
             load_threshold=args.load_threshold,
-            on_registered=lambda: announce_ready(args.control, secret, worker_id),
+            on_registered=lambda: announce_ready(control, secret, worker_id),
         )
     except OSError as error:
         raise port_error("all addresses", args.health_port, "--health-port", error) from error

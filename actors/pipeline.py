@@ -22,19 +22,20 @@ from uuid import UUID, uuid4
 
 import pykka
 
-from adapters.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm, open_decoder
+from adapters.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm
 from adapters.audio.base import SAMPLE_RATE
+from adapters.audio.decoders import open_decoder
 from adapters.stt.base import Transcript
 from adapters.stt.registry import RecognizerRegistry
 from adapters.stt.stream import UtteranceStream
 from adapters.vad import (
     SegmenterConfig,
     SegmentEvent,
-    SpeechAudio,
-    SpeechEnded,
-    SpeechPaused,
     SpeechSegmenter,
-    SpeechStarted,
+    UtteranceAudio,
+    UtteranceClosed,
+    UtteranceOpened,
+    UtterancePaused,
     VoiceActivityDetector,
 )
 
@@ -302,7 +303,7 @@ class AgentPipelineActor(pykka.ThreadingActor):
 
     def _segment(self, events: list[SegmentEvent]) -> None:
         for event in events:
-            if isinstance(event, SpeechStarted):
+            if isinstance(event, UtteranceOpened):
                 self._sequence += 1
                 stream = UtteranceStream(
                     self.engines.recognizers,
@@ -312,11 +313,11 @@ class AgentPipelineActor(pykka.ThreadingActor):
                 )
                 self._utterance = _Utterance(uuid4(), self._sequence, stream)
                 stream.push(event.audio)
-            elif isinstance(event, SpeechAudio) and self._utterance is not None:
+            elif isinstance(event, UtteranceAudio) and self._utterance is not None:
                 self._utterance.stream.push(event.audio)
-            elif isinstance(event, SpeechPaused) and self._utterance is not None:
+            elif isinstance(event, UtterancePaused) and self._utterance is not None:
                 self._request_partial(force=True)
-            elif isinstance(event, SpeechEnded) and self._utterance is not None:
+            elif isinstance(event, UtteranceClosed) and self._utterance is not None:
                 self._request_final(self._utterance, event.duration_ms)
                 self._utterance = None
         if self._utterance is not None:

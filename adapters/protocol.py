@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from adapters.audio import ENCODINGS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from adapters.audio.formats import ENCODINGS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from adapters.languages import UnknownLanguageError, normalize_language
 from events.domain import TranscriptMode
 

@@ -1,23 +1,37 @@
-"""What every engine registry shares: named engines, preference order, a pool.
+"""What every engine registry shares: named engines, preference order, one fallback loop.
 
 Translation, speech-to-text and text-to-speech registries differ only in how
 one engine is asked and what a failure means; this base keeps the engines by
-name, orders them by a user's preference, runs calls on its thread pool and
-closes everything.
+name, walks them in a user's order of preference until one answers
+(:meth:`EngineRegistry._first`), runs each call on its thread pool within a
+time limit (:meth:`EngineRegistry._ask`) and closes everything.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import Generic, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
 
 #: Engine name recorded when no engine produced a result.
 NO_ENGINE = "none"
+
+
+class EngineError(Exception):
+    """An engine could not do what it was asked; each kind's errors derive from it.
+
+    ``code`` is stable and goes into events; the registry records it for each
+    engine that failed before another answered.
+    """
+
+    code: str
+    """Set by each kind's errors (hosted engines set it per instance)."""
 
 
 class NamedEngine(Protocol):
@@ -35,8 +49,34 @@ EngineT = TypeVar("EngineT", bound=NamedEngine)
 ResultT = TypeVar("ResultT")
 
 
+@dataclass(frozen=True)
+class Answer(Generic[EngineT, ResultT]):
+    """What walking the engines gave for one request.
+
+    Attributes:
+        engine: the engine that answered, or None if none did.
+        result: its answer, or None if no engine answered.
+        fallbacks: ``"engine:error_code"`` for each engine that failed first.
+        error_code: why no engine answered (None when one did).
+
+    """
+
+    engine: EngineT | None
+    result: ResultT | None
+    fallbacks: tuple[str, ...]
+    error_code: str | None
+
+    @property
+    def engine_name(self) -> str:
+        """The answering engine's name, or :data:`NO_ENGINE`."""
+        return self.engine.name if self.engine is not None else NO_ENGINE
+
+
 class EngineRegistry(Generic[EngineT]):
     """Engines in registration order, tried with per-user preference first.
+
+    A kind's registry names its errors (``failure``, ``timeout``) and how its
+    engines are called in logs (``kind``).
 
     Args:
         engines: the engines, in fallback order; names must be unique.
@@ -48,6 +88,13 @@ class EngineRegistry(Generic[EngineT]):
         ValueError: two engines share a name.
 
     """
+
+    failure: ClassVar[type[EngineError]]
+    """The kind's base error: what an engine that failed raises."""
+    timeout: ClassVar[type[EngineError]]
+    """The kind's error for an engine that gave no answer within the time limit."""
+    kind: ClassVar[str]
+    """How the kind's engines are called in logs, e.g. ``translation engine``."""
 
     def __init__(
         self,
@@ -88,35 +135,76 @@ class EngineRegistry(Generic[EngineT]):
             if name not in preferred:
                 yield engine
 
+    def _first(
+        self,
+        preference: Sequence[str],
+        attempt: Callable[[EngineT], ResultT | None],
+        unsupported: str,
+    ) -> Answer[EngineT, ResultT]:
+        """Ask the engines in order of preference until one answers: the one fallback loop.
+
+        An engine that fails is logged and recorded in ``fallbacks``, and the
+        next is asked; one whose ``attempt`` gives None does not serve the
+        request and is skipped silently. Unknown names in ``preference`` are
+        ignored.
+
+        Args:
+            preference: the user's preferred engine names, best first.
+            attempt: asks one engine; None if it does not serve the request.
+            unsupported: the error code when no engine serves the request.
+
+        """
+        fallbacks: list[str] = []
+        error_code = unsupported
+        for engine in self._in_order(preference):
+            try:
+                result = attempt(engine)
+            except self.failure as exc:
+                logger.warning("%s %s failed: %s: %s", self.kind, engine.name, exc.code, exc)
+                fallbacks.append(f"{engine.name}:{exc.code}")
+                error_code = exc.code
+                continue
+            if result is not None:
+                return Answer(engine, result, tuple(fallbacks), None)
+        return Answer(None, None, tuple(fallbacks), error_code)
+
     def _ask(
         self,
         engine: EngineT,
         supported: Callable[[], bool],
         call: Callable[[], ResultT],
-        failure: type[Exception],
-        timeout: type[Exception],
+        awaited: str = "answer",
     ) -> ResultT | None:
         """Run one engine's ``call`` on the pool within the time limit; None if not ``supported``.
 
         Raises:
             failure: the engine raised it, or broke in an unexpected way
                 (logged, and reported with the message of what it raised).
-            timeout: it gave no answer within the registry's time limit.
+            timeout: it gave no ``awaited`` within the registry's time limit.
         """
         try:
             if not supported():
                 return None
             future = self._pool.submit(call)
+        except self.failure:
+            raise
         except Exception as exc:
-            logger.exception("engine %s could not be asked", engine.name)
-            raise failure(str(exc)) from exc
+            logger.exception("%s %s could not be asked", self.kind, engine.name)
+            raise self.failure(str(exc)) from exc
         try:
             return future.result(timeout=self._timeout_s)
         except FutureTimeoutError:
             future.cancel()
-            raise timeout(f"{engine.name} gave no answer within {self._timeout_s} s") from None
-        except failure:
+            raise self.timeout(
+                f"{engine.name} gave no {awaited} within {self._timeout_s} s"
+            ) from None
+        except self.failure:
             raise
         except Exception as exc:
-            logger.exception("engine %s broke", engine.name)
-            raise failure(str(exc)) from exc
+            logger.exception("%s %s broke", self.kind, engine.name)
+            raise self.failure(str(exc)) from exc
+
+
+def elapsed_ms(started: float) -> int:
+    """Return the milliseconds since ``started`` (a ``time.perf_counter()`` value)."""
+    return round((time.perf_counter() - started) * 1000)

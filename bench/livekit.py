@@ -8,7 +8,7 @@ What runs where:
   ``livekit.yaml``) lets the lone worker take every room on a busy machine.
 * voicemode in a child process, a fresh one per run: a ``VoiceService`` on a new SQLite store
   with the embedded engines (faster-whisper tiny.en and espeak-ng from ``runtime.build_speech``,
-  Apertium from ``runtime.build_registry``) and the LiveKit agent worker
+  Apertium from ``adapters.translation.engines.build``) and the LiveKit agent worker
   (``adapters.livekit_agent.worker.build_agent_server``: thread executor,
   ``DirectControlPlane``, ``load_threshold=inf`` as the only worker). The rooms' members join
   the voicemode rooms there first, as the WebSocket gateway would make them, so the agent
@@ -120,11 +120,12 @@ from actors.service import ServiceSettings, SpeechStack, VoiceService
 from adapters.livekit_agent.direct import DirectControlPlane
 from adapters.livekit_agent.speaking import track_name
 from adapters.livekit_agent.worker import build_agent_server
+from adapters.translation import engines as translation_engines
 from adapters.translation.registry import TranslationRegistry
 from adapters.vad import SegmenterConfig
 from events.domain import Room, SpeechSynthesized, TranslationProduced
 from events.store import EventStore
-from runtime import build_registry, build_speech
+from runtime import build_speech
 from tests.livekit_server import LiveKitServer
 from tests.rtc_people import FRAME_MS, LOUD, MIC_RATE, Speaker, token
 from tests.speech import to_float, trimmed, word_error_rate
@@ -200,7 +201,7 @@ async def serve_agent(config: AgentConfig) -> None:
     began = time.monotonic()
     loop = asyncio.get_running_loop()
     speech = build_speech(["faster-whisper"], ["espeak-ng"])
-    registry = build_registry(["apertium"], TRANSLATION_TIMEOUT_S)
+    registry = translation_engines.build(["apertium"], TRANSLATION_TIMEOUT_S)
     service = VoiceService(EventStore.open(config.db), registry, ServiceSettings(), speech)
     try:
         loaded = time.monotonic()

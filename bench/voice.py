@@ -193,7 +193,7 @@ def make_plan(
 @dataclass
 class Baseline:
     vad_wait_ms: list[float]  # end-of-speech chunk sent -> chunk after which the VAD closed it
-    pause_ms: list[float]  # end-of-speech chunk sent -> SpeechPaused (the forced decode starts)
+    pause_ms: list[float]  # end-of-speech chunk sent -> UtterancePaused (the forced decode starts)
     decode_ms: list[float]  # whole utterance, one decode, no server running
     decode_cpu_s: list[float]
     translate_ms: list[float]  # the decoded text, translated by the same engine (in-process)
@@ -216,21 +216,21 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
     translation synthesized by espeak-ng (time to its first audio chunk), one after
     the other, in-process: the same three steps as the server, with no server.
     """
-    from adapters.audio import open_decoder  # noqa: PLC0415
+    from adapters.audio.decoders import open_decoder  # noqa: PLC0415
     from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
     from adapters.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
+    from adapters.translation import engines as translation_engines  # noqa: PLC0415
     from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
     from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
     from adapters.vad import (  # noqa: PLC0415
         SegmenterConfig,
-        SileroDetector,
-        SpeechAudio,
-        SpeechEnded,
-        SpeechPaused,
         SpeechSegmenter,
-        SpeechStarted,
+        UtteranceAudio,
+        UtteranceClosed,
+        UtteranceOpened,
+        UtterancePaused,
     )
-    from runtime import build_registry  # noqa: PLC0415
+    from adapters.vad.silero import SileroDetector  # noqa: PLC0415
 
     config = SegmenterConfig()
     detector = SileroDetector()
@@ -240,18 +240,18 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
     current: dict[str, Any] | None = None
     for index, chunk in enumerate(plan.chunks):
         for event in segmenter.push(decoder.feed(chunk)):
-            if isinstance(event, SpeechStarted):
+            if isinstance(event, UtteranceOpened):
                 current = {"start_ms": event.start_ms, "audio": [event.audio], "paused": None}
-            elif isinstance(event, SpeechAudio) and current is not None:
+            elif isinstance(event, UtteranceAudio) and current is not None:
                 current["audio"].append(event.audio)
-            elif isinstance(event, SpeechPaused) and current is not None:
+            elif isinstance(event, UtterancePaused) and current is not None:
                 current["paused"] = index
-            elif isinstance(event, SpeechEnded) and current is not None:
+            elif isinstance(event, UtteranceClosed) and current is not None:
                 current |= {"end_ms": event.end_ms, "ended": index}
                 utterances.append(current)
                 current = None
     for event in segmenter.finish():
-        if isinstance(event, SpeechEnded) and current is not None:
+        if isinstance(event, UtteranceClosed) and current is not None:
             current |= {"end_ms": event.end_ms, "ended": len(plan.chunks) - 1}
             utterances.append(current)
             current = None
@@ -267,7 +267,7 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
             by_sentence[best].append(utterance)
 
     recognizers = RecognizerRegistry([FasterWhisperRecognizer()])
-    translators = build_registry([translation], TRANSLATION_TIMEOUT_S)
+    translators = translation_engines.build([translation], TRANSLATION_TIMEOUT_S)
     synthesizers = SynthesizerRegistry([EspeakSynthesizer()])
 
     def first_chunk_ms(text: str) -> float:

@@ -21,14 +21,15 @@ import av
 import numpy as np
 
 from adapters.audio import AudioDecoder
-from adapters.stt import RecognizerRegistry, Transcript, UtteranceStream
+from adapters.stt import RecognizerRegistry, Transcript
+from adapters.stt.stream import UtteranceStream
 from adapters.vad import (
     SegmentEvent,
-    SpeechAudio,
-    SpeechEnded,
-    SpeechPaused,
     SpeechSegmenter,
-    SpeechStarted,
+    UtteranceAudio,
+    UtteranceClosed,
+    UtteranceOpened,
+    UtterancePaused,
 )
 
 ESPEAK_RATE = 22050
@@ -163,7 +164,7 @@ class PipelineRun:
 
     finals: list[Transcript] = field(default_factory=list)
     partials: list[Transcript] = field(default_factory=list)
-    ends: list[SpeechEnded] = field(default_factory=list)
+    ends: list[UtteranceClosed] = field(default_factory=list)
 
 
 def run_pipeline(
@@ -184,15 +185,15 @@ def run_pipeline(
     def handle(events: list[SegmentEvent]) -> None:
         nonlocal stream
         for event in events:
-            if isinstance(event, SpeechStarted):
+            if isinstance(event, UtteranceOpened):
                 stream = UtteranceStream(registry, language)
                 stream.push(event.audio)
-            elif isinstance(event, SpeechAudio) and stream is not None:
+            elif isinstance(event, UtteranceAudio) and stream is not None:
                 stream.push(event.audio)
-            elif isinstance(event, SpeechPaused) and stream is not None:
+            elif isinstance(event, UtterancePaused) and stream is not None:
                 if (partial := stream.partial(force=True)) is not None:
                     run.partials.append(partial)
-            elif isinstance(event, SpeechEnded) and stream is not None:
+            elif isinstance(event, UtteranceClosed) and stream is not None:
                 run.finals.append(stream.finalize())
                 run.ends.append(event)
                 stream = None

@@ -41,7 +41,7 @@ from adapters.livekit_agent.control import (
     PartialTranscript,
     RoomMembers,
     SynthesisReport,
-    Translation,
+    TranslationToSpeak,
 )
 from adapters.livekit_agent.network import NetworkControlPlane, announce_ready
 from adapters.livekit_agent.wire import (
@@ -184,7 +184,7 @@ def test_every_agent_message_survives_the_wire(message: Any) -> None:
         Attached("team-42"),
         RoomMembers("r", {"alice": "en", "bob": "es"}),
         RoomMembers("r", {}),
-        Translation("r", UTTERANCE, "alice", "es", "hola", solo=True),
+        TranslationToSpeak("r", UTTERANCE, "alice", "es", "hola", solo=True),
         Ack(),
         ErrorReply("not_in_room", "join first"),
     ],
@@ -303,7 +303,9 @@ def test_members_then_translations_arrive_over_the_network_in_order(
             transcript = said("alice")
             await plane.transcript(transcript)
             translation = await asyncio.wait_for(anext(updates), 5)
-            assert translation == Translation("r", transcript.utterance_id, "alice", "es", "hello")
+            assert translation == TranslationToSpeak(
+                "r", transcript.utterance_id, "alice", "es", "hello"
+            )
             loop = asyncio.get_running_loop()
             recorded = await loop.run_in_executor(None, lambda: list(service.store.read_room("r")))
             produced = [e.event for e in recorded if isinstance(e.event, TranslationProduced)]

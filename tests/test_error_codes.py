@@ -18,7 +18,7 @@ from adapters.errors import (
     WEBSOCKET_ERRORS,
     http_status,
 )
-from adapters.http_api import openapi_document
+from adapters.http_openapi import openapi_document
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

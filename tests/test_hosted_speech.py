@@ -22,7 +22,6 @@ import pytest
 
 from adapters.hosted import OPENAI_BASE_URL, XAI_BASE_URL
 from adapters.stt import (
-    FasterWhisperRecognizer,
     RecognitionError,
     RecognitionTimeoutError,
     RecognizerRegistry,
@@ -30,14 +29,15 @@ from adapters.stt import (
 )
 from adapters.stt.google import GoogleRecognizer
 from adapters.stt.openai_compatible import OpenAICompatibleRecognizer
+from adapters.stt.whisper import FasterWhisperRecognizer
 from adapters.tts import (
-    EspeakSynthesizer,
     SynthesisError,
     SynthesisTimeoutError,
     SynthesizerRegistry,
     UnknownVoiceError,
 )
 from adapters.tts import UnsupportedLanguageError as UnsupportedSpeechLanguageError
+from adapters.tts.espeak import EspeakSynthesizer
 from adapters.tts.openai_compatible import OPENAI_VOICES, OpenAICompatibleSynthesizer
 from tests.speech import linear16, silence, to_float, word_error_rate
 from tests.vendor_fakes import (

@@ -35,7 +35,7 @@ from adapters.livekit_agent.control import (
     FinalTranscript,
     PartialTranscript,
     RoomMembers,
-    Translation,
+    TranslationToSpeak,
 )
 from adapters.livekit_agent.direct import DirectControlPlane
 from adapters.livekit_agent.worker import build_agent_server, room_code_of
@@ -193,7 +193,7 @@ def test_the_direct_control_plane_reports_members_then_translations_and_refuses_
         assert refused.value.code == "not_in_room"
         await control.transcript(said("alice"))
         translation = await asyncio.wait_for(anext(updates), 10)
-        assert translation == Translation("r", utterance, "alice", "es", "hello")
+        assert translation == TranslationToSpeak("r", utterance, "alice", "es", "hello")
         await control.close()
         assert [update async for update in updates] == []
 

@@ -29,35 +29,33 @@ from adapters.audio import (
     InvalidSampleRateError,
     OddByteCountError,
     UnsupportedEncodingError,
-    open_decoder,
 )
+from adapters.audio.decoders import open_decoder
 from adapters.stt import (
-    MAX_UTTERANCE_SAMPLES,
     NO_ENGINE,
-    FasterWhisperRecognizer,
     RecognitionError,
     RecognizerRegistry,
     SpeechRecognizer,
-    UtteranceStream,
-    default_model_path,
 )
+from adapters.stt.stream import MAX_UTTERANCE_SAMPLES, UtteranceStream
+from adapters.stt.whisper import FasterWhisperRecognizer, default_model_path
 from adapters.tts import (
-    EspeakSynthesizer,
     SpeechSynthesizer,
     SynthesisError,
     SynthesizerRegistry,
     Voice,
 )
+from adapters.tts.espeak import EspeakSynthesizer
 from adapters.vad import (
     SegmenterConfig,
-    SileroDetector,
-    SpeechAudio,
-    SpeechEnded,
     SpeechSegmenter,
-    SpeechStarted,
+    UtteranceAudio,
+    UtteranceClosed,
+    UtteranceOpened,
     VoiceActivityDetector,
-    WebRtcDetector,
 )
+from adapters.vad.silero import SileroDetector
+from adapters.vad.webrtc import WebRtcDetector
 from tests.speech import (
     PipelineRun,
     linear16,
@@ -192,7 +190,7 @@ def test_background_noise_makes_no_utterance(silero: SileroDetector) -> None:
 def test_webrtc_detector_segments_speech() -> None:
     segmenter = SpeechSegmenter(WebRtcDetector())
     events = segmenter.push(to_float(spoken(16000))) + segmenter.finish()
-    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    ends = [e for e in events if isinstance(e, UtteranceClosed)]
     assert [e.reason for e in ends] == ["silence"] * len(SENTENCES)
 
 
@@ -310,8 +308,8 @@ def test_continuous_speech_is_cut_at_max_length_and_memory_stays_flat(
     two_minutes = pcm_chunks(continuous_speech(120), 16000)
     decoder = open_decoder("LINEAR16", 16000)
     segmenter = SpeechSegmenter(silero, SegmenterConfig(max_utterance_ms=15_000))
-    ends: list[SpeechEnded] = []
-    starts: list[SpeechStarted] = []
+    ends: list[UtteranceClosed] = []
+    starts: list[UtteranceOpened] = []
     first_utterance: list[np.ndarray] = []
     tracemalloc.start()
     try:
@@ -319,11 +317,11 @@ def test_continuous_speech_is_cut_at_max_length_and_memory_stays_flat(
         for _ in range(5):
             for chunk in two_minutes:
                 for event in segmenter.push(decoder.feed(chunk)):
-                    if isinstance(event, SpeechEnded):
+                    if isinstance(event, UtteranceClosed):
                         ends.append(event)
-                    elif isinstance(event, SpeechStarted):
+                    elif isinstance(event, UtteranceOpened):
                         starts.append(event)
-                    if not ends and isinstance(event, SpeechStarted | SpeechAudio):
+                    if not ends and isinstance(event, UtteranceOpened | UtteranceAudio):
                         first_utterance.append(event.audio)
             memory.append(tracemalloc.get_traced_memory()[0])
     finally:

@@ -1,7 +1,10 @@
-"""Client audio in any accepted encoding, decoded incrementally to 16 kHz mono float32."""
+"""Client audio in any accepted encoding, decoded incrementally to 16 kHz mono float32.
+
+The package exports the interface only; the decoders load PyAV and are
+opened through :func:`adapters.audio.decoders.open_decoder`.
+"""
 
 from adapters.audio.base import SAMPLE_RATE, AudioDecoder, Pcm, empty_pcm
-from adapters.audio.decoders import ENCODINGS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, open_decoder
 from adapters.audio.errors import (
     AudioFormatError,
     CorruptAudioError,
@@ -9,6 +12,7 @@ from adapters.audio.errors import (
     OddByteCountError,
     UnsupportedEncodingError,
 )
+from adapters.audio.formats import ENCODINGS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
 __all__ = [
     "ENCODINGS",
@@ -23,5 +27,4 @@ __all__ = [
     "Pcm",
     "UnsupportedEncodingError",
     "empty_pcm",
-    "open_decoder",
 ]

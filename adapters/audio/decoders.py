@@ -1,18 +1,16 @@
-"""Choosing the decoder for what a client declared in ``start-speech``."""
+"""Choosing the decoder for what a client declared in ``start-speech``.
+
+This module loads PyAV (both decoders resample with it): import it where
+decoders are opened, not for the declarations (:mod:`adapters.audio.formats`).
+"""
 
 from __future__ import annotations
 
-from typing import Final
-
 from adapters.audio.base import AudioDecoder
 from adapters.audio.errors import InvalidSampleRateError, UnsupportedEncodingError
+from adapters.audio.formats import ENCODINGS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from adapters.audio.linear16 import Linear16Decoder
 from adapters.audio.opus import OpusContainerDecoder
-
-#: The encodings a client may declare, by their Google Speech API names.
-ENCODINGS: Final = ("LINEAR16", "WEBM_OPUS", "OGG_OPUS")
-MIN_SAMPLE_RATE: Final = 8000
-MAX_SAMPLE_RATE: Final = 48000
 
 
 def open_decoder(encoding: str, sample_rate: int = 16000) -> AudioDecoder:

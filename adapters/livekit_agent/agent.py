@@ -36,7 +36,7 @@ from adapters.livekit_agent.control import (
     RoomMembers,
     RoomUpdate,
     SynthesisReport,
-    Translation,
+    TranslationToSpeak,
 )
 from adapters.livekit_agent.listening import Report, TrackListener
 from adapters.livekit_agent.speaking import LanguageVoice
@@ -302,7 +302,7 @@ class VoiceAgent:
                 await voice.publish()
                 self._voices[language] = voice
 
-    async def _show(self, translation: Translation, voice: LanguageVoice | None) -> None:
+    async def _show(self, translation: TranslationToSpeak, voice: LanguageVoice | None) -> None:
         """Send the translation's text; a solo one only to its speaker."""
         attributes = {
             "language": translation.language,

@@ -95,7 +95,7 @@ class RoomMembers:
 
 
 @dataclass(frozen=True)
-class Translation:
+class TranslationToSpeak:
     """A transcript rendered in one listener language, to be spoken.
 
     ``solo`` translations are for their speaker alone (solo mode).
@@ -109,7 +109,7 @@ class Translation:
     solo: bool = False
 
 
-RoomUpdate = RoomMembers | Translation
+RoomUpdate = RoomMembers | TranslationToSpeak
 """What voicemode tells the agent about a room, in the order it happened."""
 
 

@@ -30,7 +30,7 @@ from adapters.livekit_agent.control import (
     RoomMembers,
     RoomUpdate,
     SynthesisReport,
-    Translation,
+    TranslationToSpeak,
 )
 from events.domain import (
     LIVEKIT_CHANNEL,
@@ -218,7 +218,7 @@ class _RoomFollower:
         if isinstance(event, TranslationProduced):
             if event.room_id == self.room_id:
                 self._publish(
-                    Translation(
+                    TranslationToSpeak(
                         self.room_code,
                         event.transcript_id,
                         event.speaker_id,

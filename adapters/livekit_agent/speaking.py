@@ -24,7 +24,7 @@ from livekit import rtc
 from livekit.rtc.participant import UnpublishTrackError
 
 from adapters.audio.resample import int16_frame
-from adapters.livekit_agent.control import SynthesisReport, Translation
+from adapters.livekit_agent.control import SynthesisReport, TranslationToSpeak
 from adapters.tts.base import SynthesisError
 from adapters.tts.registry import SynthesizerRegistry
 
@@ -63,7 +63,7 @@ _Piece = _Started | bytes | _Finished
 class _Speech:
     """One translation on its way out: its audio arrives here from the synthesis thread."""
 
-    translation: Translation
+    translation: TranslationToSpeak
     pieces: asyncio.Queue[_Piece] = field(default_factory=asyncio.Queue)
 
 
@@ -103,7 +103,7 @@ class LanguageVoice:
         self._publication = await self.room.local_participant.publish_track(self.track, options)
         self._player = asyncio.create_task(self._play(), name=f"speak-{self.language}")
 
-    def say(self, translation: Translation) -> None:
+    def say(self, translation: TranslationToSpeak) -> None:
         """Start synthesizing ``translation`` now; it is played after those before it."""
         if self._queue.qsize() >= MAX_BACKLOG:
             log.warning(

@@ -37,7 +37,7 @@ from adapters.livekit_agent.control import (
     PartialTranscript,
     RoomMembers,
     SynthesisReport,
-    Translation,
+    TranslationToSpeak,
 )
 from adapters.protocol import (
     MAX_TRANSCRIPT_CHARS,
@@ -95,7 +95,7 @@ class ErrorReply:
 ClientMessage = Attach | PartialTranscript | FinalTranscript | SynthesisReport | WorkerReady
 """What an agent worker sends voicemode."""
 
-ServerMessage = Attached | RoomMembers | Translation | Ack | ErrorReply
+ServerMessage = Attached | RoomMembers | TranslationToSpeak | Ack | ErrorReply
 """What voicemode sends an agent worker."""
 
 MessageT = TypeVar("MessageT", ClientMessage, ServerMessage)
@@ -303,7 +303,7 @@ def _members_data(members: RoomMembers) -> dict[str, Any]:
     return {"roomCode": members.room_code, "languages": dict(members.languages)}
 
 
-def _translation_data(translation: Translation) -> dict[str, Any]:
+def _translation_data(translation: TranslationToSpeak) -> dict[str, Any]:
     return {
         "roomCode": translation.room_code,
         "transcriptId": str(translation.transcript_id),
@@ -326,7 +326,7 @@ _ENCODERS: Mapping[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
     WorkerReady: ("worker-ready", _nothing),
     Attached: ("attached", _attach_data),
     RoomMembers: ("members", _members_data),
-    Translation: ("translation", _translation_data),
+    TranslationToSpeak: ("translation", _translation_data),
     Ack: ("ack", _nothing),
     ErrorReply: ("error", _error_data),
 }
@@ -371,8 +371,8 @@ def _parse_synthesized(fields: _AgentFields) -> SynthesisReport:
     )
 
 
-def _parse_translation(fields: _AgentFields) -> Translation:
-    return Translation(
+def _parse_translation(fields: _AgentFields) -> TranslationToSpeak:
+    return TranslationToSpeak(
         fields.room_code(),
         fields.uuid("transcriptId"),
         fields.user_id("speakerId"),

@@ -10,9 +10,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from adapters.audio import Pcm
+from adapters.registry import EngineError
 
 
-class RecognitionError(Exception):
+class RecognitionError(EngineError):
     """An engine could not transcribe; ``code`` is stable and goes into events."""
 
     code = "recognition_failed"

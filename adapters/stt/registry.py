@@ -9,12 +9,11 @@ an empty transcript with the reason.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 
 from adapters.audio import SAMPLE_RATE, Pcm
-from adapters.registry import NO_ENGINE, EngineRegistry
+from adapters.registry import EngineRegistry, elapsed_ms
 from adapters.stt.base import (
     RecognitionError,
     RecognitionTimeoutError,
@@ -22,10 +21,6 @@ from adapters.stt.base import (
     Transcript,
     UnsupportedLanguageError,
 )
-
-logger = logging.getLogger(__name__)
-
-#: Engine name recorded when no engine produced the transcript.
 
 
 class RecognizerRegistry(EngineRegistry[SpeechRecognizer]):
@@ -35,15 +30,12 @@ class RecognizerRegistry(EngineRegistry[SpeechRecognizer]):
     ``timeout_s``; an abandoned call keeps its pool thread until the engine
     returns.
 
-    Args:
-        engines: the engines, in fallback order; names must be unique.
-        timeout_s: time limit for one engine call.
-        max_workers: size of the thread pool engine calls run in.
-
-    Raises:
-        ValueError: two engines share a name.
-
+    Arguments as :class:`~adapters.registry.EngineRegistry`'s.
     """
+
+    failure = RecognitionError
+    timeout = RecognitionTimeoutError
+    kind = "speech engine"
 
     def __init__(
         self,
@@ -80,20 +72,21 @@ class RecognizerRegistry(EngineRegistry[SpeechRecognizer]):
 
         """
         started = time.perf_counter()
-        fallbacks: list[str] = []
-        error_code = UnsupportedLanguageError.code
-        for engine in self._in_order(preference):
-            try:
-                text = self._attempt(engine, audio, language)
-            except RecognitionError as exc:
-                logger.warning("speech engine %s failed: %s: %s", engine.name, exc.code, exc)
-                fallbacks.append(f"{engine.name}:{exc.code}")
-                error_code = exc.code
-                continue
-            if text is None:
-                continue
-            return self._result(text, language, final, engine.name, audio, started, fallbacks)
-        return self._result("", language, final, NO_ENGINE, audio, started, fallbacks, error_code)
+        answer = self._first(
+            preference,
+            lambda engine: self._attempt(engine, audio, language),
+            UnsupportedLanguageError.code,
+        )
+        return Transcript(
+            text=answer.result or "",
+            language=language,
+            final=final,
+            engine=answer.engine_name,
+            audio_ms=len(audio) * 1000 // SAMPLE_RATE,
+            decode_ms=elapsed_ms(started),
+            fallbacks=answer.fallbacks,
+            error_code=answer.error_code,
+        )
 
     def _attempt(self, engine: SpeechRecognizer, audio: Pcm, language: str) -> str | None:
         """Try one engine: return its text, or None if it does not support the language.
@@ -107,29 +100,4 @@ class RecognizerRegistry(EngineRegistry[SpeechRecognizer]):
             engine,
             lambda: engine.supports(language),
             lambda: engine.transcribe(audio, language),
-            RecognitionError,
-            RecognitionTimeoutError,
-        )
-
-    @staticmethod
-    def _result(
-        text: str,
-        language: str,
-        final: bool,
-        engine: str,
-        audio: Pcm,
-        started: float,
-        fallbacks: list[str],
-        error_code: str | None = None,
-    ) -> Transcript:
-        """Assemble a transcript with its timings."""
-        return Transcript(
-            text=text,
-            language=language,
-            final=final,
-            engine=engine,
-            audio_ms=len(audio) * 1000 // SAMPLE_RATE,
-            decode_ms=round((time.perf_counter() - started) * 1000),
-            fallbacks=tuple(fallbacks),
-            error_code=error_code,
         )

@@ -9,8 +9,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from adapters.registry import EngineError
 
-class TranslationError(Exception):
+
+class TranslationError(EngineError):
     """An engine could not translate; ``code`` is stable and goes into events."""
 
     code = "translation_failed"

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from adapters.registry import NO_ENGINE, EngineRegistry
+from adapters.registry import NO_ENGINE, EngineRegistry, elapsed_ms
 from adapters.translation.base import (
     Translation,
     TranslationError,
@@ -33,15 +33,12 @@ class TranslationRegistry(EngineRegistry[Translator]):
     returns, so engines should honour their own, shorter limits (Apertium's
     default is 5 s).
 
-    Args:
-        engines: the engines, in fallback order; names must be unique.
-        timeout_s: time limit for one engine call.
-        max_workers: size of the thread pool engine calls run in.
-
-    Raises:
-        ValueError: two engines share a name.
-
+    Arguments as :class:`~adapters.registry.EngineRegistry`'s.
     """
+
+    failure = TranslationError
+    timeout = TranslationTimeoutError
+    kind = "translation engine"
 
     def __init__(
         self,
@@ -77,30 +74,17 @@ class TranslationRegistry(EngineRegistry[Translator]):
         started = time.perf_counter()
         if source == target:
             return Translation(text=text, engine=NO_ENGINE, latency_ms=0)
-        fallbacks: list[str] = []
-        error_code = UnsupportedPairError.code
-        for engine in self._in_order(preference):
-            try:
-                result = self._attempt(engine, text, source, target)
-            except TranslationError as exc:
-                logger.warning("translation engine %s failed: %s: %s", engine.name, exc.code, exc)
-                fallbacks.append(f"{engine.name}:{exc.code}")
-                error_code = exc.code
-                continue
-            if result is None:
-                continue
-            return Translation(
-                text=result,
-                engine=engine.name,
-                latency_ms=_elapsed_ms(started),
-                fallbacks=tuple(fallbacks),
-            )
+        answer = self._first(
+            preference,
+            lambda engine: self._attempt(engine, text, source, target),
+            UnsupportedPairError.code,
+        )
         return Translation(
-            text=text,
-            engine=NO_ENGINE,
-            latency_ms=_elapsed_ms(started),
-            fallbacks=tuple(fallbacks),
-            error_code=error_code,
+            text=text if answer.result is None else answer.result,
+            engine=answer.engine_name,
+            latency_ms=elapsed_ms(started),
+            fallbacks=answer.fallbacks,
+            error_code=answer.error_code,
         )
 
     def warm(self, source: str, target: str, preference: Sequence[str] = ()) -> None:
@@ -135,11 +119,4 @@ class TranslationRegistry(EngineRegistry[Translator]):
             engine,
             lambda: engine.supports(source, target),
             lambda: engine.translate(text, source, target),
-            TranslationError,
-            TranslationTimeoutError,
         )
-
-
-def _elapsed_ms(started: float) -> int:
-    """Return the milliseconds since ``started`` (a ``time.perf_counter()`` value)."""
-    return round((time.perf_counter() - started) * 1000)

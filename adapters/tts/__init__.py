@@ -1,4 +1,8 @@
-"""Text-to-speech engines: one small interface, streamed PCM, a fallback registry."""
+"""Text-to-speech engines: one small interface, streamed PCM, a fallback registry.
+
+The package exports the interface and the registry's type only; engines are
+imported where they are built (:func:`adapters.tts.engines.build`).
+"""
 
 from adapters.registry import NO_ENGINE
 from adapters.tts.base import (
@@ -10,12 +14,10 @@ from adapters.tts.base import (
     UnsupportedLanguageError,
     Voice,
 )
-from adapters.tts.espeak import EspeakSynthesizer
 from adapters.tts.registry import SynthesizerRegistry
 
 __all__ = [
     "NO_ENGINE",
-    "EspeakSynthesizer",
     "SpeechSynthesizer",
     "Synthesis",
     "SynthesisError",

@@ -11,8 +11,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from adapters.registry import EngineError
 
-class SynthesisError(Exception):
+
+class SynthesisError(EngineError):
     """An engine could not synthesize; ``code`` is stable and goes into events."""
 
     code = "synthesis_failed"

@@ -10,12 +10,10 @@ switching engines mid-sentence, so later failures end the stream (see
 from __future__ import annotations
 
 import itertools
-import logging
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import TimeoutError as FutureTimeoutError
 
-from adapters.registry import NO_ENGINE, EngineRegistry
+from adapters.registry import NO_ENGINE, EngineRegistry, elapsed_ms
 from adapters.tts.base import (
     SpeechSynthesizer,
     Synthesis,
@@ -25,10 +23,6 @@ from adapters.tts.base import (
     Voice,
 )
 
-logger = logging.getLogger(__name__)
-
-#: Engine name recorded when no engine produced audio.
-
 
 class SynthesizerRegistry(EngineRegistry[SpeechSynthesizer]):
     """Engines in registration order, tried with per-user preference and fallback.
@@ -37,15 +31,13 @@ class SynthesizerRegistry(EngineRegistry[SpeechSynthesizer]):
     it fails with ``unknown_voice`` and the next is tried, so a voice picks
     its engine.
 
-    Args:
-        engines: the engines, in fallback order; names must be unique.
-        timeout_s: time limit for an engine's first chunk.
-        max_workers: size of the thread pool first chunks are awaited in.
-
-    Raises:
-        ValueError: two engines share a name.
-
+    Arguments as :class:`~adapters.registry.EngineRegistry`'s; ``timeout_s``
+    bounds an engine's start and first chunk.
     """
+
+    failure = SynthesisError
+    timeout = SynthesisTimeoutError
+    kind = "speech synthesis"
 
     def __init__(
         self,
@@ -89,70 +81,59 @@ class SynthesizerRegistry(EngineRegistry[SpeechSynthesizer]):
 
         """
         started = time.perf_counter()
-        fallbacks: list[str] = []
-        error_code = UnsupportedLanguageError.code
-        for engine in self._in_order(preference):
-            if voice is None and not engine.supports(language):
-                continue
-            try:
-                chunks = self._start(engine, text, language, voice)
-            except SynthesisError as exc:
-                logger.warning("speech synthesis %s failed: %s: %s", engine.name, exc.code, exc)
-                fallbacks.append(f"{engine.name}:{exc.code}")
-                error_code = exc.code
-                continue
+        answer = self._first(
+            preference,
+            lambda engine: self._start(engine, text, language, voice),
+            UnsupportedLanguageError.code,
+        )
+        if answer.engine is None or answer.result is None:
             return Synthesis(
-                chunks=chunks,
-                engine=engine.name,
-                voice=voice or engine.default_voice(language),
-                sample_rate=engine.sample_rate,
-                first_chunk_ms=_elapsed_ms(started),
-                fallbacks=tuple(fallbacks),
+                chunks=iter(()),
+                engine=NO_ENGINE,
+                voice=voice,
+                sample_rate=0,
+                first_chunk_ms=elapsed_ms(started),
+                fallbacks=answer.fallbacks,
+                error_code=answer.error_code,
             )
         return Synthesis(
-            chunks=iter(()),
-            engine=NO_ENGINE,
-            voice=voice,
-            sample_rate=0,
-            first_chunk_ms=_elapsed_ms(started),
-            fallbacks=tuple(fallbacks),
-            error_code=error_code,
+            chunks=answer.result,
+            engine=answer.engine.name,
+            voice=voice or answer.engine.default_voice(language),
+            sample_rate=answer.engine.sample_rate,
+            first_chunk_ms=elapsed_ms(started),
+            fallbacks=answer.fallbacks,
         )
 
     def _start(
         self, engine: SpeechSynthesizer, text: str, language: str, voice: str | None
-    ) -> Iterator[bytes]:
-        """Get the engine's first chunk within the time limit; return the whole stream.
+    ) -> Iterator[bytes] | None:
+        """Start one engine and get its first chunk within the time limit; return the stream.
+
+        The engine is started on the pool too, so its first chunk and whatever
+        it does before are bound by the registry's time limit.
+
+        Returns:
+            The whole stream, or None if no voice was chosen and the engine
+            has none for the language.
 
         Raises:
-            SynthesisError: the engine failed, broke, or ran out of time;
-                unexpected exceptions are logged and reported as
-                ``synthesis_failed``.
+            SynthesisError: the engine failed, broke, or ran out of time
+                (``synthesis_timeout``).
 
         """
-        try:
+
+        def first_chunk() -> tuple[bytes, Iterator[bytes]]:
             chunks = engine.synthesize(text, language, voice)
-            future = self._pool.submit(next, chunks, b"")
-        except SynthesisError:
-            raise
-        except Exception as exc:
-            logger.exception("speech synthesis %s could not be asked", engine.name)
-            raise SynthesisError(str(exc)) from exc
-        try:
-            first = future.result(timeout=self._timeout_s)
-        except FutureTimeoutError:
-            future.cancel()
-            raise SynthesisTimeoutError(
-                f"{engine.name} gave no audio within {self._timeout_s} s"
-            ) from None
-        except SynthesisError:
-            raise
-        except Exception as exc:
-            logger.exception("speech synthesis %s broke", engine.name)
-            raise SynthesisError(str(exc)) from exc
+            return next(chunks, b""), chunks
+
+        started = self._ask(
+            engine,
+            lambda: voice is not None or engine.supports(language),
+            first_chunk,
+            awaited="audio",
+        )
+        if started is None:
+            return None
+        first, chunks = started
         return itertools.chain((first,), chunks) if first else iter(())
-
-
-def _elapsed_ms(started: float) -> int:
-    """Return the milliseconds since ``started`` (a ``time.perf_counter()`` value)."""
-    return round((time.perf_counter() - started) * 1000)

@@ -1,31 +1,31 @@
-"""Voice activity detection and utterance segmentation of one PCM stream per source."""
+"""Voice activity detection and utterance segmentation of one PCM stream per source.
+
+The package exports the interface and the segmenter; the detectors load
+their runtimes (ONNX Runtime, webrtcvad): import them from
+:mod:`adapters.vad.silero` and :mod:`adapters.vad.webrtc` where they are made.
+"""
 
 from adapters.vad.base import SpeechScorer, VoiceActivityDetector
 from adapters.vad.segmenter import (
     EndReason,
     SegmenterConfig,
     SegmentEvent,
-    SpeechAudio,
-    SpeechEnded,
-    SpeechPaused,
     SpeechSegmenter,
-    SpeechStarted,
+    UtteranceAudio,
+    UtteranceClosed,
+    UtteranceOpened,
+    UtterancePaused,
 )
-from adapters.vad.silero import SileroDetector, bundled_model_path
-from adapters.vad.webrtc import WebRtcDetector
 
 __all__ = [
     "EndReason",
     "SegmentEvent",
     "SegmenterConfig",
-    "SileroDetector",
-    "SpeechAudio",
-    "SpeechEnded",
-    "SpeechPaused",
     "SpeechScorer",
     "SpeechSegmenter",
-    "SpeechStarted",
+    "UtteranceAudio",
+    "UtteranceClosed",
+    "UtteranceOpened",
+    "UtterancePaused",
     "VoiceActivityDetector",
-    "WebRtcDetector",
-    "bundled_model_path",
 ]

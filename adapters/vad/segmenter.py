@@ -2,19 +2,22 @@
 
 The segmenter turns per-window speech probabilities into four kinds of event:
 
-* :class:`SpeechStarted`: enough consecutive speech (``min_speech_ms``) was
+* :class:`UtteranceOpened`: enough consecutive speech (``min_speech_ms``) was
   heard; it carries the ``prefix_padding_ms`` of audio before the speech too,
   so the first syllable is not clipped.
-* :class:`SpeechAudio`: more audio of the current utterance, including short
+* :class:`UtteranceAudio`: more audio of the current utterance, including short
   pauses inside it once speech resumes.
-* :class:`SpeechPaused`: silence began and ``end_padding_ms`` of it has been
+* :class:`UtterancePaused`: silence began and ``end_padding_ms`` of it has been
   delivered; everything said so far is out, so this is the moment to decode
   the utterance: if the silence lasts, that decode is the final transcript
   and nothing is left to do when the end is confirmed.
-* :class:`SpeechEnded`: the silence lasted ``min_silence_ms`` (``silence``),
+* :class:`UtteranceClosed`: the silence lasted ``min_silence_ms`` (``silence``),
   the utterance reached ``max_utterance_ms`` (``max_length``: continuous
   speech is cut, and the next utterance starts at once), or the stream ended
   (``end_of_stream``).
+
+They are signals about the audio, named apart from the ``Room`` events
+``SpeechStarted`` and ``SpeechEnded``, which record a person's turn in the log.
 
 Silence after the end padding is held back while it lasts and never given to
 the recognizer unless speech resumes. Memory is bounded by the padding and
@@ -49,7 +52,7 @@ class SegmenterConfig:
         min_silence_ms: silence that closes an utterance.
         prefix_padding_ms: audio before the detected start given with it.
         end_padding_ms: silence after the speech given with it, before
-            :class:`SpeechPaused`; shorter than ``min_silence_ms``.
+            :class:`UtterancePaused`; shorter than ``min_silence_ms``.
         max_utterance_ms: length at which continuous speech is cut.
 
     """
@@ -72,7 +75,7 @@ class SegmenterConfig:
 
 
 @dataclass(frozen=True, eq=False)
-class SpeechStarted:
+class UtteranceOpened:
     """An utterance opened; ``audio`` is its first audio, padding included."""
 
     start_ms: int
@@ -80,21 +83,21 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True, eq=False)
-class SpeechAudio:
+class UtteranceAudio:
     """More audio of the open utterance."""
 
     audio: Pcm
 
 
 @dataclass(frozen=True)
-class SpeechPaused:
+class UtterancePaused:
     """Silence began at ``at_ms``: all speech so far has been delivered."""
 
     at_ms: int
 
 
 @dataclass(frozen=True)
-class SpeechEnded:
+class UtteranceClosed:
     """The utterance closed; it spans ``duration_ms`` of audio ending at ``end_ms``."""
 
     end_ms: int
@@ -102,7 +105,7 @@ class SpeechEnded:
     reason: EndReason
 
 
-SegmentEvent = SpeechStarted | SpeechAudio | SpeechPaused | SpeechEnded
+SegmentEvent = UtteranceOpened | UtteranceAudio | UtterancePaused | UtteranceClosed
 
 
 def _ms(samples: int) -> int:
@@ -199,7 +202,7 @@ class SpeechSegmenter:
         self._speaking = True
         self._run = 0
         self._start = self._position - len(audio)
-        self._event(SpeechStarted(start_ms=_ms(self._start), audio=audio))
+        self._event(UtteranceOpened(start_ms=_ms(self._start), audio=audio))
         self._length = len(audio)
 
     def _step_speaking(self, window: Pcm, probability: float) -> None:
@@ -217,12 +220,12 @@ class SpeechSegmenter:
         else:
             self._held.append(window)
         if self._run == max(self._end_padding, 1):
-            self._event(SpeechPaused(at_ms=_ms(self._start + self._length)))
+            self._event(UtterancePaused(at_ms=_ms(self._start + self._length)))
         if self._run >= self._min_silence:
             self._end("silence")
 
     def _emit(self, audio: Pcm) -> None:
-        """Add audio to the open utterance (sent as one SpeechAudio per run of audio)."""
+        """Add audio to the open utterance (sent as one UtteranceAudio per run of audio)."""
         if audio.size:
             self._audio.append(audio)
             self._length += len(audio)
@@ -230,7 +233,7 @@ class SpeechSegmenter:
     def _end(self, reason: EndReason) -> None:
         """Close the open utterance; held silence becomes padding for the next one."""
         self._event(
-            SpeechEnded(
+            UtteranceClosed(
                 end_ms=_ms(self._start + self._length), duration_ms=_ms(self._length), reason=reason
             )
         )
@@ -245,9 +248,9 @@ class SpeechSegmenter:
         self._events.append(event)
 
     def _flush_audio(self) -> None:
-        """Turn the audio emitted since the last event into one SpeechAudio event."""
+        """Turn the audio emitted since the last event into one UtteranceAudio event."""
         if self._audio:
-            self._events.append(SpeechAudio(audio=np.concatenate(self._audio)))
+            self._events.append(UtteranceAudio(audio=np.concatenate(self._audio)))
             self._audio = []
 
     def _take_events(self) -> list[SegmentEvent]:
