@@ -4,7 +4,7 @@ A LiveKit agent never writes to the event store itself. It reports what
 people said (partial captions, final transcripts, what it synthesized) to
 voicemode, and voicemode tells it who listens in which language and what to
 say. :class:`ControlPlane` is that channel; it may be the actor system in the
-same process (:class:`~adapters.livekit_agent.direct.DirectControlPlane`) or
+same process (:class:`~adapters.direct_control_plane.DirectControlPlane`) or
 an authenticated connection to a voicemode server on another machine. Every
 message is a frozen dataclass, so both carry the same typed values.
 """
