@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
@@ -30,6 +29,9 @@ from actors.wire import Caption, Frame, SpokenText
 from events.domain import Preferences, Room, TranslationProduced
 from events.store import Recorded
 
+if TYPE_CHECKING:
+    from actors.usecases import Joined, Left, VoiceEnded, VoiceReady
+
 __all__ = [
     "CLIENT_FRAMES",
     "FRAMED_EVENTS",
@@ -40,9 +42,11 @@ __all__ = [
     "error",
     "frames_for",
     "joined_room",
+    "left_room",
     "reply",
     "server_frame",
     "spoken_on_websocket",
+    "voice_session_ended",
     "voice_session_ready",
 ]
 
@@ -295,33 +299,40 @@ def ack(event: str, position: int, ref: str | int) -> Frame:
     return reply("ack", {"event": event, "position": position}, ref)
 
 
-def joined_room(
-    room_code: str, user_id: str, language: str, position: int, ref: str | int | None
-) -> Frame:
+def joined_room(joined: Joined, ref: str | int | None) -> Frame:
     """The answer to ``join-room``."""
-    data = {"roomId": room_code, "userId": user_id, "language": language, "position": position}
+    data = {
+        "roomId": joined.room_code,
+        "userId": joined.user_id,
+        "language": joined.language,
+        "position": joined.position,
+    }
     return reply("joined-room", data, ref)
 
 
-def voice_session_ready(
-    room_code: str,
-    token: str,
-    url: str,
-    expires_at: datetime,
-    language: str,
-    position: int,
-    ref: str | int | None,
-) -> Frame:
+def left_room(left: Left, ref: str | int | None) -> Frame:
+    """The answer to ``leave-room``."""
+    return reply("left-room", {"roomId": left.room_code}, ref)
+
+
+def voice_session_ready(ready: VoiceReady, ref: str | int | None) -> Frame:
     """The answer to ``start-voice-session``: where and how to connect to LiveKit."""
     data = {
-        "roomId": room_code,
-        "liveKitToken": token,
-        "liveKitUrl": url,
-        "expiresAt": expires_at.isoformat().replace("+00:00", "Z"),
-        "language": language,
-        "position": position,
+        "roomId": ready.room_code,
+        "liveKitToken": ready.token,
+        "liveKitUrl": ready.url,
+        "expiresAt": ready.expires_at.isoformat().replace("+00:00", "Z"),
+        "language": ready.language,
+        "position": ready.position,
     }
     return reply("voice-session-ready", data, ref)
+
+
+def voice_session_ended(ended: VoiceEnded, ref: str | int | None) -> Frame:
+    """The answer to ``stop-voice-session``."""
+    return reply(
+        "voice-session-ended", {"roomId": ended.room_code, "position": ended.position}, ref
+    )
 
 
 # What sessions send ---------------------------------------------------------

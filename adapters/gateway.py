@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -26,16 +26,7 @@ from websockets.http11 import Request, Response
 
 from actors.messages import Accepted, Outgoing, Refused
 from actors.service import VoiceService
-from actors.usecases import (
-    EngineChoice,
-    Joined,
-    Left,
-    Participant,
-    PreferenceChange,
-    VoiceCore,
-    VoiceEnded,
-    VoiceReady,
-)
+from actors.usecases import EngineChoice, Participant, PreferenceChange, VoiceCore
 from adapters import frames
 from adapters.agent_channel import AGENT_PATH, AgentChannel
 from adapters.auth import Identity, TokenError, verify_user_token
@@ -63,6 +54,8 @@ from adapters.protocol import (
 )
 from adapters.ratelimit import TokenBucket
 from adapters.ws_compression import TextOnlyDeflateFactory
+
+T = TypeVar("T")
 
 WS_PATH = "/ws"
 CLOSE_AUTH = 4401
@@ -274,9 +267,7 @@ class ClientConnection:
             self.error(error.code, error.message, error.ref)
             return
         self._me.acting(resuming=isinstance(frame.command, ResumeFrame))
-        handler = self._HANDLERS.get(type(frame.command))
-        assert handler is not None
-        await handler(self, frame.command, frame.ref)
+        await self._dispatch(frame.command, frame.ref)
 
     @property
     def _me(self) -> Participant:
@@ -305,12 +296,12 @@ class ClientConnection:
                 message = f"more than {limit:g} frames/s; frames are being dropped"
             self.error(code, message)
 
-    def _answer(self, result: Any, ref: Ref, frame: Callable[[Any], Frame]) -> None:
-        """Send ``frame(result)``, or the refusal as an ``error`` echoing ``ref``."""
+    def _answer(self, result: Refused | T, ref: Ref, frame: Callable[[T, Ref], Frame]) -> None:
+        """Send ``frame(result, ref)``, or the refusal as an ``error`` echoing ``ref``."""
         if isinstance(result, Refused):
             self.error(result.code, result.message, ref)
         else:
-            self.send(frame(result))
+            self.send(frame(result, ref))
 
     def _ack(self, name: str, result: Accepted | Refused, ref: Ref) -> None:
         """Acknowledge a recorded command (when it carried a ``ref``), or report its refusal."""
@@ -319,120 +310,70 @@ class ClientConnection:
         elif ref is not None:
             self.send(frames.ack(name, result.position, ref))
 
-    async def _on_authenticate(self, _: Command, ref: Ref) -> None:
-        self.error("already_authenticated", "this connection is already authenticated", ref)
-
-    async def _on_join(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, JoinRoomFrame)
-        await self._join(command.room_code, command.language, command.since, ref, ref)
+    async def _dispatch(self, command: Command, ref: Ref) -> None:
+        """Translate one command into a call on the participant and its result into frames."""
+        me = self._me
+        match command:
+            case Authenticate():
+                self.error("already_authenticated", "this connection is already authenticated", ref)
+            case JoinRoomFrame():
+                await self._join(command.room_code, command.language, command.since, ref, ref)
+            case LeaveRoomFrame():
+                self._answer(await me.leave(), ref, frames.left_room)
+            case SetLanguage():
+                self._ack("set-language", await me.set_language(command.language), ref)
+            case StartSpeechFrame():
+                started = await me.start_speech(
+                    command.language, command.solo_target, command.encoding, command.sample_rate
+                )
+                self._ack("start-speech", started, ref)
+            case StopSpeechFrame():
+                self._ack("stop-speech", await me.stop_speech(), ref)
+            case StartVoiceSessionFrame():
+                await self._start_voice(command, ref)
+            case StopVoiceSessionFrame():
+                self._answer(await me.stop_voice(), ref, frames.voice_session_ended)
+            case SpeechTranscript():
+                typed = await me.submit_text(command.text, command.source_language, command.mode)
+                self._ack("speech-transcript", typed, ref)
+            case ClientErrorFrame():
+                reported = await me.report_error(command.code, command.message, command.details)
+                self._ack("client-error", reported, ref)
+            case ResumeFrame():
+                refusal = me.resume(command.since, ref)
+                if refusal is not None:
+                    self.error(refusal.code, refusal.message, ref)
+            case SetPreferencesFrame():
+                engines = EngineChoice(
+                    command.stt_engine,
+                    command.translation_engine,
+                    command.tts_engine,
+                    command.voice,
+                )
+                changed = await me.set_preferences(PreferenceChange(command.speech, engines))
+                self._ack("set-preferences", changed, ref)
 
     async def _join(
         self, room_code: str, language: str | None, since: int | None, ref: Ref, reply_ref: Ref
     ) -> None:
-        """Join a room; a refusal echoes ``ref``, the ``joined-room`` answer ``reply_ref``."""
+        """Join a room (leaving any other); refusals echo ``ref``, the answer ``reply_ref``."""
         if self._me.room_code is not None:
-            await self._on_leave(LeaveRoomFrame(), None)
+            self._answer(await self._me.leave(), None, frames.left_room)
+        joined = await self._me.join(
+            room_code,
+            language,
+            since,
+            lambda joined: self.send(frames.joined_room(joined, reply_ref)),
+        )
+        if isinstance(joined, Refused):
+            self.error(joined.code, joined.message, ref)
 
-        def announce(joined: Joined) -> None:
-            self.send(
-                frames.joined_room(
-                    joined.room_code, joined.user_id, joined.language, joined.position, reply_ref
-                )
-            )
-
-        result = await self._me.join(room_code, language, since, announce)
-        if isinstance(result, Refused):
-            self.error(result.code, result.message, ref)
-
-    async def _on_leave(self, _: Command, ref: Ref) -> None:
-        result = await self._me.leave()
-        self._answer(result, ref, lambda left: _left_room(left, ref))
-
-    async def _on_set_language(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, SetLanguage)
-        self._ack("set-language", await self._me.set_language(command.language), ref)
-
-    async def _on_start_voice(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, StartVoiceSessionFrame)
+    async def _start_voice(self, command: StartVoiceSessionFrame, ref: Ref) -> None:
+        """Start a voice session, joining the room it names first if need be."""
         if self.core.media is None:
             self.error("livekit_not_configured", "this server runs without LiveKit", ref)
             return
         if command.room_code is not None and command.room_code != self._me.room_code:
             await self._join(command.room_code, command.language, None, ref, None)
-        result = await self._me.start_voice(command.language, command.solo_target)
-        self._answer(result, ref, lambda ready: _voice_ready(ready, ref))
-
-    async def _on_stop_voice(self, _: Command, ref: Ref) -> None:
-        result = await self._me.stop_voice()
-        self._answer(result, ref, lambda ended: _voice_ended(ended, ref))
-
-    async def _on_start_speech(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, StartSpeechFrame)
-        result = await self._me.start_speech(
-            command.language, command.solo_target, command.encoding, command.sample_rate
-        )
-        self._ack("start-speech", result, ref)
-
-    async def _on_stop_speech(self, _: Command, ref: Ref) -> None:
-        self._ack("stop-speech", await self._me.stop_speech(), ref)
-
-    async def _on_set_preferences(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, SetPreferencesFrame)
-        engines = EngineChoice(
-            command.stt_engine, command.translation_engine, command.tts_engine, command.voice
-        )
-        result = await self._me.set_preferences(PreferenceChange(command.speech, engines))
-        self._ack("set-preferences", result, ref)
-
-    async def _on_transcript(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, SpeechTranscript)
-        result = await self._me.submit_text(command.text, command.source_language, command.mode)
-        self._ack("speech-transcript", result, ref)
-
-    async def _on_client_error(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, ClientErrorFrame)
-        result = await self._me.report_error(command.code, command.message, command.details)
-        self._ack("client-error", result, ref)
-
-    async def _on_resume(self, command: Command, ref: Ref) -> None:
-        assert isinstance(command, ResumeFrame)
-        refusal = self._me.resume(command.since, ref)
-        if refusal is not None:
-            self.error(refusal.code, refusal.message, ref)
-
-    _HANDLERS: ClassVar[dict[type, Callable[[ClientConnection, Command, Ref], Any]]] = {
-        Authenticate: _on_authenticate,
-        JoinRoomFrame: _on_join,
-        LeaveRoomFrame: _on_leave,
-        SetLanguage: _on_set_language,
-        StartSpeechFrame: _on_start_speech,
-        StopSpeechFrame: _on_stop_speech,
-        StartVoiceSessionFrame: _on_start_voice,
-        StopVoiceSessionFrame: _on_stop_voice,
-        SpeechTranscript: _on_transcript,
-        ClientErrorFrame: _on_client_error,
-        ResumeFrame: _on_resume,
-        SetPreferencesFrame: _on_set_preferences,
-    }
-
-
-def _left_room(left: Left, ref: Ref) -> Frame:
-    return frames.reply("left-room", {"roomId": left.room_code}, ref)
-
-
-def _voice_ready(ready: VoiceReady, ref: Ref) -> Frame:
-    return frames.voice_session_ready(
-        ready.room_code,
-        ready.token,
-        ready.url,
-        ready.expires_at,
-        ready.language,
-        ready.position,
-        ref,
-    )
-
-
-def _voice_ended(ended: VoiceEnded, ref: Ref) -> Frame:
-    return frames.reply(
-        "voice-session-ended", {"roomId": ended.room_code, "position": ended.position}, ref
-    )
+        ready = await self._me.start_voice(command.language, command.solo_target)
+        self._answer(ready, ref, frames.voice_session_ready)

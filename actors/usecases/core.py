@@ -10,6 +10,7 @@ transcript to room command (:meth:`VoiceCore.submit_transcript`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -138,14 +139,7 @@ class VoiceCore:
             originator_version=1,
             timestamp=LiveKitWebhookReceived.create_timestamp(),
             room_id=room_id_for(hook.room_name),
-            webhook_id=hook.webhook_id,
-            event=hook.event,
-            room_name=hook.room_name,
-            room_sid=hook.room_sid,
-            participant_identity=hook.participant_identity,
-            participant_sid=hook.participant_sid,
-            track_sid=hook.track_sid,
-            created_at=hook.created_at,
+            **dataclasses.asdict(hook),  # the hook mirrors the event's fields
         )
         try:
             self.service.writer.append([event])

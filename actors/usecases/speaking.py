@@ -71,16 +71,8 @@ class SpeakerOutput:
     def final(self, utterance: UUID, transcript: Transcript, duration_ms: int) -> None:
         """Record the utterance's transcript in the room."""
         speaker = self.speaker
-        final = FinalTranscript(
-            speaker.room_code,
-            speaker.user_id,
-            utterance,
-            transcript.text,
-            transcript.language,
-            transcript.engine,
-            duration_ms,
-            transcript.decode_ms,
-            transcript.fallbacks,
+        final = FinalTranscript.recognized(
+            speaker.room_code, speaker.user_id, utterance, transcript, duration_ms
         )
         self.core.submit_transcript(final, self._report_refusal)
 

@@ -150,16 +150,8 @@ class TrackListener:
 
     def _send_final(self, utterance: UUID, transcript: Transcript, duration_ms: int) -> None:
         self._report(
-            FinalTranscript(
-                self.room_code,
-                self.speaker_id,
-                utterance,
-                transcript.text,
-                transcript.language,
-                transcript.engine,
-                duration_ms,
-                transcript.decode_ms,
-                transcript.fallbacks,
+            FinalTranscript.recognized(
+                self.room_code, self.speaker_id, utterance, transcript, duration_ms
             )
         )
 
