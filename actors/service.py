@@ -1,7 +1,7 @@
 """The running actor system: store, writer, projections and supervised actors.
 
-Network shells (the WebSocket gateway, later the LiveKit agent) talk to the
-system only through this class, with typed messages.
+Shells do not use it directly: they call the use cases of
+:mod:`actors.usecases`, which run on this system.
 """
 
 from __future__ import annotations

@@ -100,8 +100,7 @@ class ParticipantSessionActor(DispatchedActor):
         self._speech_pieces: dict[SpeechKey, list[SpeechPiece]] = {}
         self._held: list[Recorded] | None = [] if spec.hold_s > 0 else None
         self._timer: threading.Timer | None = None
-        self._frames_for = spec.wire.frames_for
-        self._encode = spec.wire.encode
+        self._wire = spec.wire
 
     def on_start(self) -> None:
         """Open the resume window: live frames wait briefly for a ``resume``."""
@@ -147,11 +146,12 @@ class ParticipantSessionActor(DispatchedActor):
         since = self._within_log(message.since)
         missed = list(self.spec.store.read_room(self.spec.room_code, since, self.spec.joined_at))
         listener = Listener(self.spec.user_id, self._language_before(missed))
-        self._send(frame for recorded in missed for frame in self._frames_for(listener, recorded))
+        frames_for = self._wire.frames_for
+        self._send(frame for recorded in missed for frame in frames_for(listener, recorded))
         self.spec.cursor.advance(since)
         self._release()
         if message.ref is not None:
-            self._send([self.spec.wire.resume_ack(self.spec.cursor.position, message.ref)])
+            self._send([self._wire.resume_ack(self.spec.cursor.position, message.ref)])
 
     def _within_log(self, since: int) -> int:
         """``since`` clamped to the log as it is: 0 up to its newest position.
@@ -175,7 +175,7 @@ class ParticipantSessionActor(DispatchedActor):
         """Frames for an event not yet handled; nothing for one already seen."""
         if recorded.position <= self.spec.cursor.position:
             return []
-        frames = self._frames_for(self.listener, recorded)
+        frames = self._wire.frames_for(self.listener, recorded)
         self.spec.cursor.advance(recorded.position)
         self._speak(room_of(recorded.event), frames)
         return frames
@@ -210,7 +210,7 @@ class ParticipantSessionActor(DispatchedActor):
             return
         me = self.actor_ref
         for frame in frames:
-            spoken = self.spec.wire.spoken(self.listener, frame)
+            spoken = self._wire.spoken(self.listener, frame)
             if spoken is None:
                 continue
             key = SpeechKey(
@@ -235,7 +235,7 @@ class ParticipantSessionActor(DispatchedActor):
         while self._speech_queue:
             key = self._speech_queue[0]
             pieces = self._speech_pieces[key]
-            out = [self.spec.wire.speech(key, piece) for piece in pieces]
+            out = [self._wire.speech(key, piece) for piece in pieces]
             finished = bool(pieces) and isinstance(pieces[-1], SpeechEnd)
             pieces.clear()
             if out:
@@ -246,7 +246,7 @@ class ParticipantSessionActor(DispatchedActor):
             del self._speech_pieces[key]
 
     def _send(self, frames: Iterable[Frame]) -> None:
-        payloads = self._encode(frames)
+        payloads = self._wire.encode(frames)
         if payloads:
             self.spec.sink.push(payloads)
 
