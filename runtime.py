@@ -44,7 +44,6 @@ from adapters.startup import (
     port_error,
     store_error,
 )
-from events.domain import room_id_for
 from events.parallel_replay import render
 from events.store import EventStore
 from events.timeline import (
@@ -207,12 +206,16 @@ async def start_http(service: VoiceService, settings: ServeSettings, port: int) 
     """Serve the HTTP API: health, OpenAPI, LiveKit rooms, tokens and webhooks."""
     from aiohttp import web  # noqa: PLC0415
 
+    from actors.usecases import VoiceCore  # noqa: PLC0415
+    from adapters.frames import CLIENT_FRAMES  # noqa: PLC0415
     from adapters.http_api import build_http_app  # noqa: PLC0415
     from adapters.http_limits import HttpLimits, LimitedTCPSite  # noqa: PLC0415
 
+    core = VoiceCore(service, CLIENT_FRAMES)
+
     async def record_webhook(hook: LiveKitWebhook) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, record_livekit_webhook, service, hook)
+        await loop.run_in_executor(None, core.record_webhook, hook)
 
     app = build_http_app(service, settings.livekit, settings.gateway.secret, record_webhook)
     limits = HttpLimits.from_environment()
@@ -224,32 +227,6 @@ async def start_http(service: VoiceService, settings: ServeSettings, port: int) 
         await runner.cleanup()
         raise port_error(settings.host, port, "--http-port", error) from error
     return runner
-
-
-def record_livekit_webhook(service: VoiceService, hook: LiveKitWebhook) -> None:
-    """Append a verified webhook as a fact; a redelivery (same id) is already there."""
-    from eventsourcing.persistence import IntegrityError  # noqa: PLC0415
-
-    from events.domain import LiveKitWebhookReceived, webhook_stream_for  # noqa: PLC0415
-
-    event = LiveKitWebhookReceived(
-        originator_id=webhook_stream_for(hook.webhook_id),
-        originator_version=1,
-        timestamp=LiveKitWebhookReceived.create_timestamp(),
-        room_id=room_id_for(hook.room_name),
-        webhook_id=hook.webhook_id,
-        event=hook.event,
-        room_name=hook.room_name,
-        room_sid=hook.room_sid,
-        participant_identity=hook.participant_identity,
-        participant_sid=hook.participant_sid,
-        track_sid=hook.track_sid,
-        created_at=hook.created_at,
-    )
-    try:
-        service.writer.append([event])
-    except IntegrityError:
-        log.info("LiveKit webhook %s was already recorded", hook.webhook_id)
 
 
 def event_loop() -> asyncio.AbstractEventLoop:

@@ -23,8 +23,8 @@ import pykka
 from eventsourcing.utils import get_topic
 
 from actors.following import LogReader
+from actors.listener import FRAMED_EVENTS
 from actors.messages import CatchUp, Deliver
-from adapters.frames import FRAMED_EVENTS
 from events.store import EventStore, Recorded, room_of
 
 log = logging.getLogger(__name__)

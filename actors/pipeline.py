@@ -1,4 +1,4 @@
-"""AgentPipelineActor: one speaking source, from audio frames to transcripts.
+"""SpeechPipelineActor: one speaking source, from audio frames to transcripts.
 
 Decoding and voice activity detection are cheap and run on the actor's
 thread; recognition runs on a shared pool, with results coming back as
@@ -185,7 +185,7 @@ class _Utterance:
     last_partial: str = ""
 
 
-class AgentPipelineActor(pykka.ThreadingActor):
+class SpeechPipelineActor(pykka.ThreadingActor):
     """VAD, then streaming STT, for one speaking source."""
 
     def __init__(

@@ -1,7 +1,7 @@
 """The running actor system: store, writer, projections and supervised actors.
 
-Network shells (the WebSocket gateway, later the LiveKit agent) talk to the
-system only through this class, with typed messages.
+Shells do not use it directly: they call the use cases of
+:mod:`actors.usecases`, which run on this system.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pykka
 from actors.delivery import DeliveryRouter
 from actors.fanout import TranslationFanout
 from actors.messages import Refused, RoomCommand
-from actors.pipeline import AgentPipelineActor, PipelineOutput, PipelineSpec, SpeechEngines
+from actors.pipeline import PipelineOutput, PipelineSpec, SpeechEngines, SpeechPipelineActor
 from actors.room import RoomActor
 from actors.session import ParticipantSessionActor, SessionSpec
 from actors.speech import SpeechSynthesis
@@ -125,7 +125,7 @@ class VoiceService:
         """
         if self.speech_engines is None:
             raise SpeechUnavailableError("this server runs without speech engines")
-        return AgentPipelineActor.start(spec, self.speech_engines, output)
+        return SpeechPipelineActor.start(spec, self.speech_engines, output)
 
     def session(self, key: str) -> pykka.ActorRef[Any] | None:
         """The running session under ``key``, if any."""

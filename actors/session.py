@@ -3,7 +3,9 @@
 It turns the room's events into the frames this participant sees (the same
 pure function for live delivery and for resume), keeps the delivery cursor
 (the position of the last event it handled) so nothing is sent twice, and
-pushes serialized frames to the connection's bounded outbound queue.
+pushes serialized frames to the connection's bounded outbound queue. What a
+frame looks like is the client wire's business (:class:`~actors.wire.ClientWire`,
+handed in with the spec); the session only decides when and to whom.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from functools import singledispatchmethod
 from typing import Any, Protocol
 from uuid import UUID
 
-import orjson
 import pykka
 
 from actors.dispatch import DispatchedActor
+from actors.listener import Listener
 from actors.messages import (
     CatchUp,
     Deliver,
@@ -29,9 +31,9 @@ from actors.messages import (
     SpeechArrived,
     Transient,
 )
-from actors.speech import SpeechEnd, SpeechHeader, SpeechKey, SpeechPiece, SpeechSynthesis
+from actors.speech import SpeechEnd, SpeechKey, SpeechPiece, SpeechSynthesis
 from actors.supervisor import FailureReport
-from adapters.frames import Listener, frames_for, server_frame, spoken_on_websocket
+from actors.wire import ClientWire, Frame
 from events.domain import Preferences, Room, preference
 from events.store import EventStore, Recorded, room_of
 
@@ -69,6 +71,7 @@ class SessionSpec:
     joined_at: int
     store: EventStore
     sink: FrameSink
+    wire: ClientWire
     cursor: DeliveryCursor
     hold_s: float
     preferences: Preferences = field(default_factory=Preferences)
@@ -97,6 +100,7 @@ class ParticipantSessionActor(DispatchedActor):
         self._speech_pieces: dict[SpeechKey, list[SpeechPiece]] = {}
         self._held: list[Recorded] | None = [] if spec.hold_s > 0 else None
         self._timer: threading.Timer | None = None
+        self._wire = spec.wire
 
     def on_start(self) -> None:
         """Open the resume window: live frames wait briefly for a ``resume``."""
@@ -142,12 +146,12 @@ class ParticipantSessionActor(DispatchedActor):
         since = self._within_log(message.since)
         missed = list(self.spec.store.read_room(self.spec.room_code, since, self.spec.joined_at))
         listener = Listener(self.spec.user_id, self._language_before(missed))
+        frames_for = self._wire.frames_for
         self._send(frame for recorded in missed for frame in frames_for(listener, recorded))
         self.spec.cursor.advance(since)
         self._release()
         if message.ref is not None:
-            data = {"event": "resume", "position": self.spec.cursor.position}
-            self._send([{**server_frame("ack", data), "ref": message.ref}])
+            self._send([self._wire.resume_ack(self.spec.cursor.position, message.ref)])
 
     def _within_log(self, since: int) -> int:
         """``since`` clamped to the log as it is: 0 up to its newest position.
@@ -167,11 +171,11 @@ class ParticipantSessionActor(DispatchedActor):
         held, self._held = self._held or [], None
         self._send(frame for recorded in held for frame in self._live_frames(recorded))
 
-    def _live_frames(self, recorded: Recorded) -> list[dict[str, Any]]:
+    def _live_frames(self, recorded: Recorded) -> list[Frame]:
         """Frames for an event not yet handled; nothing for one already seen."""
         if recorded.position <= self.spec.cursor.position:
             return []
-        frames = frames_for(self.listener, recorded)
+        frames = self._wire.frames_for(self.listener, recorded)
         self.spec.cursor.advance(recorded.position)
         self._speak(room_of(recorded.event), frames)
         return frames
@@ -198,7 +202,7 @@ class ParticipantSessionActor(DispatchedActor):
             self._speech_pieces[message.key].append(message.piece)
             self._flush_speech()
 
-    def _speak(self, room_id: UUID, frames: list[dict[str, Any]]) -> None:
+    def _speak(self, room_id: UUID, frames: list[Frame]) -> None:
         """Ask for the spoken form of translations this listener wants to hear."""
         synthesis = self.spec.speech
         preferences = self.listener.preferences
@@ -206,12 +210,12 @@ class ParticipantSessionActor(DispatchedActor):
             return
         me = self.actor_ref
         for frame in frames:
-            if not spoken_on_websocket(self.listener, frame):
+            spoken = self._wire.spoken(self.listener, frame)
+            if spoken is None:
                 continue
-            data = frame["data"]
             key = SpeechKey(
-                UUID(data["id"]),
-                data["targetLang"],
+                spoken.transcript_id,
+                spoken.language,
                 preferences.voice,
                 preference(preferences.tts_engine),
             )
@@ -222,7 +226,7 @@ class ParticipantSessionActor(DispatchedActor):
             synthesis.request(
                 room_id,
                 key,
-                data["translatedText"],
+                spoken.text,
                 lambda key, piece: _tell_quietly(me, SpeechArrived(key, piece)),
             )
 
@@ -231,7 +235,7 @@ class ParticipantSessionActor(DispatchedActor):
         while self._speech_queue:
             key = self._speech_queue[0]
             pieces = self._speech_pieces[key]
-            out = [_speech_frame(key, piece) for piece in pieces]
+            out = [self._wire.speech(key, piece) for piece in pieces]
             finished = bool(pieces) and isinstance(pieces[-1], SpeechEnd)
             pieces.clear()
             if out:
@@ -241,31 +245,10 @@ class ParticipantSessionActor(DispatchedActor):
             self._speech_queue.popleft()
             del self._speech_pieces[key]
 
-    def _send(self, frames: Iterable[dict[str, Any]]) -> None:
-        payloads = [Outgoing(orjson.dumps(frame)) for frame in frames]
+    def _send(self, frames: Iterable[Frame]) -> None:
+        payloads = self._wire.encode(frames)
         if payloads:
             self.spec.sink.push(payloads)
-
-
-def _speech_frame(key: SpeechKey, piece: SpeechPiece) -> Outgoing:
-    """The wire form of a piece of speech: a header, audio bytes, or the end."""
-    if isinstance(piece, bytes):
-        return Outgoing(piece, binary=True)
-    data: dict[str, Any] = {"id": str(key.transcript_id), "language": key.language}
-    if isinstance(piece, SpeechHeader):
-        name = "synthesized-speech"
-        data |= {
-            "sampleRate": piece.sample_rate,
-            "encoding": "LINEAR16",
-            "voice": piece.voice,
-            "engine": piece.engine,
-        }
-    else:
-        name = "synthesized-speech-end"
-        data["durationMs"] = piece.audio_ms
-        if piece.error_code:
-            data["errorCode"] = piece.error_code
-    return Outgoing(orjson.dumps(server_frame(name, data)))
 
 
 def _tell_quietly(ref: pykka.ActorRef[Any], message: object) -> None:

@@ -3,8 +3,9 @@
 A worker connects to ``ws://HOST:PORT/agent`` with ``Authorization: Bearer
 <agent token>`` (signed with ``VOICEMODE_AGENT_SECRET``, never a user's) and
 speaks :mod:`adapters.livekit_agent.wire`. Each connection is a thin shell
-around one :class:`~adapters.livekit_agent.direct.DirectControlPlane`, so a
-remote agent is told and records exactly what an in-process one would.
+around one :class:`~adapters.direct_control_plane.DirectControlPlane`, so a
+remote agent is told and records exactly what an in-process one would, and
+sends through a bounded :class:`~adapters.outbox.Outbox`.
 
 :class:`AttachedAgents` remembers which rooms have an agent attached right
 now, so that at most one serves a room and so that whoever re-dispatches
@@ -14,7 +15,6 @@ agents hears when a room lost its agent or a worker became ready.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -28,15 +28,16 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from actors.messages import Outgoing
 from actors.service import VoiceService
 from adapters.auth import Identity, TokenError, verify_agent_token
+from adapters.direct_control_plane import DirectControlPlane
 from adapters.livekit_agent.control import (
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
     SynthesisReport,
 )
-from adapters.livekit_agent.direct import DirectControlPlane
 from adapters.livekit_agent.wire import (
     Ack,
     Attach,
@@ -48,13 +49,13 @@ from adapters.livekit_agent.wire import (
     decode_client,
     encode_server,
 )
+from adapters.outbox import CLOSE_POLICY, Outbox
 from adapters.protocol import ProtocolError, Ref
 from adapters.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
 AGENT_PATH = "/agent"
-CLOSE_POLICY = 1008
 RELEASED = "released"
 WORKER_READY = "worker-ready"
 
@@ -193,17 +194,21 @@ class _AgentConnection:
         self.worker_id = identity.user_id
         self.number = number
         self.direct = DirectControlPlane(channel.service)
-        self.outbox: asyncio.Queue[bytes] = asyncio.Queue(self.settings.outbox_frames)
+        self.outbox = Outbox(
+            websocket,
+            self.settings.outbox_frames,
+            f"agent worker {self.worker_id} (#{number})",
+            self.settings.close_timeout_s,
+            "the agent does not read its frames fast enough",
+        )
         self.bucket = TokenBucket(self.settings.frames_per_s, self.settings.frame_burst)
         self.pumps: dict[str, asyncio.Task[None]] = {}
         self._last_rate_error = float("-inf")
-        self._dropped = False
-        self._closing: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Handle frames in order until the connection ends, then give its rooms up."""
         log.info("agent worker %s connected (#%d)", self.worker_id, self.number)
-        writer = asyncio.create_task(self._write())
+        writer = asyncio.create_task(self.outbox.write())
         try:
             async for message in self.websocket:
                 await self._receive(message)
@@ -220,7 +225,7 @@ class _AgentConnection:
     # inbound -----------------------------------------------------------------
 
     async def _receive(self, message: str | bytes) -> None:
-        if self._dropped:
+        if self.outbox.dropped:
             return
         if not self.bucket.take():
             self._rate_limited()
@@ -305,34 +310,7 @@ class _AgentConnection:
 
     def _send(self, message: ServerMessage, ref: Ref = None) -> None:
         """Queue a frame; a worker that lets the outbox fill up is dropped."""
-        if self._dropped:
-            return
-        try:
-            self.outbox.put_nowait(encode_server(message, ref))
-        except asyncio.QueueFull:
-            self._drop("slow_consumer", "the agent does not read its frames fast enough")
-
-    async def _write(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            while True:
-                payload = await self.outbox.get()
-                await self.websocket.send(payload, text=True)
-
-    def _drop(self, code: str, message: str) -> None:
-        """Close the connection with a reason; its rooms are released when it ends."""
-        self._dropped = True
-        log.warning("dropping agent worker %s (#%d): %s", self.worker_id, self.number, code)
-        self._closing = asyncio.create_task(self._close(f"{code}: {message}"))
-
-    async def _close(self, reason: str) -> None:
-        try:
-            await asyncio.wait_for(
-                self.websocket.close(CLOSE_POLICY, reason), self.settings.close_timeout_s
-            )
-        except (TimeoutError, ConnectionClosed):
-            pass
-        finally:
-            self.websocket.transport.abort()
+        self.outbox.put((Outgoing(encode_server(message, ref)),))
 
 
 def _unauthorized(connection: ServerConnection, code: str, message: str) -> Response:

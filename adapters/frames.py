@@ -1,5 +1,7 @@
-"""What each participant sees of each stored event (pure, no I/O).
+"""The WebSocket client wire format: every frame a client receives is built here.
 
+Pure, no I/O. What each participant sees of each stored event
+(:func:`frames_for`), the replies to commands, errors, captions and speech.
 Live delivery and resume use the same function, so a client that resumes
 receives exactly the frames it would have received had it stayed.
 
@@ -14,31 +16,39 @@ deciding it needs nothing but the event itself (resume can start anywhere).
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-from eventsourcing.domain import DomainEvent
+import orjson
 
+from actors.listener import FRAMED_EVENTS, Listener
+from actors.messages import Outgoing
+from actors.speech import SpeechHeader, SpeechKey, SpeechPiece
+from actors.wire import Caption, Frame, SpokenText
 from events.domain import Preferences, Room, TranslationProduced
 from events.store import Recorded
 
-Frame = dict[str, Any]
+if TYPE_CHECKING:
+    from actors.usecases import Joined, Left, VoiceEnded, VoiceReady
 
-
-@dataclass
-class Listener:
-    """Who a frame is for: the user, the language they hear, and how they hear it.
-
-    ``language`` follows the listener's own language changes; it decides
-    delivery only for transcripts recorded without an audience (older logs).
-    ``in_voice_session``: the user has an active voice session, so the room's
-    agent speaks their translations on LiveKit (see :func:`spoken_on_websocket`).
-    """
-
-    user_id: str
-    language: str
-    preferences: Preferences = field(default_factory=Preferences)
-    in_voice_session: bool = False
+__all__ = [
+    "CLIENT_FRAMES",
+    "FRAMED_EVENTS",
+    "ClientFrames",
+    "Frame",
+    "Listener",
+    "ack",
+    "error",
+    "frames_for",
+    "joined_room",
+    "left_room",
+    "reply",
+    "server_frame",
+    "spoken_on_websocket",
+    "voice_session_ended",
+    "voice_session_ready",
+]
 
 
 def server_frame(event: str, data: dict[str, Any], pos: int | None = None) -> Frame:
@@ -47,21 +57,6 @@ def server_frame(event: str, data: dict[str, Any], pos: int | None = None) -> Fr
     if pos is not None:
         frame["pos"] = pos
     return frame
-
-
-#: The only events :func:`frames_for` turns into frames or follows a listener
-#: by; every other event (syntheses, webhooks, speech starts, client errors)
-#: means nothing to a session, so live delivery does not even read it.
-FRAMED_EVENTS: tuple[type[DomainEvent], ...] = (
-    Room.ParticipantJoined,
-    Room.ParticipantLeft,
-    Room.VoiceSessionStarted,
-    Room.VoiceSessionEnded,
-    Room.LanguageChanged,
-    Room.PreferencesChanged,
-    Room.TranscriptRecognized,
-    TranslationProduced,
-)
 
 
 def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
@@ -281,3 +276,119 @@ def _translated_frame(
         },
         pos,
     )
+
+
+# Replies to a client's commands ----------------------------------------------
+
+
+def reply(event: str, data: dict[str, Any], ref: str | int | None) -> Frame:
+    """An answer to a command, echoing the client's ``ref``."""
+    frame = server_frame(event, data)
+    if ref is not None:
+        frame["ref"] = ref
+    return frame
+
+
+def error(code: str, message: str, ref: str | int | None = None) -> Frame:
+    """What was wrong with what the client sent (``ref``: the offending frame's)."""
+    return reply("error", {"code": code, "message": message}, ref)
+
+
+def ack(event: str, position: int, ref: str | int) -> Frame:
+    """A command was recorded; ``position`` is its last event's."""
+    return reply("ack", {"event": event, "position": position}, ref)
+
+
+def joined_room(joined: Joined, ref: str | int | None) -> Frame:
+    """The answer to ``join-room``."""
+    data = {
+        "roomId": joined.room_code,
+        "userId": joined.user_id,
+        "language": joined.language,
+        "position": joined.position,
+    }
+    return reply("joined-room", data, ref)
+
+
+def left_room(left: Left, ref: str | int | None) -> Frame:
+    """The answer to ``leave-room``."""
+    return reply("left-room", {"roomId": left.room_code}, ref)
+
+
+def voice_session_ready(ready: VoiceReady, ref: str | int | None) -> Frame:
+    """The answer to ``start-voice-session``: where and how to connect to LiveKit."""
+    data = {
+        "roomId": ready.room_code,
+        "liveKitToken": ready.token,
+        "liveKitUrl": ready.url,
+        "expiresAt": ready.expires_at.isoformat().replace("+00:00", "Z"),
+        "language": ready.language,
+        "position": ready.position,
+    }
+    return reply("voice-session-ready", data, ref)
+
+
+def voice_session_ended(ended: VoiceEnded, ref: str | int | None) -> Frame:
+    """The answer to ``stop-voice-session``."""
+    return reply(
+        "voice-session-ended", {"roomId": ended.room_code, "position": ended.position}, ref
+    )
+
+
+# What sessions send ---------------------------------------------------------
+
+
+class ClientFrames:
+    """:class:`~actors.wire.ClientWire` for WebSocket clients: what sessions send."""
+
+    frames_for = staticmethod(frames_for)
+    """See :func:`frames_for` (the function itself: no extra call per event)."""
+
+    def spoken(self, listener: Listener, frame: Frame) -> SpokenText | None:
+        """The translation the listener hears as ``synthesized-speech``, if any."""
+        if not spoken_on_websocket(listener, frame):
+            return None
+        data = frame["data"]
+        return SpokenText(UUID(data["id"]), data["targetLang"], data["translatedText"])
+
+    def encode(self, frames: Iterable[Frame]) -> list[Outgoing]:
+        """JSON text frames."""
+        return [Outgoing(orjson.dumps(frame)) for frame in frames]
+
+    def resume_ack(self, position: int, ref: str | int) -> Frame:
+        """``ack {event: "resume", position}``."""
+        return ack("resume", position, ref)
+
+    def speech(self, key: SpeechKey, piece: SpeechPiece) -> Outgoing:
+        """A header, audio bytes, or the end of one synthesis."""
+        if isinstance(piece, bytes):
+            return Outgoing(piece, binary=True)
+        data: dict[str, Any] = {"id": str(key.transcript_id), "language": key.language}
+        if isinstance(piece, SpeechHeader):
+            name = "synthesized-speech"
+            data |= {
+                "sampleRate": piece.sample_rate,
+                "encoding": "LINEAR16",
+                "voice": piece.voice,
+                "engine": piece.engine,
+            }
+        else:
+            name = "synthesized-speech-end"
+            data["durationMs"] = piece.audio_ms
+            if piece.error_code:
+                data["errorCode"] = piece.error_code
+        return Outgoing(orjson.dumps(server_frame(name, data)))
+
+    def caption(self, caption: Caption) -> Outgoing:
+        """``partial-speech``."""
+        data = {
+            "id": str(caption.utterance_id),
+            "text": caption.text,
+            "sourceLang": caption.language,
+            "speakerName": caption.speaker_name,
+        }
+        return Outgoing(orjson.dumps(server_frame("partial-speech", data)))
+
+
+CLIENT_FRAMES = ClientFrames()
+"""The one WebSocket client wire the shells hand the core."""

@@ -9,9 +9,9 @@ WebSocket's ``error`` frames, and ``GET /openapi.json`` describes every route
 
 Who may get a LiveKit token for a room: its creator (through this API) and
 the members of the voicemode room whose code is the room's name. Creators are
-remembered in this process until LiveKit reports the room finished; the
-voicemode room is read from the event store in a worker thread, never on the
-event loop.
+remembered in this process until LiveKit reports the room finished; who is a
+member of a voicemode room is the core's to say
+(:meth:`~actors.usecases.VoiceCore.is_member`).
 """
 
 from __future__ import annotations
@@ -264,6 +264,10 @@ class LiveKitHttpApi:
     record_webhook: RecordWebhook
 
     def __post_init__(self) -> None:
+        from actors.usecases import VoiceCore  # noqa: PLC0415
+        from adapters.frames import CLIENT_FRAMES  # noqa: PLC0415
+
+        self.core = VoiceCore(self.service, CLIENT_FRAMES)
         self.verifier = WebhookVerifier(self.livekit) if self.livekit is not None else None
         self.rooms: LiveKitRooms | None = None
         self.creators: dict[str, str] = {}
@@ -305,15 +309,11 @@ class LiveKitHttpApi:
         """Whether the user created the room here or is a member of the voicemode room."""
         if self.creators.get(room_name) == user_id:
             return True
-        loop = asyncio.get_running_loop()
-        room = await loop.run_in_executor(None, self.service.store.load_room, room_name)
-        return room is not None and user_id in room.members
+        return await self.core.is_member(room_name, user_id)
 
     async def health(self, _: web.Request) -> web.Response:
         """``GET /healthz``: alive, and how far the event log has come."""
-        loop = asyncio.get_running_loop()
-        position = await loop.run_in_executor(None, self.service.store.position)
-        return json_response({"status": "ok", "position": position})
+        return json_response({"status": "ok", "position": await self.core.position()})
 
     async def openapi(self, _: web.Request) -> web.Response:
         """``GET /openapi.json``."""
@@ -385,7 +385,7 @@ def build_http_app(
     """The aiohttp application of ``--http-port``.
 
     Args:
-        service: the running system; only its event store is read.
+        service: the running system, reached through its use cases.
         livekit: the LiveKit server and key pair, or None to serve without
             LiveKit (its routes then answer 503 ``livekit_not_configured``).
         secret: ``VOICEMODE_SECRET``, which signs the users' bearer tokens.

@@ -28,6 +28,8 @@ import jwt
 from google.protobuf.json_format import ParseError
 from livekit import api
 
+from actors.media import MediaUnavailableError
+
 DEFAULT_TTL_S = 3600
 MAX_TTL_S = 6 * 3600
 MIN_TTL_S = 60
@@ -45,7 +47,7 @@ class LiveKitConfigError(ValueError):
     """The LiveKit settings in the environment are incomplete or unsafe."""
 
 
-class LiveKitUnavailableError(RuntimeError):
+class LiveKitUnavailableError(MediaUnavailableError):
     """The LiveKit server could not be reached or refused a server API call."""
 
 

@@ -117,7 +117,7 @@ from voice import (
 from voice import stats as ms_stats
 
 from actors.service import ServiceSettings, SpeechStack, VoiceService
-from adapters.livekit_agent.direct import DirectControlPlane
+from adapters.direct_control_plane import DirectControlPlane
 from adapters.livekit_agent.speaking import track_name
 from adapters.livekit_agent.worker import build_agent_server
 from adapters.translation import engines as translation_engines

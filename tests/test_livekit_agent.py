@@ -29,6 +29,7 @@ from livekit.protocol.agent import Job
 
 from actors.messages import Accepted, JoinRoom, Outcome
 from actors.service import ServiceSettings, SpeechStack, VoiceService
+from adapters.direct_control_plane import DirectControlPlane
 from adapters.livekit_agent.agent import AgentSettings, VoiceAgent
 from adapters.livekit_agent.control import (
     ControlPlaneError,
@@ -37,7 +38,6 @@ from adapters.livekit_agent.control import (
     RoomMembers,
     TranslationToSpeak,
 )
-from adapters.livekit_agent.direct import DirectControlPlane
 from adapters.livekit_agent.worker import build_agent_server, room_code_of
 from adapters.translation.apertium import ApertiumTranslator
 from adapters.translation.identity import IdentityTranslator

@@ -22,9 +22,9 @@ from eventsourcing.domain import DomainEvent
 
 from actors.service import ServiceSettings, VoiceService
 from actors.speech import SpeechEnd, SpeechHeader, SpeechKey, SpeechPiece, SpeechSynthesis
+from adapters.direct_control_plane import DirectControlPlane
 from adapters.frames import Listener, frames_for, spoken_on_websocket
 from adapters.livekit_agent.control import RoomMembers, SynthesisReport
-from adapters.livekit_agent.direct import DirectControlPlane
 from adapters.translation.identity import IdentityTranslator
 from adapters.translation.registry import TranslationRegistry
 from adapters.tts.espeak import EspeakSynthesizer

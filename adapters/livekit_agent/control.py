@@ -4,7 +4,7 @@ A LiveKit agent never writes to the event store itself. It reports what
 people said (partial captions, final transcripts, what it synthesized) to
 voicemode, and voicemode tells it who listens in which language and what to
 say. :class:`ControlPlane` is that channel; it may be the actor system in the
-same process (:class:`~adapters.livekit_agent.direct.DirectControlPlane`) or
+same process (:class:`~adapters.direct_control_plane.DirectControlPlane`) or
 an authenticated connection to a voicemode server on another machine. Every
 message is a frozen dataclass, so both carry the same typed values.
 """
@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from adapters.stt.base import Transcript
 
 DEFAULT_AGENT_NAME = "voicemode"
 """The agent name workers register under and voicemode dispatches by."""
@@ -57,6 +60,28 @@ class FinalTranscript:
     duration_ms: int
     decode_ms: int
     fallbacks: tuple[str, ...]
+
+    @classmethod
+    def recognized(
+        cls,
+        room_code: str,
+        speaker_id: str,
+        utterance_id: UUID,
+        transcript: Transcript,
+        duration_ms: int,
+    ) -> FinalTranscript:
+        """What a speech pipeline recognized, whichever shell its speaker talks through."""
+        return cls(
+            room_code,
+            speaker_id,
+            utterance_id,
+            transcript.text,
+            transcript.language,
+            transcript.engine,
+            duration_ms,
+            transcript.decode_ms,
+            transcript.fallbacks,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Listening to one participant's microphone track with the room's speech pipeline.
 
-Each subscribed microphone track gets its own AgentPipelineActor, the same
+Each subscribed microphone track gets its own SpeechPipelineActor, the same
 actor a WebSocket speaker gets: LiveKit audio is just another way for
 encoded chunks to arrive. The track is read at the pipeline's own 16 kHz
 (LiveKit resamples for us), so the LINEAR16 decoder never resamples.
@@ -20,12 +20,12 @@ import pykka
 from livekit import rtc
 
 from actors.pipeline import (
-    AgentPipelineActor,
     AudioBudget,
     AudioChunk,
     EndAudio,
     PipelineSpec,
     SpeechEngines,
+    SpeechPipelineActor,
 )
 from adapters.audio import SAMPLE_RATE
 from adapters.livekit_agent.control import FinalTranscript, PartialTranscript
@@ -101,7 +101,7 @@ class TrackListener:
 
     def _open_pipeline(self) -> pykka.ActorRef[Any]:
         spec = PipelineSpec(self.language, "LINEAR16", SAMPLE_RATE, self._budget)
-        return AgentPipelineActor.start(spec, self.engines, self)
+        return SpeechPipelineActor.start(spec, self.engines, self)
 
     async def _read(self) -> None:
         async for event in self._stream:
@@ -150,16 +150,8 @@ class TrackListener:
 
     def _send_final(self, utterance: UUID, transcript: Transcript, duration_ms: int) -> None:
         self._report(
-            FinalTranscript(
-                self.room_code,
-                self.speaker_id,
-                utterance,
-                transcript.text,
-                transcript.language,
-                transcript.engine,
-                duration_ms,
-                transcript.decode_ms,
-                transcript.fallbacks,
+            FinalTranscript.recognized(
+                self.room_code, self.speaker_id, utterance, transcript, duration_ms
             )
         )
 
