@@ -2,7 +2,7 @@
 
 The OpenAI-compatible recognizer and synthesizer run the official ``openai``
 SDK, the Google recognizer its HTTP client, against servers from
-``tests.vendor_fakes`` that speak the vendors' documented wire formats. The
+``tests.support.vendor_fakes`` that speak the vendors' documented wire formats. The
 fallback tests put them in front of the real embedded engines (faster-whisper
 hearing espeak-ng speech, espeak-ng speaking).
 """
@@ -39,8 +39,8 @@ from adapters.tts import (
 from adapters.tts import UnsupportedLanguageError as UnsupportedSpeechLanguageError
 from adapters.tts.espeak import EspeakSynthesizer
 from adapters.tts.openai_compatible import OPENAI_VOICES, OpenAICompatibleSynthesizer
-from tests.speech import linear16, silence, to_float, word_error_rate
-from tests.vendor_fakes import (
+from tests.support.speech import linear16, silence, to_float, word_error_rate
+from tests.support.vendor_fakes import (
     OPENAI_PCM_RATE,
     FakeGoogle,
     FakeOpenAI,
