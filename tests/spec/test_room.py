@@ -147,7 +147,6 @@ def test_a_transcript_may_ask_for_its_own_mode() -> None:
     private = say(room, "alice", mode=TranscriptMode("fr"))
     assert (private.solo_target, private.targets, private.audience) == ("fr", ("fr",), ())
     room.start_speech("alice", "en", "de", "LINEAR16", 16000)
-    room.collect_events()
     public = say(room, "alice", mode=TranscriptMode(None))
     assert (public.solo_target, public.targets) == (None, ("es",))
     assert say(room, "alice").solo_target == "de", "without a mode: the speaker's"
@@ -217,7 +216,6 @@ def test_a_disconnection_ends_the_speech_session_and_its_solo_mode() -> None:
     room = room_of(("alice", "en"), ("bob", "es"))
     room.start_speech("alice", "en", "de", "LINEAR16", 16000)
     room.leave("alice", "disconnected")
-    room.collect_events()
     member = room.members["alice"]
     assert (member.speaking, member.solo_target) == (False, None)
 
@@ -257,7 +255,6 @@ def test_a_voice_session_is_recorded_once() -> None:
 def test_a_solo_voice_session_keeps_its_mode_until_it_stops() -> None:
     room = room_of(("alice", "en"), ("bob", "es"))
     room.start_voice("alice", "en", "de", "lk-r1")
-    room.collect_events()
     assert say(room, "alice").targets == ("de",)
     room.end_voice("alice", "stopped")
     assert recorded(room) == [("VoiceSessionEnded", "alice")]
@@ -268,10 +265,8 @@ def test_a_speech_session_inside_a_voice_session_returns_to_its_mode() -> None:
     room = room_of(("alice", "en"), ("bob", "es"))
     room.start_voice("alice", "en", "de", "lk-r1")
     room.start_speech("alice", "en", None, "LINEAR16", 16000)
-    room.collect_events()
     assert say(room, "alice").solo_target is None, "the speech session's own mode"
     room.end_speech("alice")
-    room.collect_events()
     assert say(room, "alice").solo_target == "de", "back to the voice session's"
 
 
@@ -280,7 +275,6 @@ def test_stopping_a_voice_session_while_speaking_keeps_the_speech_sessions_mode(
     room.start_voice("alice", "en", None, "lk-r1")
     room.start_speech("alice", "en", "fr", "LINEAR16", 16000)
     room.end_voice("alice", "stopped")
-    room.collect_events()
     assert say(room, "alice").solo_target == "fr"
 
 
