@@ -293,9 +293,7 @@ def test_facts_that_mean_nothing_to_a_listener_make_no_frame() -> None:
     assert unframed == {Room.SpeechStarted, Room.SpeechEnded, Room.ClientErrorReported}
 
 
-def test_the_speaker_gets_their_transcript_and_a_same_language_listener_the_original_at_once() -> (
-    None
-):
+def test_speaker_gets_the_transcript_same_language_listeners_the_original_at_once() -> None:
     """No engine is needed for a listener of the speaker's language: the original comes with it."""
     log = Log()
     joined(log, ("alice", "en"), ("bob", "es"), ("erin", "en"))
