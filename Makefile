@@ -1,5 +1,6 @@
-# The two commands of the README: `make serve` and `make test`.
-.PHONY: setup serve test lint bench
+# The two commands of the README: `make serve` and `make test`; `make spec` runs the
+# specification tests alone (no server, a few seconds).
+.PHONY: setup serve test spec lint bench
 
 setup:
 	@./scripts/setup.sh
@@ -19,6 +20,9 @@ lint: setup
 
 test: lint
 	.venv/bin/pytest -q $(ARGS)
+
+spec: setup
+	.venv/bin/pytest -q tests/spec $(ARGS)
 
 bench: setup
 	.venv/bin/python bench/run_all.py

@@ -3,7 +3,7 @@
 What runs where:
 
 * One LiveKit server for the whole bench (``.tools/bin/livekit-server`` v1.13.5 with the
-  project's ``livekit.yaml`` on free loopback ports, ``tests.livekit_server``), logging at
+  project's ``livekit.yaml`` on free loopback ports, ``tests.support.livekit_server``), logging at
   ``warn`` and without webhooks (nobody receives them here). Its ``agents.target_load`` (see
   ``livekit.yaml``) lets the lone worker take every room on a busy machine.
 * voicemode in a child process, a fresh one per run: a ``VoiceService`` on a new SQLite store
@@ -17,11 +17,11 @@ What runs where:
   registered. A process of its own, so its CPU (with its Apertium and espeak-ng children) is
   the agent's alone, and the agent never shares an event loop with the load generator.
 * The people, in this process: livekit.rtc clients (LiveKit's Rust SDK). A speaker
-  (``tests.rtc_people.Speaker``) publishes espeak-ng English on a 16 kHz microphone track,
+  (``tests.support.rtc_people.Speaker``) publishes espeak-ng English on a 16 kHz microphone track,
   pushed in 20 ms frames in real time: each frame when its last sample is due, as a
   microphone delivers it. A listener subscribes to its language's ``tts-<lang>`` track only
   and notes when the audio it receives is loud (a 10 ms piece peaking above
-  ``tests.rtc_people.LOUD``; it reads 50 ms frames, see :meth:`Ear._listen`).
+  ``tests.support.rtc_people.LOUD``; it reads 50 ms frames, see :meth:`Ear._listen`).
 
 Rooms open one after the other, as they would: the room's people connect, the room is
 dispatched explicitly (``CreateAgentDispatchRequest``), and the next room opens once the
@@ -126,9 +126,9 @@ from adapters.vad import SegmenterConfig
 from events.domain import Room, SpeechSynthesized, TranslationProduced
 from events.store import EventStore
 from runtime import build_speech
-from tests.livekit_server import LiveKitServer
-from tests.rtc_people import FRAME_MS, LOUD, MIC_RATE, Speaker, token
-from tests.speech import to_float, trimmed, word_error_rate
+from tests.support.livekit_server import LiveKitServer
+from tests.support.rtc_people import FRAME_MS, LOUD, MIC_RATE, Speaker, token
+from tests.support.speech import to_float, trimmed, word_error_rate
 from tests.test_livekit_agent import join
 
 SPEAKER_LANG = "en"

@@ -76,8 +76,8 @@ from common import Row, heading, machine_note, num, percentile
 from delivery import proc_status
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.service import ServedInstance
-from tests.speech import normalize_words, silence, trimmed, word_error_rate
+from tests.support.service import ServedInstance
+from tests.support.speech import normalize_words, silence, trimmed, word_error_rate
 
 RATE = 16000
 BYTES_PER_SAMPLE = 2

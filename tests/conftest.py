@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service import ServedInstance
+from tests.support.service import ServedInstance
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from adapters.auth import issue_token
-from tests.service import Client, ServedInstance
+from tests.support.service import Client, ServedInstance
 
 
 async def member(served: ServedInstance, user: str = "alice", lang: str = "en") -> Client:

@@ -21,7 +21,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.service import ROOT
+from tests.support.service import ROOT
 
 BENCH = ROOT / "bench"
 NUMBER = r"[\d,.]+"

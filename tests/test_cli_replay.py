@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from events.timeline import EVENT_TYPES
-from tests.service import ROOT, Client, ServedInstance
+from tests.support.service import ROOT, Client, ServedInstance
 
 R1_EVENTS = [
     ("RoomOpened", ""),

@@ -16,7 +16,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from tests.service import ROOT, Client, ServedInstance, free_port
+from tests.support.service import ROOT, Client, ServedInstance, free_port
 
 
 @pytest.fixture

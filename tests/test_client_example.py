@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from tests.service import ROOT, Client, ServedInstance
+from tests.support.service import ROOT, Client, ServedInstance
 
 EXAMPLE = ROOT / "examples" / "client.py"
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.service import Client, ServedInstance
-from tests.vendor_fakes import FakeOpenAI, RecordedRequest, Response
+from tests.support.service import Client, ServedInstance
+from tests.support.vendor_fakes import FakeOpenAI, RecordedRequest, Response
 
 KEY = "sk-test-delivery-0123456789"
 _TARGET = re.compile(r"code '(\w+)'\. Reply")

@@ -15,7 +15,7 @@ import pytest
 
 from events.domain import Room, TranslationProduced
 from events.store import EventStore
-from tests.service import Client, ServedInstance
+from tests.support.service import Client, ServedInstance
 
 PROJECTION = "translation-fanout"
 LISTENERS = {"bob": "es", "carol": "fr", "dan": "en", "erin": "es", "frank": "es"}

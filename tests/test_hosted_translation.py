@@ -1,7 +1,7 @@
 """Hosted translation engines with their real clients, against local vendor fakes.
 
 The OpenAI-compatible engine runs the official ``openai`` SDK and the Google
-engine its HTTP client, both against servers from ``tests.vendor_fakes`` that
+engine its HTTP client, both against servers from ``tests.support.vendor_fakes`` that
 speak the vendors' documented wire formats. Also checked here: the fakes'
 audio endpoints, prepared for the hosted STT and TTS adapters, against the
 same clients.
@@ -31,7 +31,7 @@ from adapters.translation.base import (
 from adapters.translation.google import GoogleTranslator
 from adapters.translation.openai_compatible import OpenAICompatibleTranslator
 from adapters.translation.registry import TranslationRegistry
-from tests.vendor_fakes import (
+from tests.support.vendor_fakes import (
     OPENAI_PCM_RATE,
     FakeGoogle,
     FakeOpenAI,

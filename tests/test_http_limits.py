@@ -19,7 +19,7 @@ from adapters.http_limits import (
     HttpLimits,
     LimitedTCPSite,
 )
-from tests.service import ServedInstance, free_port
+from tests.support.service import ServedInstance, free_port
 
 
 @pytest.fixture(scope="module")

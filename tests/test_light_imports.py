@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.service import ROOT
+from tests.support.service import ROOT
 
 ENGINES = (
     "ctranslate2",  # faster-whisper's runtime

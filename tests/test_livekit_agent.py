@@ -45,9 +45,9 @@ from adapters.translation.registry import TranslationRegistry
 from events.domain import Room, SpeechSynthesized, TranslationProduced
 from events.store import EventStore
 from runtime import build_speech
-from tests.livekit_server import LiveKitServer, livekit_server
-from tests.rtc_people import MIC_RATE, Listener, Speaker, eventually, token
-from tests.speech import word_error_rate
+from tests.support.livekit_server import LiveKitServer, livekit_server
+from tests.support.rtc_people import MIC_RATE, Listener, Speaker, eventually, token
+from tests.support.speech import word_error_rate
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
 

@@ -2,7 +2,7 @@
 
 The HTTP app is served in this process on the port the LiveKit server sends
 its webhooks to; the voicemode side is a real VoiceService with its WebSocket
-gateway (tests/inprocess.py), so room membership is real too. LiveKit
+gateway (tests/support/inprocess.py), so room membership is real too. LiveKit
 clients are livekit.rtc rooms (LiveKit's Rust SDK): a token "works" only if
 the server lets that client in.
 """
@@ -31,9 +31,9 @@ from adapters.auth import issue_token
 from adapters.errors import HTTP_ERRORS
 from adapters.http_api import build_http_app
 from adapters.livekit_api import LiveKitSettings, LiveKitWebhook
-from tests.inprocess import InProcessService
-from tests.livekit_server import LiveKitServer, livekit_server
-from tests.service import Client
+from tests.support.inprocess import InProcessService
+from tests.support.livekit_server import LiveKitServer, livekit_server
+from tests.support.service import Client
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
 
@@ -576,7 +576,7 @@ def test_the_openapi_document_describes_every_route(
 def test_the_fixture_fails_clearly_without_the_binary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tests.livekit_server as module  # noqa: PLC0415
+    import tests.support.livekit_server as module  # noqa: PLC0415
 
     monkeypatch.setattr(module, "BINARY", tmp_path / "missing" / "livekit-server")
     with pytest.raises(pytest.fail.Exception, match=r"install-livekit\.sh"):

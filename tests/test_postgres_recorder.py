@@ -20,7 +20,7 @@ from eventsourcing.tests import persistence as library_tests
 from psycopg import sql
 
 from events.postgres import is_postgres_url, postgres_environment
-from tests.postgres_server import postgres_url  # noqa: F401  (the fixture)
+from tests.support.postgres_server import postgres_url  # noqa: F401  (the fixture)
 
 
 @pytest.fixture(scope="class")

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
-from tests.postgres_server import postgres_url  # noqa: F401  (the fixture)
-from tests.service import ROOT, Client, ServedInstance
+from tests.support.postgres_server import postgres_url  # noqa: F401  (the fixture)
+from tests.support.service import ROOT, Client, ServedInstance
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.service import Client, ServedInstance
+from tests.support.service import Client, ServedInstance
 
 SENTENCES = [
     "The house is big.",

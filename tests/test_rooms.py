@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.service import Client, ServedInstance
+from tests.support.service import Client, ServedInstance
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service import ServedInstance
+from tests.support.service import ServedInstance
 
 
 def test_second_server_on_the_same_store_refuses_to_start(tmp_path: Path) -> None:

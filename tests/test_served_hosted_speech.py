@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.service import Client, ServedInstance
-from tests.speech import linear16, silence
-from tests.vendor_fakes import FakeOpenAI, VendorError
+from tests.support.service import Client, ServedInstance
+from tests.support.speech import linear16, silence
+from tests.support.vendor_fakes import FakeOpenAI, VendorError
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.service import Client, ServedInstance
-from tests.vendor_fakes import FakeOpenAI, VendorError
+from tests.support.service import Client, ServedInstance
+from tests.support.vendor_fakes import FakeOpenAI, VendorError
 
 KEY = "sk-test-served-0123456789"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.livekit_server import LiveKitServer, livekit_server
-from tests.service import ServedInstance
+from tests.support.livekit_server import LiveKitServer, livekit_server
+from tests.support.service import ServedInstance
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
 

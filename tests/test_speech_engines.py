@@ -56,7 +56,7 @@ from adapters.vad import (
 )
 from adapters.vad.silero import SileroDetector
 from adapters.vad.webrtc import WebRtcDetector
-from tests.speech import (
+from tests.support.speech import (
     PipelineRun,
     linear16,
     opus_chunks,

@@ -37,7 +37,7 @@ from adapters.tts.espeak import EspeakSynthesizer
 from adapters.tts.registry import SynthesizerRegistry
 from events.domain import SpeechSynthesized, room_id_for
 from events.store import EventStore
-from tests.service import Client, ServedInstance
+from tests.support.service import Client, ServedInstance
 
 SENTENCE = (
     "Let us start with the numbers for the northern region, then move on to the "

@@ -27,7 +27,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from events.writer import RefusalLog
-from tests.service import ROOT, Client, ServedInstance, free_port, stop_process
+from tests.support.service import ROOT, Client, ServedInstance, free_port, stop_process
 
 PATIENCE_S = 30
 """A failed start exits well within this (most in about a second)."""

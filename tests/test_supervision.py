@@ -11,8 +11,8 @@ import pytest
 
 import adapters.frames
 import events.domain
-from tests.inprocess import InProcessService
-from tests.service import Client
+from tests.support.inprocess import InProcessService
+from tests.support.service import Client
 
 
 @pytest.fixture

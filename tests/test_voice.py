@@ -33,8 +33,8 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.service import Client, ServedInstance
-from tests.speech import (
+from tests.support.service import Client, ServedInstance
+from tests.support.speech import (
     linear16,
     opus_stream,
     silence,

@@ -25,11 +25,11 @@ from livekit import api, rtc
 
 from adapters.auth import issue_token
 from adapters.protocol import COMMAND_EVENTS
-from tests.agent_worker import AgentWorker
-from tests.livekit_server import LiveKitServer, livekit_server
-from tests.rtc_people import Listener, Speaker, eventually
-from tests.service import ROOT, Client, ServedInstance, free_port
-from tests.speech import word_error_rate
+from tests.support.agent_worker import AgentWorker
+from tests.support.livekit_server import LiveKitServer, livekit_server
+from tests.support.rtc_people import Listener, Speaker, eventually
+from tests.support.service import ROOT, Client, ServedInstance, free_port
+from tests.support.speech import word_error_rate
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
 

@@ -22,7 +22,7 @@ from adapters.translation.registry import TranslationRegistry
 from events.domain import LanguagePair, Preferences, Room
 from events.store import EventStore
 from events.writer import GroupCommitWriter
-from tests.service import Client, ServedInstance
+from tests.support.service import Client, ServedInstance
 
 GRACE = timedelta(minutes=15)
 

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; livekit-agents depends on it
 
-from tests.service import ROOT, free_port
+from tests.support.service import ROOT, free_port
 
 BINARY = ROOT / ".tools" / "bin" / "livekit-server"
 CONFIG = ROOT / "livekit.yaml"

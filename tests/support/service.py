@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from adapters.auth import issue_token
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _listening(port: int) -> bool:

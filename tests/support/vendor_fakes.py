@@ -51,7 +51,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from tests.service import free_port
+from tests.support.service import free_port
 
 #: Sample rate of OpenAI's ``pcm`` speech output (16-bit signed little-endian mono).
 OPENAI_PCM_RATE = 24000

@@ -1,48 +1,35 @@
-"""Hosted speech engines with their real clients, against local vendor fakes.
+"""The OpenAI-compatible speech engines (OpenAI, xAI Grok, self-hosted) with the ``openai`` SDK.
 
-The OpenAI-compatible recognizer and synthesizer run the official ``openai``
-SDK, the Google recognizer its HTTP client, against servers from
-``tests.vendor_fakes`` that speak the vendors' documented wire formats. The
-fallback tests put them in front of the real embedded engines (faster-whisper
-hearing espeak-ng speech, espeak-ng speaking).
+The recognizer and synthesizer run the official SDK against a local fake
+(``tests.support.vendor_fakes.FakeOpenAI``) that speaks the documented wire format:
+what is uploaded, how vendor errors map to stable codes, time limits, and the
+settings read from the environment.
 """
 
 from __future__ import annotations
 
-import base64
 import io
-import logging
 import time
 import wave
-from collections.abc import Iterator, Mapping
-from typing import Any
 
 import numpy as np
 import pytest
 
 from adapters.hosted import OPENAI_BASE_URL, XAI_BASE_URL
-from adapters.stt import (
-    RecognitionError,
-    RecognitionTimeoutError,
-    RecognizerRegistry,
-    UnsupportedLanguageError,
-)
-from adapters.stt.google import GoogleRecognizer
+from adapters.stt import RecognitionTimeoutError, UnsupportedLanguageError
 from adapters.stt.openai_compatible import OpenAICompatibleRecognizer
-from adapters.stt.whisper import FasterWhisperRecognizer
-from adapters.tts import (
-    SynthesisError,
-    SynthesisTimeoutError,
-    SynthesizerRegistry,
-    UnknownVoiceError,
-)
+from adapters.tts import SynthesisError, SynthesisTimeoutError, UnknownVoiceError
 from adapters.tts import UnsupportedLanguageError as UnsupportedSpeechLanguageError
-from adapters.tts.espeak import EspeakSynthesizer
 from adapters.tts.openai_compatible import OPENAI_VOICES, OpenAICompatibleSynthesizer
-from tests.speech import linear16, silence, to_float, word_error_rate
-from tests.vendor_fakes import (
+from tests.support.hosted_speech import (
+    OPENAI_KEY,
+    SENTENCE,
+    int16,
+    recognition_failure,
+    synthesis_failure,
+)
+from tests.support.vendor_fakes import (
     OPENAI_PCM_RATE,
-    FakeGoogle,
     FakeOpenAI,
     Hang,
     RawReply,
@@ -53,87 +40,7 @@ from tests.vendor_fakes import (
     tone_pcm,
 )
 
-OPENAI_KEY = "sk-proj-TESTKEY-openai-speech-0123456789"
-GOOGLE_KEY = "AIzaTESTKEY-google-speech-0123456789"
-SENTENCE = "Please send me the report before the meeting on Friday."
-WER_LIMIT = 0.25  # as in test_speech_engines: tiny.en hearing espeak-ng
-
-
-@pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    """A spoken sentence as the engines get it: 16 kHz float32."""
-    return to_float(silence(0.2) + linear16(SENTENCE) + silence(0.1))
-
-
-@pytest.fixture(scope="module")
-def whisper() -> Iterator[FasterWhisperRecognizer]:
-    engine = FasterWhisperRecognizer()
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(OPENAI_KEY, models={"whisper-test", "tts-test"}) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_google() -> Iterator[FakeGoogle]:
-    with FakeGoogle(GOOGLE_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def openai_stt(fake_openai: FakeOpenAI) -> Iterator[OpenAICompatibleRecognizer]:
-    engine = OpenAICompatibleRecognizer(
-        api_key=OPENAI_KEY, model="whisper-test", base_url=fake_openai.base_url, timeout_s=2.0
-    )
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
-def google_stt(fake_google: FakeGoogle) -> Iterator[GoogleRecognizer]:
-    engine = GoogleRecognizer(api_key=GOOGLE_KEY, base_url=fake_google.base_url, timeout_s=2.0)
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
-def openai_tts(fake_openai: FakeOpenAI) -> Iterator[OpenAICompatibleSynthesizer]:
-    engine = OpenAICompatibleSynthesizer(
-        api_key=OPENAI_KEY, model="tts-test", base_url=fake_openai.base_url, timeout_s=2.0
-    )
-    yield engine
-    engine.close()
-
-
-def int16(audio: np.ndarray) -> np.ndarray:
-    """The float32 engine input as the 16-bit samples it came from."""
-    return np.round(audio * 32768).astype(np.int32)
-
-
-def rms(pcm: bytes) -> float:
-    return float(np.sqrt(np.mean(to_float(pcm) ** 2)))
-
-
-def recognition_failure(
-    engine: OpenAICompatibleRecognizer | GoogleRecognizer, audio: np.ndarray
-) -> RecognitionError:
-    with pytest.raises(RecognitionError) as caught:
-        engine.transcribe(audio, "en")
-    return caught.value
-
-
-def synthesis_failure(engine: OpenAICompatibleSynthesizer) -> SynthesisError:
-    """The error advancing a synthesis raises."""
-    with pytest.raises(SynthesisError) as caught:
-        b"".join(engine.synthesize("Good morning", "en"))
-    return caught.value
-
-
-# ----------------------------------------------------------------- OpenAI-compatible STT
+pytest_plugins = ("tests.support.hosted_speech_fixtures",)  # the fixtures, shared by name
 
 
 def test_openai_stt_uploads_the_utterance_as_16_khz_wav(
@@ -295,145 +202,6 @@ def test_openai_stt_ignores_the_sdk_s_own_environment(
     assert not any("canary" in value for value in request.headers.values())
 
 
-# ----------------------------------------------------------------- Google STT
-
-
-def test_google_stt_sends_linear16_with_a_bcp47_language(
-    fake_google: FakeGoogle, google_stt: GoogleRecognizer, speech: np.ndarray
-) -> None:
-    heard: list[tuple[bytes, Mapping[str, Any]]] = []
-
-    def recognize(audio: bytes, config: Mapping[str, Any]) -> list[tuple[str, float]]:
-        heard.append((audio, config))
-        return [(SENTENCE, 0.93), ("Please send me the reports", 0.41)]
-
-    fake_google.recognize = recognize
-
-    assert google_stt.transcribe(speech, "en") == SENTENCE
-
-    [(pcm, config)] = heard
-    assert config == {
-        "encoding": "LINEAR16",
-        "sampleRateHertz": 16000,
-        "languageCode": "en-US",
-        "enableAutomaticPunctuation": True,
-    }
-    samples = np.frombuffer(pcm, dtype="<i2")
-    assert len(samples) == len(speech)  # 16 kHz: the utterance's duration, exactly
-    assert np.abs(samples.astype(np.int32) - int16(speech)).max() <= 1
-    [request] = fake_google.requests
-    assert (request.method, request.path) == ("POST", "/v1/speech:recognize")
-    assert base64.b64decode(request.json()["audio"]["content"]) == pcm
-    # Only in the documented header: never in the URL, where request logs would keep it.
-    assert fake_google.key_locations(GOOGLE_KEY) == {"header:x-goog-api-key"}
-
-
-def test_google_stt_joins_results_and_reads_no_speech(
-    fake_google: FakeGoogle, google_stt: GoogleRecognizer, speech: np.ndarray
-) -> None:
-    fake_google.script(
-        RawReply(
-            b'{"results": [{"alternatives": [{"transcript": "Please send me the report"}]},'
-            b' {"alternatives": [{}]},'
-            b' {"alternatives": [{"transcript": " before Friday."}, {"transcript": "x"}]}]}'
-        ),
-        RawReply(b'{"totalBilledTime": "3s"}'),
-    )
-
-    assert google_stt.transcribe(speech, "en") == "Please send me the report before Friday."
-    assert google_stt.transcribe(speech, "en") == ""
-
-
-def test_google_stt_languages_model_and_empty_audio(
-    fake_google: FakeGoogle, speech: np.ndarray
-) -> None:
-    engine = GoogleRecognizer(
-        api_key=GOOGLE_KEY, base_url=fake_google.base_url, model="latest_short"
-    )
-    try:
-        assert engine.supports("es") and engine.supports("he") and not engine.supports("ii")
-        with pytest.raises(UnsupportedLanguageError):
-            engine.transcribe(speech, "ii")
-        assert engine.transcribe(np.zeros(0, dtype=np.float32), "es") == ""
-        assert fake_google.requests == []
-        engine.transcribe(speech, "es")
-    finally:
-        engine.close()
-    config = fake_google.requests[0].json()["config"]
-    assert (config["languageCode"], config["model"]) == ("es-ES", "latest_short")
-
-
-@pytest.mark.parametrize(
-    ("reply", "code"),
-    [
-        (VendorError(401), "engine_auth_failed"),
-        (VendorError(403), "engine_auth_failed"),
-        (VendorError(429, retry_after=30), "engine_rate_limited"),
-        (VendorError(500), "engine_unavailable"),
-        (VendorError(503), "engine_unavailable"),
-        (VendorError(400, "Invalid recognition 'config'"), "recognition_failed"),
-        (RawReply(b"{not json"), "recognition_failed"),
-        (RawReply(b'{"results": "none"}'), "recognition_failed"),
-        (RawReply(b'{"results": [{"alternatives": [{"transcript": 7}]}]}'), "recognition_failed"),
-        (RawReply(b"<html>proxy error</html>", 502, "text/html"), "engine_unavailable"),
-    ],
-)
-def test_google_stt_errors_map_to_codes(
-    fake_google: FakeGoogle,
-    google_stt: GoogleRecognizer,
-    speech: np.ndarray,
-    reply: Scripted,
-    code: str,
-) -> None:
-    fake_google.script(reply)
-
-    error = recognition_failure(google_stt, speech)
-
-    assert error.code == code
-    assert len(fake_google.requests) == 1
-    if code == "engine_rate_limited":
-        assert "retry after 30 s" in str(error)
-
-
-def test_google_stt_invalid_key_is_an_auth_failure(
-    fake_google: FakeGoogle, speech: np.ndarray
-) -> None:
-    """Google answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID."""
-    engine = GoogleRecognizer(api_key="AIza-wrong-key", base_url=fake_google.base_url)
-    try:
-        error = recognition_failure(engine, speech)
-    finally:
-        engine.close()
-    assert error.code == "engine_auth_failed"
-    assert "AIza-wrong-key" not in str(error)
-
-
-def test_google_stt_timeout_within_the_configured_time(
-    fake_google: FakeGoogle, speech: np.ndarray
-) -> None:
-    engine = GoogleRecognizer(api_key=GOOGLE_KEY, base_url=fake_google.base_url, timeout_s=0.5)
-    fake_google.script(Hang())
-    started = time.monotonic()
-    try:
-        with pytest.raises(RecognitionTimeoutError):
-            engine.transcribe(speech, "en")
-    finally:
-        engine.close()
-    assert 0.4 <= time.monotonic() - started < 2.0
-
-
-def test_google_stt_unreachable_server_is_unavailable(speech: np.ndarray) -> None:
-    engine = GoogleRecognizer(api_key=GOOGLE_KEY, base_url=closed_port_url())
-    try:
-        error = recognition_failure(engine, speech)
-    finally:
-        engine.close()
-    assert error.code == "engine_unavailable"
-
-
-# ----------------------------------------------------------------- OpenAI-compatible TTS
-
-
 def test_openai_tts_streams_24_khz_pcm(
     fake_openai: FakeOpenAI, openai_tts: OpenAICompatibleSynthesizer
 ) -> None:
@@ -588,165 +356,6 @@ def test_openai_tts_unreachable_server_is_unavailable() -> None:
     assert error.code == "engine_unavailable"
 
 
-# ----------------------------------------------------------------- registries
-
-
-def test_stt_registry_falls_back_from_hosted_engines_to_faster_whisper(
-    fake_openai: FakeOpenAI,
-    fake_google: FakeGoogle,
-    openai_stt: OpenAICompatibleRecognizer,
-    whisper: FasterWhisperRecognizer,
-    speech: np.ndarray,
-) -> None:
-    google = GoogleRecognizer(api_key="AIza-wrong-key", base_url=fake_google.base_url)
-    fake_openai.script(VendorError(503))
-    registry = RecognizerRegistry([google, openai_stt, whisper], timeout_s=5.0)
-    try:
-        result = registry.transcribe(speech, "en")
-    finally:
-        google.close()
-
-    assert result.engine == "faster-whisper"
-    assert result.fallbacks == ("google:engine_auth_failed", "openai:engine_unavailable")
-    assert result.error_code is None
-    assert word_error_rate(SENTENCE, result.text) <= WER_LIMIT
-
-
-def test_stt_registry_time_limit_moves_on_from_a_hanging_hosted_engine(
-    fake_openai: FakeOpenAI,
-    openai_stt: OpenAICompatibleRecognizer,
-    whisper: FasterWhisperRecognizer,
-    speech: np.ndarray,
-) -> None:
-    fake_openai.script(Hang())
-    registry = RecognizerRegistry([openai_stt, whisper], timeout_s=0.5)
-
-    result = registry.transcribe(speech, "en")
-
-    assert result.engine == "faster-whisper"
-    assert result.fallbacks == ("openai:recognition_timeout",)
-    assert result.decode_ms < 2000
-    assert word_error_rate(SENTENCE, result.text) <= WER_LIMIT
-
-
-def test_stt_registry_uses_a_preferred_hosted_engine(
-    fake_google: FakeGoogle,
-    google_stt: GoogleRecognizer,
-    whisper: FasterWhisperRecognizer,
-    speech: np.ndarray,
-) -> None:
-    fake_google.recognize = lambda audio, config: [("Google heard it", 0.9)]
-    registry = RecognizerRegistry([whisper, google_stt])
-
-    result = registry.transcribe(speech, "en", preference=["google"])
-
-    assert (result.text, result.engine, result.fallbacks) == ("Google heard it", "google", ())
-    # A language only the hosted engine knows goes to it without a failure on the way.
-    spanish = registry.transcribe(speech, "es")
-    assert (spanish.engine, spanish.fallbacks) == ("google", ())
-
-
-@pytest.mark.parametrize(
-    ("reply", "code"),
-    [(VendorError(500), "engine_unavailable"), (Hang(), "synthesis_timeout")],
-)
-def test_tts_registry_falls_back_from_openai_to_espeak(
-    fake_openai: FakeOpenAI,
-    openai_tts: OpenAICompatibleSynthesizer,
-    reply: Scripted,
-    code: str,
-) -> None:
-    fake_openai.script(reply)
-    registry = SynthesizerRegistry([openai_tts, EspeakSynthesizer()], timeout_s=0.5)
-
-    synthesis = registry.synthesize("Good morning everyone.", "en")
-    pcm = b"".join(synthesis.chunks)
-
-    assert (synthesis.engine, synthesis.sample_rate) == ("espeak-ng", 22050)
-    assert synthesis.fallbacks == (f"openai:{code}",)
-    assert synthesis.first_chunk_ms < 1500
-    assert rms(pcm) > 0.02
-
-
-def test_tts_registry_voice_picks_the_engine(
-    fake_openai: FakeOpenAI, openai_tts: OpenAICompatibleSynthesizer
-) -> None:
-    registry = SynthesizerRegistry([openai_tts, EspeakSynthesizer()])
-
-    hosted = registry.synthesize("Good morning.", "en", voice="nova")
-    assert (hosted.engine, hosted.voice, hosted.sample_rate) == ("openai", "nova", 24000)
-    assert b"".join(hosted.chunks) == tone_pcm("Good morning.")
-
-    embedded = registry.synthesize("Good morning.", "en", voice="en-us")
-    assert (embedded.engine, embedded.fallbacks) == ("espeak-ng", ("openai:unknown_voice",))
-    assert rms(b"".join(embedded.chunks)) > 0.02
-    assert len(fake_openai.requests) == 1
-
-
-def test_api_keys_never_reach_logs_errors_or_reprs(
-    fake_openai: FakeOpenAI,
-    fake_google: FakeGoogle,
-    openai_stt: OpenAICompatibleRecognizer,
-    google_stt: GoogleRecognizer,
-    openai_tts: OpenAICompatibleSynthesizer,
-    speech: np.ndarray,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    recognizers = RecognizerRegistry([openai_stt, google_stt])
-    fake_openai.script(VendorError(401), VendorError(500, f"echo {OPENAI_KEY}"))
-    fake_google.script(VendorError(429), VendorError(500, f"echo key={GOOGLE_KEY}"))
-
-    transcripts = [recognizers.transcribe(speech, "en") for _ in range(3)]
-    synthesizers = SynthesizerRegistry([openai_tts])
-    fake_openai.script(VendorError(401), VendorError(503, f"Bearer {OPENAI_KEY}"))
-    syntheses = [synthesizers.synthesize("Good morning.", "en") for _ in range(2)]
-    fake_openai.script(VendorError(500, f"echo {OPENAI_KEY}"))
-    error = synthesis_failure(openai_tts)
-
-    assert [t.fallbacks for t in transcripts] == [
-        ("openai:engine_auth_failed", "google:engine_rate_limited"),
-        ("openai:engine_unavailable", "google:engine_unavailable"),
-        (),
-    ]
-    assert [s.fallbacks for s in syntheses] == [
-        ("openai:engine_auth_failed",),
-        ("openai:engine_unavailable",),
-    ]
-    assert error.code == "engine_unavailable" and str(error) == "openai: 500: echo ***"
-    assert caplog.records, "the clients' debug logging was captured"
-    assert "echo ***" in caplog.text and "key=***" in caplog.text
-    for key in (OPENAI_KEY, GOOGLE_KEY):
-        assert key not in caplog.text
-        assert all(key not in record.getMessage() for record in caplog.records)
-        for engine in (openai_stt, google_stt, openai_tts):
-            assert key not in repr(engine)
-
-
-# ----------------------------------------------------------------- configuration
-
-
-SPEECH_VARIABLES = (
-    "API_KEY",
-    "BASE_URL",
-    "STT_MODEL",
-    "STT_TIMEOUT_S",
-    "TTS_MODEL",
-    "TTS_VOICES",
-    "TTS_VOICE",
-    "TTS_TIMEOUT_S",
-    "SPEECH_URL",
-)
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for prefix in ("VOICEMODE_OPENAI", "VOICEMODE_GROK", "VOICEMODE_LOCAL", "VOICEMODE_GOOGLE"):
-        for variable in SPEECH_VARIABLES:
-            monkeypatch.delenv(f"{prefix}_{variable}", raising=False)
-    return monkeypatch
-
-
 def test_openai_stt_from_env(
     fake_openai: FakeOpenAI, speech: np.ndarray, clean_env: pytest.MonkeyPatch
 ) -> None:
@@ -836,35 +445,10 @@ def test_openai_tts_from_env(fake_openai: FakeOpenAI, clean_env: pytest.MonkeyPa
         OpenAICompatibleSynthesizer.from_env("VOICEMODE_GROK")
 
 
-def test_google_stt_from_env(
-    fake_google: FakeGoogle, speech: np.ndarray, clean_env: pytest.MonkeyPatch
-) -> None:
-    with pytest.raises(ValueError, match="VOICEMODE_GOOGLE_API_KEY is not set"):
-        GoogleRecognizer.from_env()
-    clean_env.setenv("VOICEMODE_GOOGLE_API_KEY", GOOGLE_KEY)
-    clean_env.setenv("VOICEMODE_GOOGLE_STT_TIMEOUT_S", "never")
-    with pytest.raises(ValueError, match="VOICEMODE_GOOGLE_STT_TIMEOUT_S"):
-        GoogleRecognizer.from_env()
-    clean_env.setenv("VOICEMODE_GOOGLE_STT_TIMEOUT_S", "1.5")
-    clean_env.setenv("VOICEMODE_GOOGLE_SPEECH_URL", fake_google.base_url)
-    clean_env.setenv("VOICEMODE_GOOGLE_STT_MODEL", "latest_short")
-
-    engine = GoogleRecognizer.from_env()
-    try:
-        assert (engine.name, engine.model, engine.timeout_s) == ("google", "latest_short", 1.5)
-        assert engine.transcribe(speech, "en").startswith("fake transcript")
-    finally:
-        engine.close()
-    assert fake_google.requests[0].json()["config"]["model"] == "latest_short"
-    assert fake_google.key_locations(GOOGLE_KEY) == {"header:x-goog-api-key"}
-
-
-def test_hosted_speech_engines_reject_empty_settings() -> None:
+def test_openai_engines_reject_empty_settings() -> None:
     with pytest.raises(ValueError, match="API key"):
         OpenAICompatibleRecognizer(api_key="", model="whisper-1")
     with pytest.raises(ValueError, match="model"):
         OpenAICompatibleRecognizer(api_key=OPENAI_KEY, model="")
     with pytest.raises(ValueError, match="API key"):
         OpenAICompatibleSynthesizer(api_key="", model="tts-1")
-    with pytest.raises(ValueError, match="API key"):
-        GoogleRecognizer(api_key="")

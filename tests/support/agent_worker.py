@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.livekit_server import LiveKitServer
-from tests.service import ROOT, ServedInstance, stop_process
+from tests.support.livekit_server import LiveKitServer
+from tests.support.service import ROOT, ServedInstance, stop_process
 
 REGISTERED = "registered worker"
 """What livekit-agents logs (at INFO) once the worker can take jobs."""

@@ -11,7 +11,7 @@ The server binaries are looked for on ``PATH`` and in Debian's
 rather than skip: CI installs them. As root, initdb and postgres refuse to run,
 so they run as the ``postgres`` OS user (``runuser``).
 
-Use it from a test module with ``from tests.postgres_server import postgres_url``.
+Use it from a test module with ``from tests.support.postgres_server import postgres_url``.
 """
 
 from __future__ import annotations

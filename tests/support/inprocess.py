@@ -13,7 +13,7 @@ from adapters.gateway import Gateway, GatewaySettings
 from adapters.translation.apertium import ApertiumTranslator
 from adapters.translation.registry import TranslationRegistry
 from events.store import EventStore
-from tests.service import free_port
+from tests.support.service import free_port
 
 
 @dataclass

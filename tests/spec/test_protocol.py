@@ -6,6 +6,7 @@ Table-driven, so a new rule is one row. The end-to-end tests
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from uuid import uuid4
@@ -17,13 +18,23 @@ import pytest
 from adapters.auth import TokenError, issue_token, verify_user_token
 from adapters.livekit_agent.wire import decode_client
 from adapters.protocol import (
+    COMMAND_EVENTS,
     MAX_POSITION,
     MAX_REF,
+    Authenticate,
+    ClientErrorFrame,
+    Command,
     JoinRoomFrame,
+    LeaveRoomFrame,
     ProtocolError,
     ResumeFrame,
+    SetLanguage,
+    SetPreferencesFrame,
     SpeechTranscript,
     StartSpeechFrame,
+    StartVoiceSessionFrame,
+    StopSpeechFrame,
+    StopVoiceSessionFrame,
     parse_frame,
 )
 from events.domain import TranscriptMode
@@ -122,6 +133,39 @@ BAD: list[tuple[str, str | bytes, str]] = [
         frame("speech-transcript", {"transcript": "x" * 5001, "sourceLang": "en"}),
         "transcript_too_long",
     ),
+    # what the end-to-end table (test_bad_input.py) sends, stated on the parser
+    ("event not a string", '{"event": 5}', "invalid_frame"),
+    ("not json bytes", b"\xff\xfe", "malformed_json"),
+    ("transcript missing", frame("speech-transcript", {"sourceLang": "en"}), "missing_field"),
+    ("transcript null", transcript(transcript=None), "missing_field"),
+    ("transcript a number", transcript(transcript=5), "invalid_field"),
+    ("source language missing", frame("speech-transcript", {"transcript": "hi"}), "missing_field"),
+    ("source language unknown", transcript(sourceLang="xx"), "unknown_language"),
+    ("room code with a space", frame("join-room", {"roomCode": "no spaces!"}), "invalid_room_code"),
+    ("room code missing", frame("join-room"), "missing_field"),
+    ("room code a number", frame("join-room", {"roomCode": 7}), "invalid_field"),
+    ("token missing", frame("authenticate"), "missing_field"),
+    ("language missing", frame("set-language"), "missing_field"),
+    ("spoken language missing", frame("start-speech"), "missing_field"),
+    ("encoding in lower case", start_speech(encoding="linear16"), "unsupported_encoding"),
+    ("solo flag a string", start_speech(soloMode="true", soloTargetLang="es"), "invalid_field"),
+    (
+        "voice session bad language",
+        frame("start-voice-session", {"languageCode": "xx"}),
+        "unknown_language",
+    ),
+    ("client error without code", frame("client-error", {"message": "m"}), "missing_field"),
+    ("client error without message", frame("client-error", {"code": "c"}), "missing_field"),
+    (
+        "client error message too long",
+        frame("client-error", {"code": "c", "message": "x" * 2001}),
+        "invalid_field",
+    ),
+    (
+        "client error details too long",
+        frame("client-error", {"code": "c", "message": "m", "details": {"d": "x" * 2001}}),
+        "invalid_field",
+    ),
 ]
 
 
@@ -133,10 +177,84 @@ def test_bad_frames_are_refused_with_their_code(raw: str | bytes, code: str) -> 
     assert refused.value.message
 
 
+def test_every_code_the_parser_documents_has_a_row() -> None:
+    """A new refusal in ``parse_frame`` needs a row here (and in the README's table)."""
+    documented = set(re.findall(r"``(\w+)``", (parse_frame.__doc__ or "").split("Raises:")[1]))
+    assert documented == {code for _, _, code in BAD}
+
+
 def test_a_refusal_echoes_the_frames_ref() -> None:
     with pytest.raises(ProtocolError) as refused:
         parse_frame(frame("resume", {"since": 2**63}, ref="r-1"))
     assert refused.value.ref == "r-1"
+
+
+GOOD: list[tuple[str, str | bytes, Command]] = [
+    ("authenticate", frame("authenticate", {"token": "t0k"}), Authenticate("t0k")),
+    ("join", frame("join-room", {"roomCode": "r1"}), JoinRoomFrame("r1", None, None)),
+    (
+        "join in a language, resuming",
+        frame("join-room", {"roomCode": "r1", "language": "es-MX", "since": 0}),
+        JoinRoomFrame("r1", "es", 0),
+    ),
+    ("leave", frame("leave-room"), LeaveRoomFrame()),
+    ("leave with data null", '{"event": "leave-room", "data": null}', LeaveRoomFrame()),
+    ("leave without data", '{"event": "leave-room"}', LeaveRoomFrame()),
+    ("set language", frame("set-language", {"language": "fr"}), SetLanguage("fr")),
+    ("speech", start_speech(), StartSpeechFrame("en", None, "LINEAR16", 16000)),
+    (
+        "solo Opus speech",
+        start_speech(
+            soloMode=True, soloTargetLang="de", encoding="OGG_OPUS", sampleRateHertz=48000
+        ),
+        StartSpeechFrame("en", "de", "OGG_OPUS", 48000),
+    ),
+    (
+        "a solo target without solo mode is ignored",
+        start_speech(soloMode=False, soloTargetLang="de"),
+        StartSpeechFrame("en", None, "LINEAR16", 16000),
+    ),
+    ("stop speech", frame("stop-speech"), StopSpeechFrame()),
+    ("voice session", frame("start-voice-session"), StartVoiceSessionFrame(None, None, None)),
+    (
+        "solo voice session in another room",
+        frame(
+            "start-voice-session",
+            {"roomId": "r2", "languageCode": "en-GB", "soloMode": True, "soloTargetLang": "es"},
+        ),
+        StartVoiceSessionFrame("r2", "en", "es"),
+    ),
+    ("stop voice session", frame("stop-voice-session"), StopVoiceSessionFrame()),
+    ("transcript, trimmed", transcript(transcript="  hi \n"), SpeechTranscript("hi", "en")),
+    (
+        "client error with details",
+        frame("client-error", {"code": "mic", "message": "denied", "details": {"n": 1}}),
+        ClientErrorFrame("mic", "denied", '{"n":1}'),
+    ),
+    (
+        "client error code cut at 100",
+        frame("client-error", {"code": "c" * 150, "message": "m"}),
+        ClientErrorFrame("c" * 100, "m", None),
+    ),
+    ("resume", frame("resume", {"since": 42}), ResumeFrame(42)),
+    (
+        "preferences: absent keeps, empty resets",
+        frame("set-preferences", {"speech": False, "ttsEngine": ""}),
+        SetPreferencesFrame(False, None, None, "", None),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "command"), [(r, c) for _, r, c in GOOD], ids=[n for n, _, _ in GOOD]
+)
+def test_good_frames_parse_to_their_typed_command(raw: str | bytes, command: Command) -> None:
+    assert parse_frame(raw).command == command
+
+
+def test_every_client_event_has_a_good_frame() -> None:
+    """Each command a client may send is shown parsing, so none is untested."""
+    assert {orjson.loads(raw)["event"] for _, raw, _ in GOOD} == COMMAND_EVENTS
 
 
 def test_values_at_the_edges_of_their_ranges_are_accepted() -> None:

@@ -19,8 +19,8 @@ import numpy as np
 from livekit import api, rtc
 
 from adapters.livekit_agent.speaking import track_name
-from tests.livekit_server import LiveKitServer
-from tests.speech import linear16, silence
+from tests.support.livekit_server import LiveKitServer
+from tests.support.speech import linear16, silence
 
 MIC_RATE = 16000
 FRAME_MS = 20

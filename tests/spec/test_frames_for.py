@@ -1,4 +1,8 @@
-"""Who hears a translation: the language each listener heard when the utterance was recorded.
+"""What each listener receives for each stored event, live and on resume (``frames_for``).
+
+Who hears a translation: the language each listener heard when the utterance
+was recorded, exactly once. Then which frame each event makes, for whom, and
+which translations a listener hears spoken on the WebSocket.
 
 Pure tests of ``frames_for`` on hand-made logs: the room's decisions come from
 the real ``Room`` aggregate and the translations from the fan-out's own
@@ -16,9 +20,10 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import DomainEvent
 
 from actors.fanout import translation_events
-from adapters.frames import Frame, Listener, frames_for
+from adapters.frames import FRAMED_EVENTS, Frame, Listener, frames_for
+from adapters.frames import spoken_on_websocket as spoken
 from adapters.translation.base import Translation
-from events.domain import Room, TranslationProduced
+from events.domain import Preferences, Room, TranslationProduced
 from events.store import Recorded
 
 GRACE = timedelta(minutes=15)
@@ -223,3 +228,151 @@ def test_events_recorded_before_the_audience_keep_the_old_rule() -> None:
     assert heard(frames(Listener("bob", "es"), log.recorded), transcript_id) == [
         ("translated-message", "es")
     ]
+
+
+# ------------------------------------------------------------------ which frame for which event
+
+
+def live(listener: Listener, log: Log, since: int) -> list[Frame]:
+    """The frames ``listener`` gets for what was recorded after position ``since``."""
+    return frames(listener, log.recorded[since:])
+
+
+def test_others_coming_going_and_talking_over_livekit_are_announced_with_their_position() -> None:
+    log = Log()
+    joined(log, ("alice", "en"))
+    alice = Listener("alice", "en")
+    frames(alice, log.recorded)
+    since = len(log.recorded)
+    joined(log, ("bob", "es"))
+    log.room.start_voice("bob", "es", None, "lk-r1")
+    log.room.end_voice("bob", "stopped")
+    log.room.leave("bob", "disconnected")
+    log.commit()
+    got = live(alice, log, since)
+    assert [(f["event"], f["data"], f["pos"]) for f in got] == [
+        ("user-joined", {"userId": "bob", "name": "Bob"}, since + 1),
+        ("user-started-voice", {"userId": "bob", "language": "es"}, since + 2),
+        ("user-stopped-voice", {"userId": "bob", "reason": "stopped"}, since + 3),
+        ("user-left", {"userId": "bob", "reason": "disconnected"}, since + 4),
+    ]
+
+
+def test_a_listener_is_not_told_about_themselves_but_follows_their_own_state() -> None:
+    """Own joins, language, preference and voice changes make no frame; they change delivery."""
+    log = Log()
+    joined(log, ("alice", "en"), ("bob", "es"))
+    log.room.change_language("bob", "fr")
+    log.room.set_preferences("bob", Preferences(speech=False, voice="fr"))
+    log.room.start_voice("bob", "fr", None, "lk-r1")
+    log.commit()
+    bob = Listener("bob", "es")
+    got = frames(bob, log.recorded)
+    assert [f["event"] for f in got] == ["user-joined"], "only Alice's join"
+    assert bob.language == "fr"
+    assert bob.preferences == Preferences(speech=False, voice="fr")
+    assert bob.in_voice_session
+    log.room.end_voice("bob", "stopped")
+    log.commit()
+    assert live(bob, log, len(log.recorded) - 1) == []
+    assert not bob.in_voice_session
+
+
+def test_facts_that_mean_nothing_to_a_listener_make_no_frame() -> None:
+    """Speech starts and ends, client errors and language changes of others are not sent."""
+    log = Log()
+    joined(log, ("alice", "en"), ("bob", "es"))
+    since = len(log.recorded)
+    log.room.start_speech("alice", "en", None, "LINEAR16", 16000)
+    log.room.end_speech("alice")
+    log.room.change_language("alice", "de")
+    log.room.report_client_error("alice", "mic", "denied", None)
+    log.commit()
+    assert live(Listener("bob", "es"), log, since) == []
+    unframed = {type(r.event) for r in log.recorded[since:]} - set(FRAMED_EVENTS)
+    assert unframed == {Room.SpeechStarted, Room.SpeechEnded, Room.ClientErrorReported}
+
+
+def test_speaker_gets_the_transcript_same_language_listeners_the_original_at_once() -> None:
+    """No engine is needed for a listener of the speaker's language: the original comes with it."""
+    log = Log()
+    joined(log, ("alice", "en"), ("bob", "es"), ("erin", "en"))
+    said = log.say("alice", "The house is big.")
+    position = len(log.recorded)
+    (mine,) = frames(Listener("alice", "en"), log.recorded[-1:])
+    assert mine == {
+        "event": "recognized-speech",
+        "data": {
+            "id": str(said),
+            "text": "The house is big.",
+            "sourceLang": "en",
+            "speakerName": "Alice",
+        },
+        "pos": position,
+    }
+    (original,) = frames(Listener("erin", "en"), log.recorded[-1:])
+    assert original["event"] == "translated-message"
+    assert original["data"]["translatedText"] == original["data"]["originalText"]
+    assert (original["data"]["fromUserId"], original["data"]["toUserId"]) == ("alice", "erin")
+    assert frames(Listener("bob", "es"), log.recorded[-1:]) == [], "Bob waits for es"
+
+
+def test_a_translation_goes_to_its_listeners_and_says_why_it_failed() -> None:
+    """If no engine could translate, the listener still gets the original with the reason."""
+    log = Log()
+    joined(log, ("alice", "en"), ("bob", "es"))
+    said = log.say("alice", "The house is big.")
+    (event,) = translation_events(
+        log.transcripts[said],
+        [Translation("The house is big.", "none", 3, error_code="unsupported_language_pair")],
+    )
+    log.append([event])
+    (got,) = frames(Listener("bob", "es"), log.recorded[-1:])
+    assert got["event"] == "translated-message"
+    assert got["data"]["translatedText"] == "The house is big."
+    assert got["data"]["errorCode"] == "unsupported_language_pair"
+    assert got["pos"] == len(log.recorded)
+    assert frames(Listener("alice", "en"), log.recorded[-1:]) == [], "not back to the speaker"
+
+
+def test_solo_into_the_language_spoken_answers_the_speaker_at_once() -> None:
+    log = Log()
+    joined(log, ("alice", "en"), ("bob", "en"))
+    log.room.start_speech("alice", "en", "en", "LINEAR16", 16000)
+    log.commit()
+    said = log.say("alice", "The house is big.")
+    assert heard(frames(Listener("alice", "en"), log.recorded[-1:]), said) == [
+        ("solo-translated", "en")
+    ]
+    assert frames(Listener("bob", "en"), log.recorded[-1:]) == []
+
+
+# ------------------------------------------------------------------ spoken or only shown
+
+
+def test_who_hears_a_translation_spoken_on_the_websocket() -> None:
+    log = Log()
+    joined(log, ("alice", "en"), ("bob", "es"), ("erin", "en"))
+    said = log.say("alice", "The house is big.")
+    log.translate(said)
+    (to_bob,) = frames(Listener("bob", "es"), log.recorded[-1:])
+    (to_erin,) = frames(Listener("erin", "en"), log.recorded[-2:-1])
+    assert spoken(Listener("bob", "es"), to_bob)
+    assert not spoken(Listener("erin", "en"), to_erin), "the original is not spoken"
+    assert not spoken(Listener("bob", "es", Preferences(speech=False)), to_bob)
+    assert not spoken(Listener("bob", "es", in_voice_session=True), to_bob), "the agent speaks it"
+    failed = {**to_bob, "data": {**to_bob["data"], "errorCode": "translation_failed"}}
+    assert not spoken(Listener("bob", "es"), failed), "an untranslated text is not spoken"
+
+
+def test_solo_translations_stay_spoken_on_the_websocket_in_a_voice_session() -> None:
+    log = Log()
+    joined(log, ("alice", "en"))
+    log.room.start_speech("alice", "en", "fr", "LINEAR16", 16000)
+    log.commit()
+    said = log.say("alice", "The house is big.")
+    log.translate(said)
+    alice = Listener("alice", "en", in_voice_session=True)
+    (solo,) = frames(alice, log.recorded[-1:])
+    assert solo["event"] == "solo-translated"
+    assert spoken(alice, solo)

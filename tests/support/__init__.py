@@ -1,0 +1,1 @@
+"""Helpers the tests share: served instances, servers, fake vendors, speech and people."""
