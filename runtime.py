@@ -27,15 +27,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from adapters.auth import (
+from adapters.languages import UnknownLanguageError
+from adapters.settings import DevSecrets, ServeSettings, serve_settings, worker_settings
+from adapters.shells.auth import (
     AGENT_SECRET,
     WeakSecretError,
     check_secret,
     issue_token,
     parse_ttl,
 )
-from adapters.languages import UnknownLanguageError
-from adapters.settings import DevSecrets, ServeSettings, serve_settings, worker_settings
 from adapters.startup import (
     EXIT_CONFIG,
     StartupError,
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from actors.service import SpeechStack, VoiceService
-    from adapters.livekit_api import LiveKitWebhook
+    from adapters.shells.livekit_api import LiveKitWebhook
 
 log = logging.getLogger("voicemode")
 
@@ -78,9 +78,9 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
     """
     from actors.pipeline import RecognitionPool, SpeechEngines  # noqa: PLC0415
     from actors.service import SpeechStack  # noqa: PLC0415
-    from adapters.stt import engines as stt  # noqa: PLC0415
-    from adapters.tts import engines as tts  # noqa: PLC0415
-    from adapters.vad import engines as vad  # noqa: PLC0415
+    from adapters.engines.stt import engines as stt  # noqa: PLC0415
+    from adapters.engines.tts import engines as tts  # noqa: PLC0415
+    from adapters.engines.vad import engines as vad  # noqa: PLC0415
 
     with contextlib.ExitStack() as on_failure:
         recognizers = stt.build(stt_names)
@@ -95,7 +95,7 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
 def build_service(settings: ServeSettings, store: EventStore) -> VoiceService:
     """Load the engines and start the actor system on an opened store."""
     from actors.service import ServiceSettings, VoiceService  # noqa: PLC0415
-    from adapters.translation import engines as translation  # noqa: PLC0415
+    from adapters.engines.translation import engines as translation  # noqa: PLC0415
 
     registry = translation.build(settings.translation_engines, settings.translation_timeout_s)
     try:
@@ -145,9 +145,9 @@ async def serve(
     thread behind. ``announce`` runs once every port listens (it shows
     ``--dev`` secrets).
     """
-    from adapters.agent_channel import AgentChannel, AttachedAgents  # noqa: PLC0415
-    from adapters.gateway import Gateway  # noqa: PLC0415
-    from adapters.media_plane import LiveKitMediaPlane  # noqa: PLC0415
+    from adapters.shells.agent_channel import AgentChannel, AttachedAgents  # noqa: PLC0415
+    from adapters.shells.gateway import Gateway  # noqa: PLC0415
+    from adapters.shells.media_plane import LiveKitMediaPlane  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as started:
@@ -207,9 +207,9 @@ async def start_http(service: VoiceService, settings: ServeSettings, port: int) 
     from aiohttp import web  # noqa: PLC0415
 
     from actors.usecases import VoiceCore  # noqa: PLC0415
-    from adapters.frames import CLIENT_FRAMES  # noqa: PLC0415
-    from adapters.http_api import build_http_app  # noqa: PLC0415
-    from adapters.http_limits import HttpLimits, LimitedTCPSite  # noqa: PLC0415
+    from adapters.shells.frames import CLIENT_FRAMES  # noqa: PLC0415
+    from adapters.shells.http_api import build_http_app  # noqa: PLC0415
+    from adapters.shells.http_limits import HttpLimits, LimitedTCPSite  # noqa: PLC0415
 
     core = VoiceCore(service, CLIENT_FRAMES)
 
@@ -275,8 +275,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
     any order, and the worker tells ``serve`` it is ready each time it
     registers with LiveKit; one refusing the agent secret is.
     """
-    from adapters.livekit_agent.network import NetworkControlPlane, announce_ready  # noqa: PLC0415
-    from adapters.livekit_agent.worker import run_worker  # noqa: PLC0415
+    from adapters.shells.livekit_agent.network import NetworkControlPlane, announce_ready  # noqa: PLC0415
+    from adapters.shells.livekit_agent.worker import run_worker  # noqa: PLC0415
 
     settings = worker_settings(args)
     check_ports("", {"--health-port": args.health_port})
@@ -303,8 +303,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 async def check_control(url: str, secret: str, worker_id: str) -> None:
     """Knock on serve's agent channel once: a refused secret stops the agent, absence does not."""
-    from adapters.livekit_agent.control import ControlPlaneError  # noqa: PLC0415
-    from adapters.livekit_agent.network import open_channel  # noqa: PLC0415
+    from actors.agent_messages import ControlPlaneError  # noqa: PLC0415
+    from adapters.shells.livekit_agent.network import open_channel  # noqa: PLC0415
 
     try:
         connection = await open_channel(url, secret, worker_id, timeout_s=5)

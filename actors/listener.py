@@ -1,6 +1,6 @@
 """What a session knows of its participant, and which events can concern them.
 
-The client wire format (:mod:`adapters.frames`) decides what each stored
+The client wire format (:mod:`adapters.shells.frames`) decides what each stored
 event shows a participant; it needs only this record of who they are and how
 they listen, which the session keeps up to date as events go by.
 """
@@ -22,7 +22,7 @@ class Listener:
     delivery only for transcripts recorded without an audience (older logs).
     ``in_voice_session``: the user has an active voice session, so the room's
     agent speaks their translations on LiveKit (see
-    :func:`adapters.frames.spoken_on_websocket`).
+    :func:`adapters.shells.frames.spoken_on_websocket`).
     """
 
     user_id: str

@@ -22,13 +22,13 @@ from uuid import UUID, uuid4
 
 import pykka
 
-from adapters.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm
-from adapters.audio.base import SAMPLE_RATE
-from adapters.audio.decoders import open_decoder
-from adapters.stt.base import Transcript
-from adapters.stt.registry import RecognizerRegistry
-from adapters.stt.stream import UtteranceStream
-from adapters.vad import (
+from adapters.engines.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm
+from adapters.engines.audio.base import SAMPLE_RATE
+from adapters.engines.audio.decoders import open_decoder
+from adapters.engines.stt.base import Transcript
+from adapters.engines.stt.registry import RecognizerRegistry
+from adapters.engines.stt.stream import UtteranceStream
+from adapters.engines.vad import (
     SegmenterConfig,
     SegmentEvent,
     SpeechSegmenter,

@@ -14,17 +14,17 @@ from uuid import UUID
 
 import pykka
 
-from actors.delivery import DeliveryRouter
-from actors.fanout import TranslationFanout
 from actors.messages import Refused, RoomCommand
 from actors.pipeline import PipelineOutput, PipelineSpec, SpeechEngines, SpeechPipelineActor
+from actors.projections.delivery import DeliveryRouter
+from actors.projections.fanout import TranslationFanout
 from actors.room import RoomActor
 from actors.session import ParticipantSessionActor, SessionSpec
 from actors.speech import SpeechSynthesis
 from actors.supervisor import Supervisor
 from actors.warmup import TranslationWarmer
-from adapters.translation.registry import TranslationRegistry
-from adapters.tts.registry import SynthesizerRegistry
+from adapters.engines.translation.registry import TranslationRegistry
+from adapters.engines.tts.registry import SynthesizerRegistry
 from events.store import EventStore
 from events.writer import GroupCommitWriter
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from adapters.registry import NO_ENGINE
-from adapters.tts.base import SynthesisError
-from adapters.tts.registry import SynthesizerRegistry
+from adapters.engines.registry import NO_ENGINE
+from adapters.engines.tts.base import SynthesisError
+from adapters.engines.tts.registry import SynthesizerRegistry
 from events.domain import WEBSOCKET_CHANNEL, SpeechSynthesized
 from events.writer import GroupCommitWriter
 

@@ -1,7 +1,7 @@
 """The client wire format, as the core sees it: an interface it is handed.
 
 The core never builds a client frame: the shell that owns the WebSocket wire
-format (:mod:`adapters.frames`) hands it a :class:`ClientWire`, and the
+format (:mod:`adapters.shells.frames`) hands it a :class:`ClientWire`, and the
 actors give it typed values.
 """
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapters.auth import (
+from adapters.shells.auth import (
     AGENT_SECRET,
     USER_SECRET,
     WeakSecretError,
@@ -35,8 +35,8 @@ from adapters.startup import (
 )
 
 if TYPE_CHECKING:
-    from adapters.gateway import GatewaySettings
-    from adapters.livekit_api import LiveKitSettings
+    from adapters.shells.gateway import GatewaySettings
+    from adapters.shells.livekit_api import LiveKitSettings
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class WorkerSettings:
 
 def serve_settings(args: argparse.Namespace, dev: DevSecrets | None) -> ServeSettings:
     """Read and check ``serve``'s configuration: LiveKit, then the secrets, then the rest."""
-    from adapters.gateway import GatewaySettings  # noqa: PLC0415
+    from adapters.shells.gateway import GatewaySettings  # noqa: PLC0415
 
     livekit = livekit_settings()
     return ServeSettings(
@@ -133,7 +133,7 @@ def worker_settings(args: argparse.Namespace) -> WorkerSettings:
 
 def livekit_settings() -> LiveKitSettings | None:
     """LiveKit from the environment, or None; a half or unsafe configuration stops serve."""
-    from adapters.livekit_api import LiveKitConfigError, LiveKitSettings  # noqa: PLC0415
+    from adapters.shells.livekit_api import LiveKitConfigError, LiveKitSettings  # noqa: PLC0415
 
     try:
         return LiveKitSettings.from_env()

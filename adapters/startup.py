@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from adapters.auth import WeakSecretError, check_secret
+from adapters.shells.auth import WeakSecretError, check_secret
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ that ``run_all.py`` turns into one Markdown table.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -24,15 +23,6 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-# bench/livekit.py is named after LiveKit's SDK, a namespace package, which any livekit.py on
-# sys.path shadows: bind the name to the SDK once, with bench/ out of the way, before any
-# bench imports it (directly, or through the adapters, e.g. the Silero VAD's model lookup).
-while str(BENCH_DIR) in sys.path:
-    sys.path.remove(str(BENCH_DIR))
-importlib.import_module("livekit")
-for entry in (str(ROOT), str(BENCH_DIR)):
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
 
 
 @dataclass(frozen=True)

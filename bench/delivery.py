@@ -67,13 +67,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import common  # sets sys.path and the core work-arounds
+import common
 import orjson
 from common import Row, fmt_summary, heading, machine_note, summary_ms
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from adapters.auth import issue_token, verify_token
+from adapters.shells.auth import issue_token, verify_token
 
 LISTENERS = (("l-es", "es"), ("l-fr", "fr"), ("l-en", "en"))
 SPEAKER_LANG = "en"

@@ -55,11 +55,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import common  # sets sys.path
+import common
 from common import Row, heading, machine_note, rate
 
-from actors.fanout import translation_events
-from adapters.translation.base import Translation
+from actors.projections.fanout import translation_events
+from adapters.engines.translation.base import Translation
 from events.domain import Room
 from events.store import EventStore
 from events.timeline import Timeline, TimelineFilter

@@ -25,13 +25,13 @@ from pathlib import Path
 import common
 from common import Row, heading, machine_note
 
-BENCHES = ("store", "replay", "delivery", "voice", "livekit")
+BENCHES = ("store", "replay", "delivery", "voice", "livekit_rooms")
 QUICK_ARGS = {
     "store": ["--rooms", "20", "--seconds", "2"],
     "replay": ["--events", "50000", "--rooms", "20"],
     "delivery": ["--rooms", "20", "--seconds", "5", "--warmup", "2"],
     "voice": ["--speakers", "1,2", "--sentences", "4"],
-    "livekit": ["--quick"],
+    "livekit_rooms": ["--quick"],
 }
 
 

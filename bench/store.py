@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import common  # sets sys.path and the core work-arounds
+import common
 from common import Row, heading, machine_note, rate, summary_ms
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event

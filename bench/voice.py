@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import common  # sets sys.path
+import common
 import numpy as np
 import orjson
 from common import Row, heading, machine_note, num, percentile
@@ -216,13 +216,13 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
     translation synthesized by espeak-ng (time to its first audio chunk), one after
     the other, in-process: the same three steps as the server, with no server.
     """
-    from adapters.audio.decoders import open_decoder  # noqa: PLC0415
-    from adapters.stt.registry import RecognizerRegistry  # noqa: PLC0415
-    from adapters.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
-    from adapters.translation import engines as translation_engines  # noqa: PLC0415
-    from adapters.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
-    from adapters.tts.registry import SynthesizerRegistry  # noqa: PLC0415
-    from adapters.vad import (  # noqa: PLC0415
+    from adapters.engines.audio.decoders import open_decoder  # noqa: PLC0415
+    from adapters.engines.stt.registry import RecognizerRegistry  # noqa: PLC0415
+    from adapters.engines.stt.whisper import FasterWhisperRecognizer  # noqa: PLC0415
+    from adapters.engines.translation import engines as translation_engines  # noqa: PLC0415
+    from adapters.engines.tts.espeak import EspeakSynthesizer  # noqa: PLC0415
+    from adapters.engines.tts.registry import SynthesizerRegistry  # noqa: PLC0415
+    from adapters.engines.vad import (  # noqa: PLC0415
         SegmenterConfig,
         SpeechSegmenter,
         UtteranceAudio,
@@ -230,7 +230,7 @@ def run_baseline(plan: Plan, repeats: int, translation: str) -> Baseline:
         UtteranceOpened,
         UtterancePaused,
     )
-    from adapters.vad.silero import SileroDetector  # noqa: PLC0415
+    from adapters.engines.vad.silero import SileroDetector  # noqa: PLC0415
 
     config = SegmenterConfig()
     detector = SileroDetector()

@@ -25,17 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from actors.messages import Accepted, JoinRoom, Outcome, Reply, RoomCommand
-from actors.service import ServiceSettings, VoiceService
-from adapters.agent_channel import AgentChannel, AgentChannelSettings, AttachedAgents
-from adapters.auth import (
-    WeakSecretError,
-    check_agent_secret,
-    issue_agent_token,
-    issue_token,
-    verify_agent_token,
-)
-from adapters.livekit_agent.control import (
+from actors.agent_messages import (
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
@@ -43,8 +33,20 @@ from adapters.livekit_agent.control import (
     SynthesisReport,
     TranslationToSpeak,
 )
-from adapters.livekit_agent.network import NetworkControlPlane, announce_ready
-from adapters.livekit_agent.wire import (
+from actors.messages import Accepted, JoinRoom, Outcome, Reply, RoomCommand
+from actors.service import ServiceSettings, VoiceService
+from adapters.engines.translation.identity import IdentityTranslator
+from adapters.engines.translation.registry import TranslationRegistry
+from adapters.shells.agent_channel import AgentChannel, AgentChannelSettings, AttachedAgents
+from adapters.shells.auth import (
+    WeakSecretError,
+    check_agent_secret,
+    issue_agent_token,
+    issue_token,
+    verify_agent_token,
+)
+from adapters.shells.livekit_agent.network import NetworkControlPlane, announce_ready
+from adapters.shells.livekit_agent.wire import (
     Ack,
     Attach,
     Attached,
@@ -56,9 +58,7 @@ from adapters.livekit_agent.wire import (
     encode_client,
     encode_server,
 )
-from adapters.protocol import ProtocolError
-from adapters.translation.identity import IdentityTranslator
-from adapters.translation.registry import TranslationRegistry
+from adapters.shells.protocol import ProtocolError
 from events.domain import TranslationProduced
 from events.store import EventStore
 

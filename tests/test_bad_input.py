@@ -13,7 +13,7 @@ import orjson
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from adapters.auth import issue_token
+from adapters.shells.auth import issue_token
 from tests.support.service import Client, ServedInstance
 
 

@@ -18,7 +18,7 @@ from adapters.errors import (
     WEBSOCKET_ERRORS,
     http_status,
 )
-from adapters.http_openapi import openapi_document
+from adapters.shells.http_openapi import openapi_document
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -39,7 +39,11 @@ EMITTERS = {
 """Calls whose first argument is a code a client sees."""
 STATUS_FIRST = {"ApiError", "error_response"}
 """Calls whose second argument is (their first is the HTTP status)."""
-INTERNAL = ("adapters/livekit_agent/", "adapters/tts/", "adapters/translation/")
+INTERNAL = (
+    "adapters/shells/livekit_agent/",
+    "adapters/engines/tts/",
+    "adapters/engines/translation/",
+)
 """The agent's own failures, and codes delivered in ``errorCode`` fields."""
 
 

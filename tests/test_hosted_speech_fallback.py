@@ -13,13 +13,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from adapters.stt import RecognizerRegistry
-from adapters.stt.google import GoogleRecognizer
-from adapters.stt.openai_compatible import OpenAICompatibleRecognizer
-from adapters.stt.whisper import FasterWhisperRecognizer
-from adapters.tts import SynthesizerRegistry
-from adapters.tts.espeak import EspeakSynthesizer
-from adapters.tts.openai_compatible import OpenAICompatibleSynthesizer
+from adapters.engines.stt import RecognizerRegistry
+from adapters.engines.stt.google import GoogleRecognizer
+from adapters.engines.stt.openai_compatible import OpenAICompatibleRecognizer
+from adapters.engines.stt.whisper import FasterWhisperRecognizer
+from adapters.engines.tts import SynthesizerRegistry
+from adapters.engines.tts.espeak import EspeakSynthesizer
+from adapters.engines.tts.openai_compatible import OpenAICompatibleSynthesizer
 from tests.support.hosted_speech import (
     GOOGLE_KEY,
     OPENAI_KEY,

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adapters.stt import RecognitionTimeoutError, UnsupportedLanguageError
-from adapters.stt.google import GoogleRecognizer
+from adapters.engines.stt import RecognitionTimeoutError, UnsupportedLanguageError
+from adapters.engines.stt.google import GoogleRecognizer
 from tests.support.hosted_speech import GOOGLE_KEY, SENTENCE, int16, recognition_failure
 from tests.support.vendor_fakes import (
     FakeGoogle,

@@ -15,12 +15,12 @@ import wave
 import numpy as np
 import pytest
 
-from adapters.hosted import OPENAI_BASE_URL, XAI_BASE_URL
-from adapters.stt import RecognitionTimeoutError, UnsupportedLanguageError
-from adapters.stt.openai_compatible import OpenAICompatibleRecognizer
-from adapters.tts import SynthesisError, SynthesisTimeoutError, UnknownVoiceError
-from adapters.tts import UnsupportedLanguageError as UnsupportedSpeechLanguageError
-from adapters.tts.openai_compatible import OPENAI_VOICES, OpenAICompatibleSynthesizer
+from adapters.engines.hosted import OPENAI_BASE_URL, XAI_BASE_URL
+from adapters.engines.stt import RecognitionTimeoutError, UnsupportedLanguageError
+from adapters.engines.stt.openai_compatible import OpenAICompatibleRecognizer
+from adapters.engines.tts import SynthesisError, SynthesisTimeoutError, UnknownVoiceError
+from adapters.engines.tts import UnsupportedLanguageError as UnsupportedSpeechLanguageError
+from adapters.engines.tts.openai_compatible import OPENAI_VOICES, OpenAICompatibleSynthesizer
 from tests.support.hosted_speech import (
     OPENAI_KEY,
     SENTENCE,

@@ -21,16 +21,16 @@ import httpx2
 import openai
 import pytest
 
-from adapters.hosted import OPENAI_BASE_URL, XAI_BASE_URL
-from adapters.registry import NO_ENGINE
-from adapters.translation.base import (
+from adapters.engines.hosted import OPENAI_BASE_URL, XAI_BASE_URL
+from adapters.engines.registry import NO_ENGINE
+from adapters.engines.translation.base import (
     TranslationError,
     TranslationTimeoutError,
     UnsupportedPairError,
 )
-from adapters.translation.google import GoogleTranslator
-from adapters.translation.openai_compatible import OpenAICompatibleTranslator
-from adapters.translation.registry import TranslationRegistry
+from adapters.engines.translation.google import GoogleTranslator
+from adapters.engines.translation.openai_compatible import OpenAICompatibleTranslator
+from adapters.engines.translation.registry import TranslationRegistry
 from tests.support.vendor_fakes import (
     OPENAI_PCM_RATE,
     FakeGoogle,

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from adapters.http_api import ApiError, errors_as_json, read_body
-from adapters.http_limits import (
+from adapters.shells.http_api import ApiError, errors_as_json, read_body
+from adapters.shells.http_limits import (
     CONNECTIONS_PER_CLIENT,
     HEADER_TIMEOUT_S,
     HttpLimits,

@@ -27,21 +27,21 @@ from livekit import api, rtc
 from livekit.protocol import models
 from livekit.protocol.agent import Job
 
-from actors.messages import Accepted, JoinRoom, Outcome
-from actors.service import ServiceSettings, SpeechStack, VoiceService
-from adapters.direct_control_plane import DirectControlPlane
-from adapters.livekit_agent.agent import AgentSettings, VoiceAgent
-from adapters.livekit_agent.control import (
+from actors.agent_messages import (
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
     RoomMembers,
     TranslationToSpeak,
 )
-from adapters.livekit_agent.worker import build_agent_server, room_code_of
-from adapters.translation.apertium import ApertiumTranslator
-from adapters.translation.identity import IdentityTranslator
-from adapters.translation.registry import TranslationRegistry
+from actors.messages import Accepted, JoinRoom, Outcome
+from actors.service import ServiceSettings, SpeechStack, VoiceService
+from adapters.engines.translation.apertium import ApertiumTranslator
+from adapters.engines.translation.identity import IdentityTranslator
+from adapters.engines.translation.registry import TranslationRegistry
+from adapters.shells.direct_control_plane import DirectControlPlane
+from adapters.shells.livekit_agent.agent import AgentSettings, VoiceAgent
+from adapters.shells.livekit_agent.worker import build_agent_server, room_code_of
 from events.domain import Room, SpeechSynthesized, TranslationProduced
 from events.store import EventStore
 from runtime import build_speech

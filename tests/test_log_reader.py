@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-import actors.following
-from actors.following import LogReader
+import actors.projections.following
+from actors.projections.following import LogReader
 from events.domain import Room
 from events.store import EventStore, Recorded
 
@@ -17,7 +17,7 @@ from events.store import EventStore, Recorded
 def test_reader_resubscribes_after_an_error_and_misses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(actors.following, "RETRY_S", 0.05)
+    monkeypatch.setattr(actors.projections.following, "RETRY_S", 0.05)
     store = EventStore.open(str(tmp_path / "log.db"))
     seen: list[int] = []
     done = threading.Event()

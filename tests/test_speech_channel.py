@@ -20,15 +20,15 @@ from uuid import uuid4
 import pytest
 from eventsourcing.domain import DomainEvent
 
+from actors.agent_messages import RoomMembers, SynthesisReport
 from actors.service import ServiceSettings, VoiceService
 from actors.speech import SpeechEnd, SpeechHeader, SpeechKey, SpeechPiece, SpeechSynthesis
-from adapters.direct_control_plane import DirectControlPlane
-from adapters.frames import Listener, frames_for, spoken_on_websocket
-from adapters.livekit_agent.control import RoomMembers, SynthesisReport
-from adapters.translation.identity import IdentityTranslator
-from adapters.translation.registry import TranslationRegistry
-from adapters.tts.espeak import EspeakSynthesizer
-from adapters.tts.registry import SynthesizerRegistry
+from adapters.engines.translation.identity import IdentityTranslator
+from adapters.engines.translation.registry import TranslationRegistry
+from adapters.engines.tts.espeak import EspeakSynthesizer
+from adapters.engines.tts.registry import SynthesizerRegistry
+from adapters.shells.direct_control_plane import DirectControlPlane
+from adapters.shells.frames import Listener, frames_for, spoken_on_websocket
 from events.domain import (
     LIVEKIT_CHANNEL,
     WEBSOCKET_CHANNEL,

@@ -23,30 +23,30 @@ import numpy as np
 import pytest
 
 from actors.pipeline import RecognitionPool
-from adapters.audio import (
+from adapters.engines.audio import (
     AudioFormatError,
     CorruptAudioError,
     InvalidSampleRateError,
     OddByteCountError,
     UnsupportedEncodingError,
 )
-from adapters.audio.decoders import open_decoder
-from adapters.stt import (
+from adapters.engines.audio.decoders import open_decoder
+from adapters.engines.stt import (
     NO_ENGINE,
     RecognitionError,
     RecognizerRegistry,
     SpeechRecognizer,
 )
-from adapters.stt.stream import MAX_UTTERANCE_SAMPLES, UtteranceStream
-from adapters.stt.whisper import FasterWhisperRecognizer, default_model_path
-from adapters.tts import (
+from adapters.engines.stt.stream import MAX_UTTERANCE_SAMPLES, UtteranceStream
+from adapters.engines.stt.whisper import FasterWhisperRecognizer, default_model_path
+from adapters.engines.tts import (
     SpeechSynthesizer,
     SynthesisError,
     SynthesizerRegistry,
     Voice,
 )
-from adapters.tts.espeak import EspeakSynthesizer
-from adapters.vad import (
+from adapters.engines.tts.espeak import EspeakSynthesizer
+from adapters.engines.vad import (
     SegmenterConfig,
     SpeechSegmenter,
     UtteranceAudio,
@@ -54,8 +54,8 @@ from adapters.vad import (
     UtteranceOpened,
     VoiceActivityDetector,
 )
-from adapters.vad.silero import SileroDetector
-from adapters.vad.webrtc import WebRtcDetector
+from adapters.engines.vad.silero import SileroDetector
+from adapters.engines.vad.webrtc import WebRtcDetector
 from tests.support.speech import (
     PipelineRun,
     linear16,

@@ -31,10 +31,10 @@ from actors.speech import (
     SpeechSynthesis,
     WaitingLine,
 )
-from adapters.translation.identity import IdentityTranslator
-from adapters.translation.registry import TranslationRegistry
-from adapters.tts.espeak import EspeakSynthesizer
-from adapters.tts.registry import SynthesizerRegistry
+from adapters.engines.translation.identity import IdentityTranslator
+from adapters.engines.translation.registry import TranslationRegistry
+from adapters.engines.tts.espeak import EspeakSynthesizer
+from adapters.engines.tts.registry import SynthesizerRegistry
 from events.domain import SpeechSynthesized, room_id_for
 from events.store import EventStore
 from tests.support.service import Client, ServedInstance

@@ -268,7 +268,7 @@ def test_dev_secrets_are_kept_beside_the_store_and_reused(tmp_path: Path) -> Non
         assert f"VOICEMODE_SECRET from {kept}" in again
 
         async def user_token_still_works() -> None:
-            from adapters.auth import issue_token  # noqa: PLC0415
+            from adapters.shells.auth import issue_token  # noqa: PLC0415
 
             token = issue_token(generated.group(1), "alice", "Alice", "en", 60)
             alice = await Client.connect(f"ws://127.0.0.1:{port}/ws", token)

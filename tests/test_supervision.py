@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import adapters.frames
+import adapters.shells.frames
 import events.domain
 from tests.support.inprocess import InProcessService
 from tests.support.service import Client
@@ -83,7 +83,7 @@ def test_session_actor_failure_loses_no_frame(
         await alice.request("join-room", {"roomCode": "r1"})
         await bob.request("join-room", {"roomCode": "r1"})
         await asyncio.sleep(0.5)
-        calls = fail_once(monkeypatch, adapters.frames.CLIENT_FRAMES, "frames_for")
+        calls = fail_once(monkeypatch, adapters.shells.frames.CLIENT_FRAMES, "frames_for")
         for text in ("The house is big.", "The dog is black.", "The cat is small."):
             assert (
                 await alice.request("speech-transcript", {"transcript": text, "sourceLang": "en"})

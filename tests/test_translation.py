@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from adapters.translation.apertium import ApertiumTranslator
-from adapters.translation.base import (
+from adapters.engines.translation.apertium import ApertiumTranslator
+from adapters.engines.translation.base import (
     TranslationError,
     TranslationTimeoutError,
     Translator,
     UnsupportedPairError,
 )
-from adapters.translation.identity import IdentityTranslator
-from adapters.translation.registry import TranslationRegistry
+from adapters.engines.translation.identity import IdentityTranslator
+from adapters.engines.translation.registry import TranslationRegistry
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ import jwt
 import pytest
 from livekit import api, rtc
 
-from adapters.auth import issue_token
-from adapters.protocol import COMMAND_EVENTS
+from adapters.shells.auth import issue_token
+from adapters.shells.protocol import COMMAND_EVENTS
 from tests.support.agent_worker import AgentWorker
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.rtc_people import Listener, Speaker, eventually

@@ -15,10 +15,10 @@ import pytest
 from actors.messages import Accepted, ChangeLanguage, JoinRoom, Outcome, SubmitTranscript
 from actors.room import RoomActor
 from actors.warmup import TranslationWarmer
-from adapters.translation.apertium import ApertiumTranslator
-from adapters.translation.base import TranslationError, Translator
-from adapters.translation.identity import IdentityTranslator
-from adapters.translation.registry import TranslationRegistry
+from adapters.engines.translation.apertium import ApertiumTranslator
+from adapters.engines.translation.base import TranslationError, Translator
+from adapters.engines.translation.identity import IdentityTranslator
+from adapters.engines.translation.registry import TranslationRegistry
 from events.domain import LanguagePair, Preferences, Room
 from events.store import EventStore
 from events.writer import GroupCommitWriter

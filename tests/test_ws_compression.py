@@ -14,7 +14,7 @@ from websockets.extensions.permessage_deflate import (
 )
 from websockets.frames import Frame, Opcode
 
-from adapters.ws_compression import TextOnlyDeflate, TextOnlyDeflateFactory
+from adapters.shells.ws_compression import TextOnlyDeflate, TextOnlyDeflateFactory
 
 
 def negotiated() -> tuple[TextOnlyDeflate, PerMessageDeflate]:

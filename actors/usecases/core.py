@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError
 
+from actors.agent_messages import FinalTranscript, RoomUpdate, SynthesisReport
 from actors.media import MediaPlane
 from actors.messages import Outcome, Reply, SubmitTranscript, Transient
-from actors.room_follower import RoomFollower
+from actors.projections.room_follower import RoomFollower
 from actors.service import VoiceService
 from actors.usecases.asking import ask_room
 from actors.usecases.participant import Participant, ParticipantOutput, User
 from actors.wire import Caption, ClientWire
-from adapters.livekit_agent.control import FinalTranscript, RoomUpdate, SynthesisReport
 from events.domain import (
     LIVEKIT_CHANNEL,
     LiveKitWebhookReceived,
@@ -35,7 +35,7 @@ from events.domain import (
 )
 
 if TYPE_CHECKING:
-    from adapters.livekit_api import LiveKitWebhook
+    from adapters.shells.livekit_api import LiveKitWebhook
 
 log = logging.getLogger(__name__)
 

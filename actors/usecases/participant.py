@@ -43,7 +43,7 @@ from actors.pipeline import AudioBudget, AudioChunk, EndAudio, PipelineSpec
 from actors.session import DeliveryCursor, FrameSink, SessionSpec
 from actors.usecases.asking import ask_room
 from actors.usecases.speaking import Speaker, SpeakerOutput, Speaking
-from adapters.audio import AudioFormatError
+from adapters.engines.audio import AudioFormatError
 from events.domain import Preferences, TranscriptMode, preference
 
 if TYPE_CHECKING:

@@ -16,11 +16,11 @@ from uuid import UUID
 
 import pykka
 
+from actors.agent_messages import FinalTranscript
 from actors.messages import Outcome, Refused
 from actors.pipeline import AudioBudget
 from actors.wire import Caption
-from adapters.livekit_agent.control import FinalTranscript
-from adapters.stt.base import Transcript
+from adapters.engines.stt.base import Transcript
 
 if TYPE_CHECKING:
     from actors.usecases.core import VoiceCore

@@ -18,13 +18,13 @@ from contextlib import closing
 import numpy as np
 import pytest
 
-from adapters.audio import Pcm
-from adapters.stt.base import RecognitionError, SpeechRecognizer
-from adapters.stt.registry import RecognizerRegistry
-from adapters.translation.base import TranslationError, Translator
-from adapters.translation.registry import TranslationRegistry
-from adapters.tts.base import SpeechSynthesizer, SynthesisError, UnknownVoiceError, Voice
-from adapters.tts.registry import SynthesizerRegistry
+from adapters.engines.audio import Pcm
+from adapters.engines.stt.base import RecognitionError, SpeechRecognizer
+from adapters.engines.stt.registry import RecognizerRegistry
+from adapters.engines.translation.base import TranslationError, Translator
+from adapters.engines.translation.registry import TranslationRegistry
+from adapters.engines.tts.base import SpeechSynthesizer, SynthesisError, UnknownVoiceError, Voice
+from adapters.engines.tts.registry import SynthesizerRegistry
 
 AUDIO: Pcm = np.zeros(16000, dtype=np.float32)
 

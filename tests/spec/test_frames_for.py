@@ -19,10 +19,10 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import DomainEvent
 
-from actors.fanout import translation_events
-from adapters.frames import FRAMED_EVENTS, Frame, Listener, frames_for
-from adapters.frames import spoken_on_websocket as spoken
-from adapters.translation.base import Translation
+from actors.projections.fanout import translation_events
+from adapters.engines.translation.base import Translation
+from adapters.shells.frames import FRAMED_EVENTS, Frame, Listener, frames_for
+from adapters.shells.frames import spoken_on_websocket as spoken
 from events.domain import Preferences, Room, TranslationProduced
 from events.store import Recorded
 

@@ -15,9 +15,9 @@ import jwt
 import orjson
 import pytest
 
-from adapters.auth import TokenError, issue_token, verify_user_token
-from adapters.livekit_agent.wire import decode_client
-from adapters.protocol import (
+from adapters.shells.auth import TokenError, issue_token, verify_user_token
+from adapters.shells.livekit_agent.wire import decode_client
+from adapters.shells.protocol import (
     COMMAND_EVENTS,
     MAX_POSITION,
     MAX_REF,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.stt.base import RecognitionError
-from adapters.stt.google import GoogleRecognizer
-from adapters.stt.openai_compatible import OpenAICompatibleRecognizer
-from adapters.tts.base import SynthesisError
-from adapters.tts.openai_compatible import OpenAICompatibleSynthesizer
+from adapters.engines.stt.base import RecognitionError
+from adapters.engines.stt.google import GoogleRecognizer
+from adapters.engines.stt.openai_compatible import OpenAICompatibleRecognizer
+from adapters.engines.tts.base import SynthesisError
+from adapters.engines.tts.openai_compatible import OpenAICompatibleSynthesizer
 from tests.support.speech import to_float
 
 OPENAI_KEY = "sk-proj-TESTKEY-openai-speech-0123456789"

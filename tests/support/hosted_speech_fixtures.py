@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from adapters.stt.google import GoogleRecognizer
-from adapters.stt.openai_compatible import OpenAICompatibleRecognizer
-from adapters.tts.openai_compatible import OpenAICompatibleSynthesizer
+from adapters.engines.stt.google import GoogleRecognizer
+from adapters.engines.stt.openai_compatible import OpenAICompatibleRecognizer
+from adapters.engines.tts.openai_compatible import OpenAICompatibleSynthesizer
 from tests.support.hosted_speech import GOOGLE_KEY, OPENAI_KEY, SENTENCE
 from tests.support.speech import linear16, silence, to_float
 from tests.support.vendor_fakes import FakeGoogle, FakeOpenAI

@@ -8,10 +8,10 @@ import threading
 from dataclasses import dataclass, field
 
 from actors.service import ServiceSettings, VoiceService
-from adapters.auth import issue_token
-from adapters.gateway import Gateway, GatewaySettings
-from adapters.translation.apertium import ApertiumTranslator
-from adapters.translation.registry import TranslationRegistry
+from adapters.engines.translation.apertium import ApertiumTranslator
+from adapters.engines.translation.registry import TranslationRegistry
+from adapters.shells.auth import issue_token
+from adapters.shells.gateway import Gateway, GatewaySettings
 from events.store import EventStore
 from tests.support.service import free_port
 

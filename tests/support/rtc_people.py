@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from livekit import api, rtc
 
-from adapters.livekit_agent.speaking import track_name
+from adapters.shells.livekit_agent.speaking import track_name
 from tests.support.livekit_server import LiveKitServer
 from tests.support.speech import linear16, silence
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from adapters.auth import issue_token
+from adapters.shells.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,10 +20,10 @@ from typing import Literal
 import av
 import numpy as np
 
-from adapters.audio import AudioDecoder
-from adapters.stt import RecognizerRegistry, Transcript
-from adapters.stt.stream import UtteranceStream
-from adapters.vad import (
+from adapters.engines.audio import AudioDecoder
+from adapters.engines.stt import RecognizerRegistry, Transcript
+from adapters.engines.stt.stream import UtteranceStream
+from adapters.engines.vad import (
     SegmentEvent,
     SpeechSegmenter,
     UtteranceAudio,

@@ -1,0 +1,181 @@
+"""The agent's channel to voicemode: what it reports and what it is told.
+
+A LiveKit agent never writes to the event store itself. It reports what
+people said (partial captions, final transcripts, what it synthesized) to
+voicemode, and voicemode tells it who listens in which language and what to
+say. :class:`ControlPlane` is that channel; it may be the actor system in the
+same process (:class:`~adapters.shells.direct_control_plane.DirectControlPlane`) or
+an authenticated connection to a voicemode server on another machine. Every
+message is a frozen dataclass, so both carry the same typed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from adapters.engines.stt.base import Transcript
+
+DEFAULT_AGENT_NAME = "voicemode"
+"""The agent name workers register under and voicemode dispatches by."""
+
+
+class ControlPlaneError(Exception):
+    """voicemode refused what the agent reported; ``code`` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PartialTranscript:
+    """A caption of an utterance still being spoken (never stored)."""
+
+    room_code: str
+    speaker_id: str
+    utterance_id: UUID
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class FinalTranscript:
+    """What a speaker said, once the utterance ended.
+
+    ``utterance_id`` is the id its partial captions carried, so voicemode
+    records the transcript under the same id.
+    """
+
+    room_code: str
+    speaker_id: str
+    utterance_id: UUID
+    text: str
+    language: str
+    engine: str
+    duration_ms: int
+    decode_ms: int
+    fallbacks: tuple[str, ...]
+
+    @classmethod
+    def recognized(
+        cls,
+        room_code: str,
+        speaker_id: str,
+        utterance_id: UUID,
+        transcript: Transcript,
+        duration_ms: int,
+    ) -> FinalTranscript:
+        """What a speech pipeline recognized, whichever shell its speaker talks through."""
+        return cls(
+            room_code,
+            speaker_id,
+            utterance_id,
+            transcript.text,
+            transcript.language,
+            transcript.engine,
+            duration_ms,
+            transcript.decode_ms,
+            transcript.fallbacks,
+        )
+
+
+@dataclass(frozen=True)
+class SynthesisReport:
+    """How a translation was spoken on a ``tts-<lang>`` track, for replay."""
+
+    room_code: str
+    transcript_id: UUID
+    language: str
+    voice: str | None
+    engine: str
+    sample_rate: int
+    audio_ms: int
+    first_chunk_ms: int
+    fallbacks: tuple[str, ...]
+    error_code: str | None
+
+
+@dataclass(frozen=True)
+class RoomMembers:
+    """Who is present in the room and the language each of them hears.
+
+    Sent when the agent attaches and again whenever it changes, so the agent
+    publishes one ``tts-<lang>`` track per language someone connected to
+    LiveKit listens in.
+    """
+
+    room_code: str
+    languages: Mapping[str, str]
+
+    def languages_of(self, identities: Iterable[str]) -> frozenset[str]:
+        """The distinct languages heard by those of ``identities`` who are members."""
+        return frozenset(
+            self.languages[identity] for identity in identities if identity in self.languages
+        )
+
+
+@dataclass(frozen=True)
+class TranslationToSpeak:
+    """A transcript rendered in one listener language, to be spoken.
+
+    ``solo`` translations are for their speaker alone (solo mode).
+    """
+
+    room_code: str
+    transcript_id: UUID
+    speaker_id: str
+    language: str
+    text: str
+    solo: bool = False
+
+
+RoomUpdate = RoomMembers | TranslationToSpeak
+"""What voicemode tells the agent about a room, in the order it happened."""
+
+
+class ControlPlane(Protocol):
+    """The agent's authenticated channel to voicemode, one per agent job.
+
+    Methods are called on the job's event loop and must never block it.
+    """
+
+    async def attach(self, room_code: str) -> None:
+        """Start serving ``room_code``: from now on :meth:`updates` follows it.
+
+        Raises:
+            ControlPlaneError: voicemode refused the agent for this room.
+        """
+
+    def updates(self, room_code: str) -> AsyncIterator[RoomUpdate]:
+        """The room's news, in order, until :meth:`close`.
+
+        The first update is always the room's current :class:`RoomMembers`.
+        """
+
+    async def partial(self, caption: PartialTranscript) -> None:
+        """Show the room a caption of what is being said."""
+
+    async def transcript(self, transcript: FinalTranscript) -> None:
+        """Record what a speaker said; returns once it is durable.
+
+        Raises:
+            ControlPlaneError: it was refused (e.g. ``not_in_room``).
+        """
+
+    async def synthesized(self, report: SynthesisReport) -> None:
+        """Record that a translation was spoken."""
+
+    async def wait_lost(self) -> str:
+        """Return, with the reason, once the channel to voicemode is lost for good.
+
+        The agent then stops, so voicemode dispatches a fresh one rather than
+        a deaf agent staying in the room.
+        """
+
+    async def close(self) -> None:
+        """Stop every room's updates and release the channel."""

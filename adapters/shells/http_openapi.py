@@ -1,0 +1,271 @@
+"""The HTTP API's contract: its routes, the limits it enforces, and their OpenAPI document.
+
+:mod:`adapters.shells.http_api` serves the routes and enforces the limits; this
+module holds what both it and ``GET /openapi.json`` state, so the document
+cannot drift from what is enforced. The document is plain data built from
+those values and from :data:`adapters.errors.HTTP_ERRORS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.errors import HTTP_ERRORS
+from adapters.shells.livekit_api import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ROOM_NAME
+
+ROOMS_PATH = "/api/voice/livekit/rooms"
+TOKEN_PATH = "/api/voice/livekit/token"
+WEBHOOK_PATH = "/api/voice/livekit/webhook"
+
+MAX_PARTICIPANTS = 1000
+MAX_EMPTY_TIMEOUT_S = 24 * 3600
+MAX_METADATA_BYTES = 16 * 1024
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    """OpenAPI responses for the error statuses of a route, with their codes."""
+    described = {
+        400: "Bad request",
+        401: "Not authenticated",
+        408: "Body too slow",
+        403: "Forbidden",
+        502: "LiveKit failed",
+        503: "LiveKit not configured",
+    }
+    return {
+        str(status): {
+            "description": f"{described[status]}; `error.code` is one of: "
+            + ", ".join(
+                f"`{code}`"
+                for code, meaning in HTTP_ERRORS.items()
+                if meaning.startswith(f"{status}:")
+            ),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for status in statuses
+    }
+
+
+def _json_body(schema: str) -> dict[str, Any]:
+    """An OpenAPI required JSON request body."""
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _json_answer(description: str, schema: str) -> dict[str, Any]:
+    """An OpenAPI JSON response."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route this app serves."""
+    room_name = {"type": "string", "pattern": ROOM_NAME.pattern}
+    permission = {"type": "boolean"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "voicemode HTTP API",
+            "version": "1.0.0",
+            "description": (
+                "Health, LiveKit rooms and participant tokens, and LiveKit's webhooks. "
+                "Users authenticate with the voicemode token they use on the WebSocket. "
+                "Every error is `{error: {code, message}}` with a stable `code`."
+            ),
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "livekitWebhook": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": (
+                        "A JWT from LiveKit signed with the API secret whose `sha256` claim "
+                        "is the base64 SHA-256 of the body."
+                    ),
+                },
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string", "enum": list(HTTP_ERRORS)},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "position"],
+                    "properties": {
+                        "status": {"const": "ok"},
+                        "position": {
+                            "type": "integer",
+                            "description": "The event log's last position.",
+                        },
+                    },
+                },
+                "RoomConfig": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "maxParticipants": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_PARTICIPANTS,
+                            "description": "0: no limit.",
+                        },
+                        "emptyTimeout": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_EMPTY_TIMEOUT_S,
+                            "description": "Seconds an empty room is kept; 0: LiveKit's default.",
+                        },
+                        "metadata": {"type": "string", "maxLength": MAX_METADATA_BYTES},
+                    },
+                },
+                "CreateRoomRequest": {
+                    "type": "object",
+                    "required": ["userId"],
+                    "properties": {
+                        "userId": {
+                            "type": "string",
+                            "description": "Must be the authenticated user.",
+                        },
+                        "config": {"$ref": "#/components/schemas/RoomConfig"},
+                    },
+                },
+                "CreateRoomResponse": {
+                    "type": "object",
+                    "required": ["roomName", "token", "wsUrl", "expiresAt"],
+                    "properties": {
+                        "roomName": room_name,
+                        "token": {
+                            "type": "string",
+                            "description": "Joins the room as the creator, publish/subscribe/data.",
+                        },
+                        "wsUrl": {"type": "string", "description": "The LiveKit server to join."},
+                        "expiresAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "Permissions": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": (
+                        "Only these three; each granted only if true. Omit the object for all "
+                        "three. Any other permission is refused with `grant_not_allowed`."
+                    ),
+                    "properties": {
+                        "canPublish": permission,
+                        "canSubscribe": permission,
+                        "canPublishData": permission,
+                    },
+                },
+                "TokenRequest": {
+                    "type": "object",
+                    "required": ["roomName", "participantId"],
+                    "properties": {
+                        "roomName": room_name,
+                        "participantId": {
+                            "type": "string",
+                            "description": "Must be the authenticated user.",
+                        },
+                        "permissions": {"$ref": "#/components/schemas/Permissions"},
+                        "ttlSeconds": {
+                            "type": "integer",
+                            "minimum": MIN_TTL_S,
+                            "maximum": MAX_TTL_S,
+                            "default": DEFAULT_TTL_S,
+                        },
+                    },
+                },
+                "TokenResponse": {
+                    "type": "object",
+                    "required": ["token", "expiresAt"],
+                    "properties": {
+                        "token": {"type": "string"},
+                        "expiresAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "WebhookAccepted": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"const": "recorded"}},
+                },
+            },
+        },
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and the event log's position",
+                    "responses": {"200": _json_answer("Alive", "Health")},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "The OpenAPI 3.1 document"}},
+                }
+            },
+            ROOMS_PATH: {
+                "post": {
+                    "summary": "Create a LiveKit room; the creator gets a token to join it",
+                    "security": [{"bearer": []}],
+                    "requestBody": _json_body("CreateRoomRequest"),
+                    "responses": {
+                        "201": _json_answer("Created", "CreateRoomResponse"),
+                        **_error_responses(400, 401, 403, 408, 502, 503),
+                    },
+                }
+            },
+            TOKEN_PATH: {
+                "post": {
+                    "summary": "A participant token for a room the user belongs to",
+                    "description": (
+                        "The user belongs to a room they created through this API, or to the "
+                        "room named after a voicemode room they are a member of. The token "
+                        "joins that room only, with exactly the permissions asked for, for at "
+                        f"most {MAX_TTL_S // 3600} hours."
+                    ),
+                    "security": [{"bearer": []}],
+                    "requestBody": _json_body("TokenRequest"),
+                    "responses": {
+                        "200": _json_answer("Issued", "TokenResponse"),
+                        **_error_responses(400, 401, 403, 408, 503),
+                    },
+                }
+            },
+            WEBHOOK_PATH: {
+                "post": {
+                    "summary": "LiveKit's webhooks; verified ones are recorded as events",
+                    "security": [{"livekitWebhook": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/webhook+json": {
+                                "schema": {
+                                    "type": "object",
+                                    "description": "LiveKit's WebhookEvent.",
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json_answer("Recorded", "WebhookAccepted"),
+                        **_error_responses(400, 401, 408, 503),
+                    },
+                }
+            },
+        },
+    }

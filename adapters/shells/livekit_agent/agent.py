@@ -1,0 +1,348 @@
+"""VoiceAgent: voicemode's agent in one LiveKit room.
+
+It listens to every person in the room (one speech pipeline per microphone
+track), reports what they say to voicemode, and speaks the translations
+voicemode sends back on one ``tts-<lang>`` track per language heard by a
+person connected to the LiveKit room, with the text alongside as
+``lk.transcription`` text streams. A language heard only over WebSocket gets
+no track: those listeners get their speech there, and nothing is spoken to
+nobody (or recorded as delivered when it was not).
+
+It subscribes to tracks itself (the room is joined without auto-subscribe)
+and only to microphones of people: never to agents' tracks, its own or
+another agent's, so synthesized speech is never transcribed again.
+Solo-mode translations are for their speaker alone: they go as text to that
+speaker only and are not spoken, since every ``tts-<lang>`` track is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final
+
+from livekit import rtc
+from livekit.rtc.room import EventTypes
+
+from actors.agent_messages import (
+    ControlPlane,
+    ControlPlaneError,
+    PartialTranscript,
+    RoomMembers,
+    RoomUpdate,
+    SynthesisReport,
+    TranslationToSpeak,
+)
+from actors.service import SpeechStack
+from adapters.shells.livekit_agent.listening import Report, TrackListener
+from adapters.shells.livekit_agent.speaking import LanguageVoice
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPTION_TOPIC: Final = "lk.transcription"
+SPEAKING_KINDS: Final = frozenset(
+    {rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD, rtc.ParticipantKind.PARTICIPANT_KIND_SIP}
+)
+"""Participants who are people: browsers and apps, and phone callers."""
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Tunables of an agent.
+
+    ``tts_sample_rate`` is the rate of every ``tts-<lang>`` track; the
+    default is espeak-ng's, so the embedded engine's audio goes out
+    untouched and other engines' is resampled. A speaker's language is their
+    LiveKit participant attribute ``language_attribute``, else the language
+    they hear in the voicemode room, else ``default_language``.
+    """
+
+    default_language: str = "en"
+    language_attribute: str = "language"
+    tts_sample_rate: int = 22050
+    synthesis_workers: int = 2
+    audio_buffer_bytes: int = 512 * 1024
+    end_timeout_s: float = 10.0
+
+
+class VoiceAgent:
+    """Listens, reports and speaks for one voicemode room in one LiveKit room."""
+
+    def __init__(
+        self,
+        room: rtc.Room,
+        room_code: str,
+        control: ControlPlane,
+        speech: SpeechStack,
+        settings: AgentSettings | None = None,
+    ) -> None:
+        self.room = room
+        self.room_code = room_code
+        self.control = control
+        self.speech = speech
+        self.settings = settings or AgentSettings()
+        self._members = RoomMembers(room_code, {})
+        self._listeners: dict[str, TrackListener] = {}
+        self._voices: dict[str, LanguageVoice] = {}
+        self._outbox: asyncio.Queue[Report | SynthesisReport] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pool = ThreadPoolExecutor(self.settings.synthesis_workers, thread_name_prefix="tts")
+        self._handlers: dict[EventTypes, Callable[..., None]] = {
+            "track_published": self._on_track_published,
+            "track_subscribed": self._on_track_subscribed,
+            "track_unsubscribed": self._on_track_unsubscribed,
+            "participant_connected": self._on_participant_connected,
+            "participant_disconnected": self._on_participant_disconnected,
+            "reconnected": self._on_reconnected,
+        }
+        self._tuning = asyncio.Lock()
+        self._following: asyncio.Task[None] | None = None
+        self._sending: asyncio.Task[None] | None = None
+
+    @property
+    def listening(self) -> frozenset[str]:
+        """The identities of the participants whose speech is being transcribed."""
+        return frozenset(listener.speaker_id for listener in self._listeners.values())
+
+    @property
+    def speaking(self) -> frozenset[str]:
+        """The languages with a published ``tts-<lang>`` track."""
+        return frozenset(self._voices)
+
+    async def start(self) -> None:
+        """Attach to the voicemode room, publish its languages, and start listening.
+
+        The LiveKit room must already be connected, without auto-subscribe.
+
+        Raises:
+            ControlPlaneError: voicemode refused the agent.
+        """
+        await self.control.attach(self.room_code)
+        updates = self.control.updates(self.room_code)
+        first = await anext(updates)
+        await self._update(first)
+        self._sending = asyncio.create_task(self._send(), name="agent-send")
+        self._following = asyncio.create_task(self._follow(updates), name="agent-follow")
+        for event, handler in self._handlers.items():
+            self.room.on(event, handler)
+        self._subscribe_all()
+        self._spawn(self._retune())  # for whoever came in before the handlers were on
+
+    async def aclose(self) -> None:
+        """Report what was still being said, then take everything down."""
+        for event, handler in self._handlers.items():
+            self.room.off(event, handler)
+        await _cancel(self._following)
+        listeners, self._listeners = list(self._listeners.values()), {}
+        await asyncio.gather(*(listener.aclose() for listener in listeners))
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.settings.end_timeout_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._outbox.join(), self.settings.end_timeout_s)
+        await _cancel(self._sending)
+        for task in list(self._tasks):
+            await _cancel(task)
+        voices, self._voices = list(self._voices.values()), {}
+        for voice in voices:
+            await voice.aclose()
+        await self.control.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        log.info("%s: agent stopped", self.room_code)
+
+    # Listening -------------------------------------------------------------
+
+    def _subscribe_all(self) -> None:
+        """Subscribe to every speaker's microphone not subscribed yet.
+
+        Also runs after a reconnect: after a full reconnect LiveKit announces
+        the tracks again while the session is still being rebuilt, and a
+        subscription asked for then is lost.
+        """
+        for participant in self.room.remote_participants.values():
+            for publication in participant.track_publications.values():
+                self._on_track_published(publication, participant)
+
+    def _on_reconnected(self) -> None:
+        self._subscribe_all()
+        self._spawn(self._retune())
+
+    def _on_track_published(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if _is_speech(publication, participant) and not publication.subscribed:
+            publication.set_subscribed(True)
+
+    def _on_track_subscribed(
+        self,
+        track: rtc.Track,
+        publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        if not _is_speech(publication, participant):
+            return
+        previous = self._listeners.pop(publication.sid, None)
+        if previous is not None:
+            self._spawn(previous.aclose())
+        log.info("%s: listening to %s", self.room_code, participant.identity)
+        self._listeners[publication.sid] = TrackListener(
+            self.room_code,
+            participant.identity,
+            self._language_of(participant),
+            track,
+            self.speech.engines,
+            self._outbox.put_nowait,
+            self.settings.audio_buffer_bytes,
+            self.settings.end_timeout_s,
+        )
+
+    def _on_track_unsubscribed(
+        self,
+        _: rtc.Track,
+        publication: rtc.RemoteTrackPublication,
+        __: rtc.RemoteParticipant,
+    ) -> None:
+        listener = self._listeners.pop(publication.sid, None)
+        if listener is not None:
+            log.info("%s: no longer listening to %s", self.room_code, listener.speaker_id)
+            self._spawn(listener.aclose())
+
+    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.kind in SPEAKING_KINDS:
+            self._spawn(self._retune())
+
+    def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.kind in SPEAKING_KINDS:
+            self._spawn(self._retune())
+        for sid, listener in list(self._listeners.items()):
+            if listener.speaker_id == participant.identity:
+                log.info("%s: %s left", self.room_code, participant.identity)
+                del self._listeners[sid]
+                self._spawn(listener.aclose())
+
+    def _language_of(self, participant: rtc.RemoteParticipant) -> str:
+        return (
+            participant.attributes.get(self.settings.language_attribute)
+            or self._members.languages.get(participant.identity)
+            or self.settings.default_language
+        )
+
+    async def _send(self) -> None:
+        """Report to voicemode one thing at a time, so captions never overtake transcripts."""
+        while True:
+            report = await self._outbox.get()
+            try:
+                if isinstance(report, PartialTranscript):
+                    await self.control.partial(report)
+                elif isinstance(report, SynthesisReport):
+                    await self.control.synthesized(report)
+                else:
+                    await self.control.transcript(report)
+            except ControlPlaneError as error:
+                log.warning("voicemode refused a report from %s: %s", self.room_code, error)
+            except Exception:
+                log.exception("reporting to voicemode failed")
+            finally:
+                self._outbox.task_done()
+
+    # Speaking --------------------------------------------------------------
+
+    async def _follow(self, updates: AsyncIterator[RoomUpdate]) -> None:
+        async for update in updates:
+            try:
+                await self._update(update)
+            except Exception:
+                log.exception("the agent of %s could not apply %r", self.room_code, update)
+
+    async def _update(self, update: RoomUpdate) -> None:
+        if isinstance(update, RoomMembers):
+            await self._set_languages(update)
+            return
+        voice = self._voices.get(update.language)
+        if voice is not None and not update.solo:
+            voice.say(update)
+        self._spawn(self._show(update, voice))
+
+    async def _set_languages(self, members: RoomMembers) -> None:
+        """Remember who hears which language, and retune the tracks to it."""
+        self._members = members
+        await self._retune()
+
+    async def _retune(self) -> None:
+        """One track per language a person in the LiveKit room hears: publish new, retire old.
+
+        Serialized, so joins and leaves arriving together never publish a
+        language twice; each run reads who is here when it starts. While
+        LiveKit reconnects, people seem to leave and come back: nothing
+        changes then, and the run after ``reconnected`` sees who stayed.
+        """
+        async with self._tuning:
+            if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+                return
+            here = {
+                participant.identity
+                for participant in self.room.remote_participants.values()
+                if participant.kind in SPEAKING_KINDS
+            }
+            wanted = self._members.languages_of(here)
+            for language in sorted(set(self._voices) - wanted):
+                await self._voices.pop(language).aclose()
+            for language in sorted(wanted - set(self._voices)):
+                voice = LanguageVoice(
+                    self.room,
+                    language,
+                    self.speech.synthesizers,
+                    self._pool,
+                    self.settings.tts_sample_rate,
+                    self._outbox.put_nowait,
+                )
+                await voice.publish()
+                self._voices[language] = voice
+
+    async def _show(self, translation: TranslationToSpeak, voice: LanguageVoice | None) -> None:
+        """Send the translation's text; a solo one only to its speaker."""
+        attributes = {
+            "language": translation.language,
+            "transcript_id": str(translation.transcript_id),
+            "speaker_id": translation.speaker_id,
+            "lk.segment_id": str(translation.transcript_id),
+            "lk.transcription_final": "true",
+        }
+        if voice is not None and voice.track_sid is not None:
+            attributes["lk.transcribed_track_id"] = voice.track_sid
+        await self.room.local_participant.send_text(
+            translation.text,
+            topic=TRANSCRIPTION_TOPIC,
+            attributes=attributes,
+            destination_identities=[translation.speaker_id] if translation.solo else None,
+        )
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background, keeping it referenced and its failure logged."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("agent work in %s failed: %s", self.room_code, error, exc_info=error)
+
+
+def _is_speech(publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> bool:
+    """A person's microphone; never an agent's track."""
+    return (
+        participant.kind in SPEAKING_KINDS
+        and publication.kind == rtc.TrackKind.KIND_AUDIO
+        and publication.source == rtc.TrackSource.SOURCE_MICROPHONE
+    )
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

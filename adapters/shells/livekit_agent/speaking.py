@@ -1,0 +1,228 @@
+"""Speaking translations on one published audio track per listener language.
+
+Every listener of a language subscribes to the same ``tts-<lang>`` track, so
+a translation is synthesized once per language, not once per listener.
+Synthesis runs on worker threads (engines block) and starts as soon as a
+translation arrives, while the previous one is still playing; playback is
+in arrival order. The track's AudioSource has one fixed sample rate: audio
+from an engine with another rate is resampled, never pushed as it is,
+because LiveKit would play it at the wrong speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from livekit import rtc
+from livekit.rtc.participant import UnpublishTrackError
+
+from actors.agent_messages import SynthesisReport, TranslationToSpeak
+from adapters.engines.audio.resample import int16_frame
+from adapters.engines.tts.base import SynthesisError
+from adapters.engines.tts.registry import SynthesizerRegistry
+
+log = logging.getLogger(__name__)
+
+BYTES_PER_SAMPLE = 2
+FRAME_MS = 20
+MAX_BACKLOG = 8
+"""Translations waiting to be spoken in one language beyond which new ones are
+only shown as text: speech that far behind the conversation helps nobody."""
+
+
+def track_name(language: str) -> str:
+    """The name of the track a language's listeners subscribe to."""
+    return f"tts-{language}"
+
+
+@dataclass(frozen=True)
+class _Started:
+    """Synthesis began; audio follows at ``sample_rate``."""
+
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """No more audio; how it went."""
+
+    report: SynthesisReport
+
+
+_Piece = _Started | bytes | _Finished
+
+
+@dataclass
+class _Speech:
+    """One translation on its way out: its audio arrives here from the synthesis thread."""
+
+    translation: TranslationToSpeak
+    pieces: asyncio.Queue[_Piece] = field(default_factory=asyncio.Queue)
+
+
+class LanguageVoice:
+    """The ``tts-<lang>`` track of one language and the queue of what it is to say."""
+
+    def __init__(
+        self,
+        room: rtc.Room,
+        language: str,
+        synthesizers: SynthesizerRegistry,
+        pool: ThreadPoolExecutor,
+        sample_rate: int,
+        on_spoken: Callable[[SynthesisReport], None],
+    ) -> None:
+        self.room = room
+        self.language = language
+        self.synthesizers = synthesizers
+        self.sample_rate = sample_rate
+        self._pool = pool
+        self._on_spoken = on_spoken
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[_Speech] = asyncio.Queue()
+        self._frame_bytes = sample_rate * FRAME_MS // 1000 * BYTES_PER_SAMPLE
+        self.source = rtc.AudioSource(sample_rate, 1)
+        self.track = rtc.LocalAudioTrack.create_audio_track(track_name(language), self.source)
+        self._publication: rtc.LocalTrackPublication | None = None
+        self._player: asyncio.Task[None] | None = None
+
+    async def publish(self) -> None:
+        """Publish the track and start playing what is queued.
+
+        Raises:
+            livekit.rtc.participant.PublishTrackError: LiveKit refused the track.
+        """
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        self._publication = await self.room.local_participant.publish_track(self.track, options)
+        self._player = asyncio.create_task(self._play(), name=f"speak-{self.language}")
+
+    def say(self, translation: TranslationToSpeak) -> None:
+        """Start synthesizing ``translation`` now; it is played after those before it."""
+        if self._queue.qsize() >= MAX_BACKLOG:
+            log.warning(
+                "%s speech is %d translations behind; not speaking one",
+                self.language,
+                self._queue.qsize(),
+            )
+            return
+        speech = _Speech(translation)
+        self._queue.put_nowait(speech)
+        self._pool.submit(self._synthesize, speech)
+
+    @property
+    def track_sid(self) -> str | None:
+        """The published track's id, once published."""
+        return self._publication.sid if self._publication is not None else None
+
+    async def aclose(self) -> None:
+        """Stop speaking and take the track down (a disconnected room took it already)."""
+        if self._player is not None:
+            self._player.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._player
+        if self._publication is not None and self.room.isconnected():
+            with contextlib.suppress(UnpublishTrackError):
+                await self.room.local_participant.unpublish_track(self._publication.sid)
+        await self.source.aclose()
+
+    def _synthesize(self, speech: _Speech) -> None:
+        """On a pool thread: run the engine and hand its audio to the loop as it comes."""
+        translation = speech.translation
+        synthesis = self.synthesizers.synthesize(translation.text, translation.language)
+        self._hand(speech, _Started(synthesis.sample_rate))
+        size = 0
+        error_code = synthesis.error_code
+        try:
+            for chunk in synthesis.chunks:
+                size += len(chunk)
+                self._hand(speech, chunk)
+        except SynthesisError as error:
+            error_code = error.code
+            log.warning("speech synthesis broke mid-stream: %s", error.code)
+        except Exception:  # the player waits for the end of every synthesis: always give one
+            error_code = SynthesisError.code
+            log.exception("speech synthesis crashed")
+        audio_ms = size * 1000 // ((synthesis.sample_rate or 1) * BYTES_PER_SAMPLE)
+        report = SynthesisReport(
+            translation.room_code,
+            translation.transcript_id,
+            translation.language,
+            synthesis.voice,
+            synthesis.engine,
+            synthesis.sample_rate,
+            audio_ms,
+            synthesis.first_chunk_ms,
+            synthesis.fallbacks,
+            error_code,
+        )
+        self._hand(speech, _Finished(report))
+
+    def _hand(self, speech: _Speech, piece: _Piece) -> None:
+        with contextlib.suppress(RuntimeError):  # the job's loop is gone: nobody listens
+            self._loop.call_soon_threadsafe(speech.pieces.put_nowait, piece)
+
+    async def _play(self) -> None:
+        while True:
+            speech = await self._queue.get()
+            await self._speak(speech)
+
+    async def _speak(self, speech: _Speech) -> None:
+        """Push one synthesis into the track as 20 ms frames, paced by the AudioSource."""
+        pending = bytearray()
+        resampler: _Resampler | None = None
+        while not isinstance(piece := await speech.pieces.get(), _Finished):
+            if isinstance(piece, _Started):
+                if piece.sample_rate not in (0, self.sample_rate):
+                    resampler = _Resampler(piece.sample_rate, self.sample_rate)
+                continue
+            pending += resampler.convert(piece) if resampler is not None else piece
+            await self._push(pending)
+        if resampler is not None:
+            pending += resampler.finish()
+        if len(pending) % self._frame_bytes:
+            pending += bytes(self._frame_bytes - len(pending) % self._frame_bytes)
+        await self._push(pending)
+        self._on_spoken(piece.report)
+
+    async def _push(self, pending: bytearray) -> None:
+        """Capture every whole frame in ``pending`` (it waits while LiveKit's queue is full)."""
+        samples = self._frame_bytes // BYTES_PER_SAMPLE
+        while len(pending) >= self._frame_bytes:
+            frame = rtc.AudioFrame(
+                bytes(pending[: self._frame_bytes]), self.sample_rate, 1, samples
+            )
+            del pending[: self._frame_bytes]
+            await self.source.capture_frame(frame)
+
+
+class _Resampler:
+    """16-bit mono PCM from an engine's rate to the track's, across chunk boundaries."""
+
+    def __init__(self, rate_in: int, rate_out: int) -> None:
+        self._rate_in = rate_in
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=rate_out)
+        self._odd = b""
+
+    def convert(self, chunk: bytes) -> bytes:
+        """Resample the whole samples of ``chunk``; a split sample waits for the next chunk."""
+        data = self._odd + chunk
+        whole = len(data) - len(data) % BYTES_PER_SAMPLE
+        self._odd = data[whole:]
+        if not whole:
+            return b""
+        return _joined(self._resampler.resample(int16_frame(data[:whole], self._rate_in)))
+
+    def finish(self) -> bytes:
+        """The samples the filter still holds."""
+        return _joined(self._resampler.resample(None))
+
+
+def _joined(frames: list[av.AudioFrame]) -> bytes:
+    return b"".join(np.asarray(frame.to_ndarray(), dtype="<i2").tobytes() for frame in frames)

@@ -1,0 +1,405 @@
+"""The agent channel's wire format, encoded and validated without I/O.
+
+Agent workers on other machines reach voicemode over a WebSocket (see
+:mod:`adapters.shells.agent_channel` and :mod:`adapters.shells.livekit_agent.network`).
+Every frame is one JSON text frame ``{"event": NAME, "data": {...}, "ref"?:
+str|int}``, as in the user protocol (:mod:`adapters.shells.protocol`), carrying the
+typed messages of :mod:`actors.agent_messages` with camelCase keys,
+UUIDs as strings and tuples as lists.
+
+Agent to voicemode: ``attach {roomCode}`` (answered ``attached`` with its
+``ref``), ``partial``, ``transcript`` (answered ``ack`` or ``error`` with its
+``ref``), ``synthesized`` and ``worker-ready {}``. voicemode to agent:
+``attached {roomCode}``, ``members {roomCode, languages}``, ``translation``,
+``ack {}`` and ``error {code, message}``.
+
+Decoding raises :class:`~adapters.shells.protocol.ProtocolError` with a stable code:
+``frame_too_large``, ``binary_not_expected``, ``malformed_json``,
+``invalid_frame``, ``unknown_event``, ``missing_field``, ``invalid_field``,
+``invalid_room_code``, ``unknown_language``, ``empty_transcript`` or
+``transcript_too_long``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import orjson
+
+from actors.agent_messages import (
+    FinalTranscript,
+    PartialTranscript,
+    RoomMembers,
+    SynthesisReport,
+    TranslationToSpeak,
+)
+from adapters.engines.audio import MAX_SAMPLE_RATE
+from adapters.shells.auth import USER_ID
+from adapters.shells.protocol import (
+    MAX_TRANSCRIPT_CHARS,
+    Fields,
+    ProtocolError,
+    Ref,
+    parse_envelope,
+    room_code,
+)
+
+MAX_NAME_CHARS = 64
+"""Engines, voices, error codes and fallbacks are short names."""
+MAX_FALLBACKS = 16
+MAX_MEMBERS = 10_000
+MAX_MESSAGE_CHARS = 2000
+MAX_MILLISECONDS = 24 * 3600 * 1000
+"""Durations and latencies: a day is far above any utterance or synthesis, and
+far below what the store's 64-bit integers hold."""
+NAME = re.compile(rf"[!-~]{{1,{MAX_NAME_CHARS}}}")
+"""A short name: visible ASCII, matched whole (no spaces or line breaks)."""
+
+
+@dataclass(frozen=True)
+class Attach:
+    """``attach {roomCode}``: the agent serves this room from now on."""
+
+    room_code: str
+
+
+@dataclass(frozen=True)
+class WorkerReady:
+    """``worker-ready {}``: a worker (re)registered with LiveKit and can take rooms."""
+
+
+@dataclass(frozen=True)
+class Attached:
+    """``attached {roomCode}``: the room's updates follow on this connection."""
+
+    room_code: str
+
+
+@dataclass(frozen=True)
+class Ack:
+    """``ack {}``: the frame with this ``ref`` was done (a transcript is durable)."""
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """``error {code, message}``: a frame was refused; ``code`` is stable."""
+
+    code: str
+    message: str
+
+
+ClientMessage = Attach | PartialTranscript | FinalTranscript | SynthesisReport | WorkerReady
+"""What an agent worker sends voicemode."""
+
+ServerMessage = Attached | RoomMembers | TranslationToSpeak | Ack | ErrorReply
+"""What voicemode sends an agent worker."""
+
+MessageT = TypeVar("MessageT", ClientMessage, ServerMessage)
+
+
+@dataclass(frozen=True)
+class Framed(Generic[MessageT]):
+    """A decoded frame: its message and the correlation id it carried."""
+
+    message: MessageT
+    ref: Ref = None
+
+
+def encode_client(message: ClientMessage, ref: Ref = None) -> bytes:
+    """One frame from the agent (UTF-8 JSON, sent as a text frame)."""
+    return _encode(message, ref)
+
+
+def encode_server(message: ServerMessage, ref: Ref = None) -> bytes:
+    """One frame from voicemode (UTF-8 JSON, sent as a text frame)."""
+    return _encode(message, ref)
+
+
+def decode_client(raw: str | bytes) -> Framed[ClientMessage]:
+    """Parse and validate a frame an agent sent, as websockets delivers it.
+
+    A text frame is a ``str``; ``bytes`` is a binary frame and is refused.
+
+    Raises:
+        ProtocolError: the frame is not a valid agent frame.
+    """
+    return _decode(raw, _CLIENT_PARSERS)
+
+
+def decode_server(raw: str | bytes) -> Framed[ServerMessage]:
+    """Parse and validate a frame voicemode sent, as websockets delivers it.
+
+    Raises:
+        ProtocolError: the frame is not a valid voicemode frame.
+    """
+    return _decode(raw, _SERVER_PARSERS)
+
+
+def _decode(
+    raw: str | bytes, parsers: Mapping[str, Callable[[_AgentFields], MessageT]]
+) -> Framed[MessageT]:
+    if isinstance(raw, bytes):
+        raise ProtocolError("binary_not_expected", "the agent channel carries text frames only")
+    name, envelope = parse_envelope(raw)
+    fields = _AgentFields(envelope.data, envelope.ref)
+    parser = parsers.get(name)
+    if parser is None:
+        raise ProtocolError("unknown_event", f"unknown event {name[:MAX_NAME_CHARS]!r}", fields.ref)
+    return Framed(parser(fields), fields.ref)
+
+
+class _AgentFields(Fields):
+    """The user protocol's typed field access, plus the agent channel's value types."""
+
+    def room_code(self) -> str:
+        """``roomCode``, in the user protocol's alphabet."""
+        code = room_code(self, "roomCode", required=True)
+        assert code is not None
+        return code
+
+    def user_id(self, key: str) -> str:
+        """A user (LiveKit participant) id."""
+        value = self.required_text(key)
+        if not USER_ID.fullmatch(value):
+            raise ProtocolError("invalid_field", f"data.{key} is not a user id", self.ref)
+        return value
+
+    def uuid(self, key: str) -> UUID:
+        """A UUID, sent as its string."""
+        try:
+            return UUID(self.required_text(key))
+        except ValueError as error:
+            raise ProtocolError("invalid_field", f"data.{key} must be a UUID", self.ref) from error
+
+    def lang(self, key: str) -> str:
+        """A required language code, normalized to ISO 639-1."""
+        value = self.language(key)
+        assert value is not None
+        return value
+
+    def count(self, key: str, high: int = MAX_MILLISECONDS) -> int:
+        """A required integer in ``[0, high]`` (by default a duration in ms)."""
+        value = self.integer(key, required=True, low=0, high=high)
+        assert value is not None
+        return value
+
+    def name(self, key: str, *, required: bool = True) -> str | None:
+        """A short name (engine, voice, code)."""
+        value = self.text(key, required=required)
+        if value is not None and not NAME.fullmatch(value):
+            raise ProtocolError(
+                "invalid_field",
+                f"data.{key} is 1-{MAX_NAME_CHARS} visible ASCII characters",
+                self.ref,
+            )
+        return value
+
+    def required_name(self, key: str) -> str:
+        """A short name that must be present."""
+        value = self.name(key)
+        assert value is not None
+        return value
+
+    def names(self, key: str) -> tuple[str, ...]:
+        """A list of short names (absent means none)."""
+        value = self._get(key, list, "a list", False) or []
+        if len(value) > MAX_FALLBACKS or not all(
+            isinstance(item, str) and NAME.fullmatch(item) for item in value
+        ):
+            raise ProtocolError(
+                "invalid_field", f"data.{key} is up to {MAX_FALLBACKS} short names", self.ref
+            )
+        return tuple(value)
+
+    def caption(self, key: str) -> str:
+        """Text someone said, up to the user protocol's transcript length."""
+        text = self.required_text(key)
+        if len(text) > MAX_TRANSCRIPT_CHARS:
+            raise ProtocolError(
+                "transcript_too_long",
+                f"data.{key} is limited to {MAX_TRANSCRIPT_CHARS} characters",
+                self.ref,
+            )
+        return text
+
+    def spoken(self, key: str) -> str:
+        """A final transcript's text: a caption that is not blank."""
+        text = self.caption(key)
+        if not text.strip():
+            raise ProtocolError("empty_transcript", f"data.{key} is empty", self.ref)
+        return text
+
+    def languages(self, key: str) -> dict[str, str]:
+        """A map of user id to language code."""
+        value: dict[str, Any] = self._get(key, dict, "an object", True)
+        if len(value) > MAX_MEMBERS or not all(USER_ID.fullmatch(user) for user in value):
+            raise ProtocolError(
+                "invalid_field", f"data.{key} maps up to {MAX_MEMBERS} user ids", self.ref
+            )
+        members = _AgentFields(value, self.ref)
+        return {user: members.lang(user) for user in value}
+
+
+def _encode(message: ClientMessage | ServerMessage, ref: Ref) -> bytes:
+    name, encoder = _ENCODERS[type(message)]
+    frame: dict[str, Any] = {"event": name, "data": encoder(message)}
+    if ref is not None:
+        frame["ref"] = ref
+    return orjson.dumps(frame)
+
+
+def _attach_data(message: Any) -> dict[str, Any]:
+    return {"roomCode": message.room_code}
+
+
+def _nothing(_: Any) -> dict[str, Any]:
+    return {}
+
+
+def _partial_data(caption: PartialTranscript) -> dict[str, Any]:
+    return {
+        "roomCode": caption.room_code,
+        "speakerId": caption.speaker_id,
+        "utteranceId": str(caption.utterance_id),
+        "text": caption.text,
+        "language": caption.language,
+    }
+
+
+def _transcript_data(transcript: FinalTranscript) -> dict[str, Any]:
+    return {
+        "roomCode": transcript.room_code,
+        "speakerId": transcript.speaker_id,
+        "utteranceId": str(transcript.utterance_id),
+        "text": transcript.text,
+        "language": transcript.language,
+        "engine": transcript.engine,
+        "durationMs": transcript.duration_ms,
+        "decodeMs": transcript.decode_ms,
+        "fallbacks": list(transcript.fallbacks),
+    }
+
+
+def _synthesized_data(report: SynthesisReport) -> dict[str, Any]:
+    return {
+        "roomCode": report.room_code,
+        "transcriptId": str(report.transcript_id),
+        "language": report.language,
+        "voice": report.voice,
+        "engine": report.engine,
+        "sampleRate": report.sample_rate,
+        "audioMs": report.audio_ms,
+        "firstChunkMs": report.first_chunk_ms,
+        "fallbacks": list(report.fallbacks),
+        "errorCode": report.error_code,
+    }
+
+
+def _members_data(members: RoomMembers) -> dict[str, Any]:
+    return {"roomCode": members.room_code, "languages": dict(members.languages)}
+
+
+def _translation_data(translation: TranslationToSpeak) -> dict[str, Any]:
+    return {
+        "roomCode": translation.room_code,
+        "transcriptId": str(translation.transcript_id),
+        "speakerId": translation.speaker_id,
+        "language": translation.language,
+        "text": translation.text,
+        "solo": translation.solo,
+    }
+
+
+def _error_data(error: ErrorReply) -> dict[str, Any]:
+    return {"code": error.code, "message": error.message}
+
+
+_ENCODERS: Mapping[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
+    Attach: ("attach", _attach_data),
+    PartialTranscript: ("partial", _partial_data),
+    FinalTranscript: ("transcript", _transcript_data),
+    SynthesisReport: ("synthesized", _synthesized_data),
+    WorkerReady: ("worker-ready", _nothing),
+    Attached: ("attached", _attach_data),
+    RoomMembers: ("members", _members_data),
+    TranslationToSpeak: ("translation", _translation_data),
+    Ack: ("ack", _nothing),
+    ErrorReply: ("error", _error_data),
+}
+
+
+def _parse_partial(fields: _AgentFields) -> PartialTranscript:
+    return PartialTranscript(
+        fields.room_code(),
+        fields.user_id("speakerId"),
+        fields.uuid("utteranceId"),
+        fields.caption("text"),
+        fields.lang("language"),
+    )
+
+
+def _parse_transcript(fields: _AgentFields) -> FinalTranscript:
+    return FinalTranscript(
+        fields.room_code(),
+        fields.user_id("speakerId"),
+        fields.uuid("utteranceId"),
+        fields.spoken("text"),
+        fields.lang("language"),
+        fields.required_name("engine"),
+        fields.count("durationMs"),
+        fields.count("decodeMs"),
+        fields.names("fallbacks"),
+    )
+
+
+def _parse_synthesized(fields: _AgentFields) -> SynthesisReport:
+    return SynthesisReport(
+        fields.room_code(),
+        fields.uuid("transcriptId"),
+        fields.lang("language"),
+        fields.name("voice", required=False),
+        fields.required_name("engine"),
+        fields.count("sampleRate", MAX_SAMPLE_RATE),
+        fields.count("audioMs"),
+        fields.count("firstChunkMs"),
+        fields.names("fallbacks"),
+        fields.name("errorCode", required=False),
+    )
+
+
+def _parse_translation(fields: _AgentFields) -> TranslationToSpeak:
+    return TranslationToSpeak(
+        fields.room_code(),
+        fields.uuid("transcriptId"),
+        fields.user_id("speakerId"),
+        fields.lang("language"),
+        fields.required_text("text"),
+        fields.flag("solo"),
+    )
+
+
+def _parse_error(fields: _AgentFields) -> ErrorReply:
+    return ErrorReply(
+        fields.required_name("code"), fields.required_text("message")[:MAX_MESSAGE_CHARS]
+    )
+
+
+_CLIENT_PARSERS: Mapping[str, Callable[[_AgentFields], ClientMessage]] = {
+    "attach": lambda fields: Attach(fields.room_code()),
+    "partial": _parse_partial,
+    "transcript": _parse_transcript,
+    "synthesized": _parse_synthesized,
+    "worker-ready": lambda _: WorkerReady(),
+}
+
+_SERVER_PARSERS: Mapping[str, Callable[[_AgentFields], ServerMessage]] = {
+    "attached": lambda fields: Attached(fields.room_code()),
+    "members": lambda fields: RoomMembers(fields.room_code(), fields.languages("languages")),
+    "translation": _parse_translation,
+    "ack": lambda _: Ack(),
+    "error": _parse_error,
+}

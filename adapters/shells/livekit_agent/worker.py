@@ -1,0 +1,199 @@
+"""The agent worker: LiveKit dispatches one job per room, each job runs a VoiceAgent.
+
+The worker registers with the LiveKit server under an agent name, so it is
+dispatched explicitly (voicemode asks for an agent in a room through the
+agent dispatch API) rather than to every room. Jobs run on threads of this
+process (``JobExecutorType.THREAD``), not in child processes: every job then
+shares the speech engines loaded once here (the Whisper model, the VAD), and
+the job's entry point, a closure over them, is never pickled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorType
+from livekit.protocol.agent import Job
+
+from actors.agent_messages import DEFAULT_AGENT_NAME, ControlPlane, ControlPlaneError
+from actors.service import SpeechStack
+from adapters.shells.livekit_agent.agent import AgentSettings, VoiceAgent
+
+log = logging.getLogger(__name__)
+
+DRAIN_TIMEOUT_S = 60
+DEFAULT_LOAD_THRESHOLD = 0.7
+"""LiveKit's own production default."""
+
+ControlPlaneFactory = Callable[[], ControlPlane]
+"""Makes the control plane of one job (each job runs on its own event loop)."""
+OnRegistered = Callable[[], Awaitable[None]]
+"""Called each time the worker (re)registers with LiveKit and can take rooms."""
+
+
+def room_code_of(job: Job) -> str:
+    """The voicemode room a job serves.
+
+    The dispatch's metadata may name it (``{"roomCode": "..."}``) when the
+    LiveKit room has a name of its own; otherwise the LiveKit room's name is
+    the room code.
+    """
+    try:
+        metadata = json.loads(job.metadata) if job.metadata else {}
+    except ValueError:
+        metadata = {}
+    code = metadata.get("roomCode") if isinstance(metadata, dict) else None
+    return code if isinstance(code, str) and code else job.room.name
+
+
+def build_agent_server(
+    livekit_url: str,
+    api_key: str,
+    api_secret: str,
+    control_plane_factory: ControlPlaneFactory,
+    *,
+    speech: SpeechStack,
+    agent_name: str = DEFAULT_AGENT_NAME,
+    settings: AgentSettings | None = None,
+    http_port: int = 0,
+    load_threshold: float = DEFAULT_LOAD_THRESHOLD,
+) -> AgentServer:
+    """A LiveKit agent server whose jobs run VoiceAgents; ``run()`` it to serve.
+
+    Args:
+        livekit_url: the LiveKit server (``ws://`` or ``wss://``).
+        api_key: the API key the worker registers with.
+        api_secret: its secret.
+        control_plane_factory: the channel to voicemode, one per job.
+        speech: the engines every job shares.
+        agent_name: the name voicemode dispatches the agent by.
+        settings: the agents' tunables.
+        http_port: the worker's health-check port (0: any free port).
+        load_threshold: the machine's CPU load (0-1) above which the worker
+            takes no new rooms, leaving them to other workers; ``math.inf``
+            for a lone worker, which must take every room.
+    """
+    server = AgentServer(
+        job_executor_type=JobExecutorType.THREAD,
+        ws_url=livekit_url,
+        api_key=api_key,
+        api_secret=api_secret,
+        port=http_port,
+        load_threshold=load_threshold,
+        num_idle_processes=1,
+    )
+
+    async def entrypoint(ctx: JobContext) -> None:
+        await run_job(ctx, control_plane_factory(), speech, settings)
+
+    server.rtc_session(entrypoint, agent_name=agent_name)
+    return server
+
+
+async def run_job(
+    ctx: JobContext,
+    control: ControlPlane,
+    speech: SpeechStack,
+    settings: AgentSettings | None = None,
+) -> None:
+    """Join the job's room and serve it until the job shuts down.
+
+    The connection is shielded: cancelling Room.connect() while it is in
+    flight makes LiveKit's native layer panic and takes the whole worker
+    down, so a job cancelled then lets the connection finish instead. The
+    job ends when the channel to voicemode is lost for good.
+    """
+    connecting = asyncio.ensure_future(ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE))
+    await asyncio.shield(connecting)
+    agent = VoiceAgent(ctx.room, room_code_of(ctx.job), control, speech, settings)
+    ctx.add_shutdown_callback(agent.aclose)
+    try:
+        await agent.start()
+    except ControlPlaneError as error:
+        log.error("voicemode refused the agent for %s: %s", agent.room_code, error)
+        ctx.shutdown(reason=error.code)
+        return
+    watching = asyncio.create_task(_leave_when_lost(ctx, control, agent.room_code))
+
+    async def stop_watching() -> None:
+        watching.cancel()
+
+    ctx.add_shutdown_callback(stop_watching)
+
+
+async def _leave_when_lost(ctx: JobContext, control: ControlPlane, room_code: str) -> None:
+    """A deaf agent must not hold the room: leave, so voicemode dispatches a fresh one."""
+    reason = await control.wait_lost()
+    log.error("%s: lost the channel to voicemode (%s); leaving the room", room_code, reason)
+    ctx.shutdown(reason="control_plane_lost")
+
+
+def run_worker(
+    livekit_url: str,
+    api_key: str,
+    api_secret: str,
+    control_plane_factory: ControlPlaneFactory,
+    *,
+    speech: SpeechStack,
+    agent_name: str = DEFAULT_AGENT_NAME,
+    settings: AgentSettings | None = None,
+    http_port: int = 0,
+    load_threshold: float = DEFAULT_LOAD_THRESHOLD,
+    on_registered: OnRegistered | None = None,
+) -> None:
+    """Serve agent jobs until SIGINT or SIGTERM, then let running jobs finish.
+
+    Blocking; the body of a ``voicemode agent`` command. ``on_registered``
+    runs each time the worker registers with LiveKit (also after it lost
+    LiveKit and came back).
+    """
+    server = build_agent_server(
+        livekit_url,
+        api_key,
+        api_secret,
+        control_plane_factory,
+        speech=speech,
+        agent_name=agent_name,
+        settings=settings,
+        http_port=http_port,
+        load_threshold=load_threshold,
+    )
+    asyncio.run(_serve_until_signalled(server, on_registered))
+
+
+async def _serve_until_signalled(server: AgentServer, on_registered: OnRegistered | None) -> None:
+    loop = asyncio.get_running_loop()
+    announcing: set[asyncio.Task[None]] = set()
+
+    def registered(*_: object) -> None:
+        if on_registered is not None:
+            task = asyncio.ensure_future(on_registered())
+            announcing.add(task)
+            task.add_done_callback(_announced)
+            task.add_done_callback(announcing.discard)
+
+    server.on("worker_registered", registered)
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    running = asyncio.create_task(server.run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not running.done():
+        try:
+            await server.drain(timeout=DRAIN_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("agent jobs still running after %d s; stopping them", DRAIN_TIMEOUT_S)
+        await server.aclose()
+    await running
+
+
+def _announced(task: asyncio.Task[None]) -> None:
+    """An announcement that fails is logged; voicemode retries dispatches on its own anyway."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("could not tell voicemode this worker is ready: %s", error)
