@@ -23,6 +23,8 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+if str(ROOT) not in sys.path:  # benches reuse the tests' servers (tests/support)
+    sys.path.insert(0, str(ROOT))
 
 
 @dataclass(frozen=True)
