@@ -356,19 +356,22 @@ def test_a_worker_ready_announcement_reaches_subscribers(service: VoiceService) 
 
 
 @pytest.mark.parametrize(
-    ("token", "code"),
+    ("mint", "code"),
     [
-        (None, "missing_token"),
-        (issue_agent_token("forged-" + AGENT_SECRET, "w", 60), "invalid_token"),
-        (issue_agent_token(AGENT_SECRET, "w", -5), "token_expired"),
-        (issue_token(USER_SECRET, "alice", "Alice", "en", 60), "invalid_token"),
-        (issue_token(AGENT_SECRET, "alice", "Alice", "en", 60), "wrong_token_kind"),
+        (lambda: None, "missing_token"),
+        (lambda: issue_agent_token("forged-" + AGENT_SECRET, "w", 60), "invalid_token"),
+        (lambda: issue_agent_token(AGENT_SECRET, "w", -5), "token_expired"),
+        (lambda: issue_token(USER_SECRET, "alice", "Alice", "en", 60), "invalid_token"),
+        (lambda: issue_token(AGENT_SECRET, "alice", "Alice", "en", 60), "wrong_token_kind"),
     ],
     ids=["missing", "forged", "expired", "user-token", "user-kind-signed-as-agent"],
 )
 def test_only_agent_tokens_open_the_channel(
-    service: VoiceService, token: str | None, code: str
+    service: VoiceService, mint: Callable[[], str | None], code: str
 ) -> None:
+    # Minted when the test runs: a token minted at collection expires while other tests run.
+    token = mint()
+
     async def scenario() -> None:
         async with channel(service) as served:
             headers = {} if token is None else {"Authorization": f"Bearer {token}"}
