@@ -6,7 +6,7 @@ worker that reaches ``serve`` over the agent channel; ``voicemode token``
 signs a user token; ``voicemode replay`` explains a room's history from the
 event log. What ``serve`` and ``agent`` read from flags and the environment
 is read and checked in :mod:`adapters.settings`; each engine kind builds its
-registry from names (``adapters.<kind>.engines.build``).
+registry from names (``adapters.engines.<kind>.engines.build``).
 
 The serving stack (actors, gateway, engines, aiohttp) is imported by the
 functions that serve, not at module level: ``replay`` and ``token`` then start
@@ -60,8 +60,8 @@ from events.timeline import (
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from actors.media import LiveKitWebhook
     from actors.service import SpeechStack, VoiceService
-    from adapters.shells.livekit_api import LiveKitWebhook
 
 log = logging.getLogger("voicemode")
 
@@ -145,7 +145,9 @@ async def serve(
     thread behind. ``announce`` runs once every port listens (it shows
     ``--dev`` secrets).
     """
+    from actors.usecases import VoiceCore  # noqa: PLC0415
     from adapters.shells.agent_channel import AgentChannel, AttachedAgents  # noqa: PLC0415
+    from adapters.shells.frames import CLIENT_FRAMES  # noqa: PLC0415
     from adapters.shells.gateway import Gateway  # noqa: PLC0415
     from adapters.shells.media_plane import LiveKitMediaPlane  # noqa: PLC0415
 
@@ -160,7 +162,9 @@ async def serve(
             else None
         )
         media = (
-            LiveKitMediaPlane(settings.livekit, service.store, attached)
+            LiveKitMediaPlane(
+                settings.livekit, VoiceCore(service, CLIENT_FRAMES).follow_voice_rooms, attached
+            )
             if settings.livekit is not None
             else None
         )

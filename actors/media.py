@@ -5,6 +5,7 @@ Kept free of imports so the LiveKit adapters can implement it cheaply.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -47,3 +48,23 @@ class MediaPlane(Protocol):
 
     async def remove(self, room: str, user_id: str) -> None:
         """Disconnect a user's media client (best effort)."""
+
+
+@dataclass(frozen=True)
+class LiveKitWebhook:
+    """A verified webhook from the LiveKit server, as the fact to record (the shell verifies it).
+
+    Mirrors the fields of the ``LiveKitWebhookReceived`` domain event.
+    ``webhook_id`` is LiveKit's id for the notification: a redelivered webhook
+    carries the same id, which is what makes recording it idempotent.
+    """
+
+    webhook_id: str
+    event: str
+    room_name: str
+    room_sid: str
+    participant_identity: str | None
+    participant_sid: str | None
+    track_sid: str | None
+    created_at: int
+    """LiveKit's timestamp of the event, Unix seconds."""

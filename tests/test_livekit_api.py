@@ -27,10 +27,11 @@ import pytest
 from aiohttp import web
 from livekit import api, rtc
 
+from actors.media import LiveKitWebhook
 from adapters.errors import HTTP_ERRORS
 from adapters.shells.auth import issue_token
 from adapters.shells.http_api import build_http_app
-from adapters.shells.livekit_api import LiveKitSettings, LiveKitWebhook
+from adapters.shells.livekit_api import LiveKitSettings
 from tests.support.inprocess import InProcessService
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.service import Client

@@ -22,6 +22,7 @@ from actors.agent_messages import FinalTranscript, RoomUpdate, SynthesisReport
 from actors.media import MediaPlane
 from actors.messages import Outcome, Reply, SubmitTranscript, Transient
 from actors.projections.room_follower import RoomFollower
+from actors.projections.voice_rooms import ActiveVoiceRooms
 from actors.service import VoiceService
 from actors.usecases.asking import ask_room
 from actors.usecases.participant import Participant, ParticipantOutput, User
@@ -35,7 +36,7 @@ from events.domain import (
 )
 
 if TYPE_CHECKING:
-    from adapters.shells.livekit_api import LiveKitWebhook
+    from actors.media import LiveKitWebhook
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,15 @@ class EngineChoice:
 class VoiceCore:
     """The application's use cases on a running :class:`~actors.service.VoiceService`.
 
-    Stateless apart from its ports, so each shell may make its own. Args:
-    ``wire`` builds the WebSocket clients' frames (sessions, captions);
-    ``media`` is LiveKit, or None to refuse voice sessions.
+    Stateless apart from its ports, so each shell may make its own.
+
+    Args:
+        service: the running actor system.
+        wire: builds the WebSocket clients' frames (sessions, captions).
+        media: LiveKit, or None to refuse voice sessions.
+        command_timeout_s: how long a room may take to answer a command.
+        audio_buffer_bytes: speech audio a speaker may have queued.
+
     """
 
     def __init__(
@@ -131,6 +138,10 @@ class VoiceCore:
     ) -> RoomFollower:
         """What an agent serving ``room_code`` must know, from the log (start it off the loop)."""
         return RoomFollower(self.service.store, room_code, publish)
+
+    def follow_voice_rooms(self, changed: Callable[[], None]) -> ActiveVoiceRooms:
+        """Which LiveKit rooms have voice sessions, from the log (start it off the loop)."""
+        return ActiveVoiceRooms(self.service.store, changed)
 
     def record_webhook(self, hook: LiveKitWebhook) -> None:
         """Record a verified webhook as a fact (blocking); a redelivery is already there."""

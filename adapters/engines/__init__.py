@@ -1,7 +1,9 @@
 """Engines: what the core drives.
 
 One package per kind (``audio`` decoders, ``vad``, ``stt``, ``tts``,
-``translation``), each with its interface (``base``), its registry with
-fallback between engines (built on ``registry``) and ``engines.build(names)``
-which makes the engines a setting names, importing each engine only then.
+``translation``), each with its interface (``base``). The kinds a setting
+chooses by name (``stt``, ``tts``, ``translation``) also have a registry with
+fallback between engines (built on ``registry``) and ``engines.build(names)``,
+which makes the engines named, importing each only then; ``vad.engines``
+builds the one detector.
 """

@@ -92,9 +92,7 @@ class Gateway:
         media: LiveKitMediaPlane | None = None,
         agents: AgentChannel | None = None,
     ) -> None:
-        self.service = service
         self.settings = settings
-        self.media = media
         self.agents = agents
         self.core = VoiceCore(
             service,

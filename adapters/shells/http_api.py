@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from actors.media import LiveKitWebhook
 from adapters.shells.auth import Identity, TokenError, verify_user_token
 from adapters.shells.http_openapi import (
     MAX_EMPTY_TIMEOUT_S,
@@ -43,7 +44,6 @@ from adapters.shells.livekit_api import (
     LiveKitRooms,
     LiveKitSettings,
     LiveKitUnavailableError,
-    LiveKitWebhook,
     ParticipantToken,
     Permissions,
     RoomConfig,

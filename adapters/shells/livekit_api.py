@@ -28,7 +28,7 @@ import jwt
 from google.protobuf.json_format import ParseError
 from livekit import api
 
-from actors.media import MediaUnavailableError
+from actors.media import LiveKitWebhook, MediaUnavailableError
 
 DEFAULT_TTL_S = 3600
 MAX_TTL_S = 6 * 3600
@@ -275,40 +275,20 @@ async def _answer(call: Awaitable[AnswerT], what: str) -> AnswerT | None:
         raise LiveKitUnavailableError(f"LiveKit did not {what}: {error}") from error
 
 
-@dataclass(frozen=True)
-class LiveKitWebhook:
-    """A verified webhook from the LiveKit server, as the fact to record.
-
-    Mirrors the fields of the ``LiveKitWebhookReceived`` domain event.
-    ``webhook_id`` is LiveKit's id for the notification: a redelivered webhook
-    carries the same id, which is what makes recording it idempotent.
-    """
-
-    webhook_id: str
-    event: str
-    room_name: str
-    room_sid: str
-    participant_identity: str | None
-    participant_sid: str | None
-    track_sid: str | None
-    created_at: int
-    """LiveKit's timestamp of the event, Unix seconds."""
-
-    @classmethod
-    def from_event(cls, event: api.WebhookEvent) -> LiveKitWebhook:
-        """Keep what a replay needs from LiveKit's protobuf message."""
-        return cls(
-            webhook_id=event.id,
-            event=event.event,
-            room_name=event.room.name,
-            room_sid=event.room.sid,
-            participant_identity=(
-                event.participant.identity if event.HasField("participant") else None
-            ),
-            participant_sid=event.participant.sid if event.HasField("participant") else None,
-            track_sid=event.track.sid if event.HasField("track") else None,
-            created_at=event.created_at,
-        )
+def webhook_from_event(event: api.WebhookEvent) -> LiveKitWebhook:
+    """Keep what a replay needs from LiveKit's protobuf message."""
+    return LiveKitWebhook(
+        webhook_id=event.id,
+        event=event.event,
+        room_name=event.room.name,
+        room_sid=event.room.sid,
+        participant_identity=(
+            event.participant.identity if event.HasField("participant") else None
+        ),
+        participant_sid=event.participant.sid if event.HasField("participant") else None,
+        track_sid=event.track.sid if event.HasField("track") else None,
+        created_at=event.created_at,
+    )
 
 
 class WebhookVerifier:
@@ -345,4 +325,4 @@ class WebhookVerifier:
             raise WebhookRejectedError(
                 "invalid_signature", f"the webhook signature is not valid: {error}"
             ) from error
-        return LiveKitWebhook.from_event(event)
+        return webhook_from_event(event)

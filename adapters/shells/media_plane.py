@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from actors.agent_messages import DEFAULT_AGENT_NAME
 from actors.projections.voice_rooms import ActiveVoiceRooms
@@ -39,7 +40,6 @@ from adapters.shells.livekit_api import (
     RoomConfig,
     mint_participant_token,
 )
-from events.store import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class LiveKitMediaPlane:
     def __init__(
         self,
         settings: LiveKitSettings,
-        store: EventStore,
+        voice_rooms: Callable[[Callable[[], None]], ActiveVoiceRooms],
         agents: AttachedAgents,
         *,
         agent_name: str = DEFAULT_AGENT_NAME,
@@ -77,7 +77,7 @@ class LiveKitMediaPlane:
         self._starting: set[str] = set()
         """Rooms whose voice session just started: their user has not connected yet."""
         self._wake = asyncio.Event()
-        self._voice_rooms = ActiveVoiceRooms(store, self._voice_changed)
+        self._voice_rooms = voice_rooms(self._voice_changed)
         self._reconciling: asyncio.Task[None] | None = None
         agents.subscribe(self._agents_changed)
 
