@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
     from actors.media import LiveKitWebhook
     from actors.service import SpeechStack, VoiceService
+    from actors.usecases import VoiceCore
 
 log = logging.getLogger("voicemode")
 
@@ -155,6 +156,7 @@ async def serve(
     async with contextlib.AsyncExitStack() as started:
         service = await loop.run_in_executor(None, build_service, settings, store)
         started.push_async_callback(loop.run_in_executor, None, service.close)
+        core = VoiceCore(service, CLIENT_FRAMES)
         attached = AttachedAgents()
         channel = (
             AgentChannel(service, settings.agent_secret, attached)
@@ -162,9 +164,7 @@ async def serve(
             else None
         )
         media = (
-            LiveKitMediaPlane(
-                settings.livekit, VoiceCore(service, CLIENT_FRAMES).follow_voice_rooms, attached
-            )
+            LiveKitMediaPlane(settings.livekit, core.follow_voice_rooms, attached)
             if settings.livekit is not None
             else None
         )
@@ -172,7 +172,7 @@ async def serve(
             await media.start()
             started.push_async_callback(media.aclose)
         if settings.http_port is not None:
-            runner = await start_http(service, settings, settings.http_port)
+            runner = await start_http(service, core, settings, settings.http_port)
             started.push_async_callback(runner.cleanup)
         gateway = Gateway(service, settings.gateway, media, channel)
         try:
@@ -206,16 +206,14 @@ async def serve(
         await stop.wait()
 
 
-async def start_http(service: VoiceService, settings: ServeSettings, port: int) -> web.AppRunner:
+async def start_http(
+    service: VoiceService, core: VoiceCore, settings: ServeSettings, port: int
+) -> web.AppRunner:
     """Serve the HTTP API: health, OpenAPI, LiveKit rooms, tokens and webhooks."""
     from aiohttp import web  # noqa: PLC0415
 
-    from actors.usecases import VoiceCore  # noqa: PLC0415
-    from adapters.shells.frames import CLIENT_FRAMES  # noqa: PLC0415
     from adapters.shells.http_api import build_http_app  # noqa: PLC0415
     from adapters.shells.http_limits import HttpLimits, LimitedTCPSite  # noqa: PLC0415
-
-    core = VoiceCore(service, CLIENT_FRAMES)
 
     async def record_webhook(hook: LiveKitWebhook) -> None:
         loop = asyncio.get_running_loop()

@@ -57,7 +57,8 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import StoredEvent
 
 from events.domain import Room, room_id_for
-from events.store import EventStore, originator_hex
+from events.sqlite import originator_hex
+from events.store import EventStore
 from events.writer import GroupCommitWriter
 
 RAW_TABLE = "stored_events"

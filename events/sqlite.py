@@ -101,6 +101,11 @@ class _SingleStatement(SQLiteTransaction):
         return self.connection.cursor()
 
 
+def originator_hex(originator_id: UUID | str) -> str:
+    """A stream id as stored: the hex of a UUID."""
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
 StoredRow = tuple[int, str, str, bytes]
 """A stored event as the replay reads it: position, originator id, topic, state."""
 
@@ -147,22 +152,20 @@ class SubscribableSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         """Insert the events with one statement per 500 rows; return their positions.
 
-        The library executes one INSERT per event to read each ``lastrowid``.
-        Every statement releases and retakes the GIL, and under load (the group
-        commit writer's producers all runnable at once) each retake can wait a
-        whole switch interval, so a 100-event commit cost 7x the same rows
-        inserted in one go. The rows of one statement get consecutive rowids
-        (the table has no AUTOINCREMENT and the transaction holds SQLite's write
-        lock), so the positions follow from the last one.
+        The library executes one INSERT per event to read each ``lastrowid``;
+        every statement releases the GIL and, under load (the group-commit
+        writer's producers all runnable), waits to take it back behind them.
+        One statement waits once. The rows of one statement get consecutive
+        rowids (the table has no AUTOINCREMENT and the transaction holds
+        SQLite's write lock), so the positions follow from the last one.
         """
         positions: list[int] = []
         for start in range(0, len(stored_events), INSERT_ROWS_PER_STATEMENT):
             chunk = stored_events[start : start + INSERT_ROWS_PER_STATEMENT]
             params: list[Any] = []
             for stored in chunk:
-                originator = stored.originator_id
                 params += (
-                    originator.hex if isinstance(originator, UUID) else originator,
+                    originator_hex(stored.originator_id),
                     stored.originator_version,
                     stored.topic,
                     stored.state,

@@ -33,7 +33,7 @@ from events.domain import (
     room_id_for,
 )
 from events.postgres import postgres_environment
-from events.sqlite import StoredRow
+from events.sqlite import StoredRow, originator_hex
 from events.transcoder import build_transcoder
 
 SQLITE_POLL_INTERVAL_S = "0.05"
@@ -91,11 +91,6 @@ def store_environment(db: str) -> dict[str, str]:
         "SQLITE_LOCK_TIMEOUT": "30",
         "SQLITE_POLL_INTERVAL": SQLITE_POLL_INTERVAL_S,
     }
-
-
-def originator_hex(originator_id: UUID | str) -> str:
-    """A stream id as stored: the hex of a UUID."""
-    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 def room_of(event: DomainEvent) -> UUID:

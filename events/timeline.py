@@ -22,8 +22,8 @@ from events.domain import (
     TranslationProduced,
     room_id_for,
 )
-from events.sqlite import StoredRow
-from events.store import EventStore, LogFollower, originator_hex
+from events.sqlite import StoredRow, originator_hex
+from events.store import EventStore, LogFollower
 from events.transcoder import decode_plain
 
 State = dict[str, Any]
