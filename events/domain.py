@@ -12,6 +12,7 @@ language, which engine, and timings in milliseconds.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
@@ -790,7 +791,8 @@ class Conversation(Aggregate):
         ``intent`` and ``source`` are the values of
         ``actors.assistant.commands.Intent`` and ``CommandSource`` (plain
         strings: the log does not depend on the core's enums); ``entities``
-        are sorted (name, value) pairs such as ``(("language", "es"),)``;
+        are names and values such as ``{"language": "es"}`` (a JSON object in
+        the log and in ``replay --json``, sorted by name);
         ``confidence`` is 1.0 for typed and data commands, lower for a
         spoken phrase that only resembles a command; ``text`` is what the
         user typed, sent or said.
@@ -799,7 +801,7 @@ class Conversation(Aggregate):
         room_id: UUID
         user_id: str
         intent: str
-        entities: tuple[tuple[str, str], ...]
+        entities: Mapping[str, str]
         confidence: float
         source: str
         text: str
@@ -877,7 +879,7 @@ class Conversation(Aggregate):
         self,
         user_id: str,
         intent: str,
-        entities: tuple[tuple[str, str], ...],
+        entities: Mapping[str, str],
         confidence: float,
         source: str,
         text: str,
@@ -888,7 +890,7 @@ class Conversation(Aggregate):
             room_id=self.room_id,
             user_id=user_id,
             intent=intent,
-            entities=tuple(sorted(entities)),
+            entities=dict(sorted(entities.items())),
             confidence=confidence,
             source=source,
             text=text,

@@ -343,7 +343,7 @@ def _conversation(state: State) -> tuple[str, str]:
 
 
 def _command(state: State) -> tuple[str, str]:
-    entities = "".join(f" {name}={value}" for name, value in state["entities"])
+    entities = "".join(f" {name}={value}" for name, value in state["entities"].items())
     return state["user_id"], (
         f"command {state['intent']}{entities} ({state['source']}, "
         f"confidence {state['confidence']:.2f}) {_quote(state['text'], 40)}"
