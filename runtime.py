@@ -338,6 +338,15 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_assistant_contexts(store: EventStore, code: str, position: int) -> None:
+    """Print what the room's assistant would send next, for each of its conversations."""
+    from actors.assistant.context import contexts_at, describe_contexts  # noqa: PLC0415
+
+    lines = describe_contexts(contexts_at(store, code, position))
+    if lines:
+        print("\n".join(lines))
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """``voicemode replay``: print a room's timeline, or its state at a position."""
     try:
@@ -362,6 +371,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 )
                 return 1
             print("\n".join(describe_room(room, args.state_at)))
+            print_assistant_contexts(store, args.room, args.state_at)
             return 0
         until = args.until if args.until is not None else store.position()
         selection = TimelineFilter(

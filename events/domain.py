@@ -1,18 +1,21 @@
-"""The room aggregate and the facts it records.
+"""The room aggregate, the assistant's conversations, and the facts they record.
 
 A room is one event stream, written only by its RoomActor. Translations are
 recorded by the translation fan-out projection in a stream of their own per
 transcript (see :class:`TranslationProduced`), so the room's single writer is
-never contended. Every event carries what a replay needs to explain itself:
-who, which language, which engine, and timings in milliseconds.
+never contended; each conversation with the assistant is a stream of its own
+too, written only by that conversation's assistant (see :class:`Conversation`).
+Every event carries what a replay needs to explain itself: who, which
+language, which engine, and timings in milliseconds.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, DomainEvent
@@ -21,6 +24,7 @@ ROOM_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:room")
 TRANSLATIONS_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:translations")
 SPEECH_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:speech")
 WEBHOOK_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:livekit-webhook")
+CONVERSATION_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:assistant-conversation")
 
 
 def room_id_for(code: str) -> UUID:
@@ -298,6 +302,23 @@ class Room(Aggregate):
             aggregate.transcripts += 1
 
     @dataclass(frozen=True)
+    class AssistantModeChanged(Event):
+        """The room's shared assistant was turned on or off (by ``user_id``).
+
+        It lives in the room's stream because it changes what the room does
+        with its members' transcripts: in a room with the assistant on, they
+        are questions (or commands) for it as well as words for the listeners.
+        """
+
+        user_id: str
+        enabled: bool
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Remember whether the assistant is on."""
+            assert isinstance(aggregate, Room)
+            aggregate.assistant = self.enabled
+
+    @dataclass(frozen=True)
     class ClientErrorReported(Event):
         """A client reported an error of its own (telemetry)."""
 
@@ -313,6 +334,7 @@ class Room(Aggregate):
         self.code = code
         self.members: dict[str, Member] = {}
         self.transcripts = 0
+        self.assistant = False
 
     @staticmethod
     def create_id(code: str) -> UUID:
@@ -539,6 +561,11 @@ class Room(Aggregate):
             )
         )
 
+    def set_assistant(self, user_id: str, enabled: bool) -> None:
+        """Turn the room's shared assistant on or off; no change records nothing."""
+        if self.assistant != enabled:
+            self.trigger_event(self.AssistantModeChanged, user_id=user_id, enabled=enabled)
+
     def report_client_error(
         self, user_id: str, code: str, message: str, details: str | None
     ) -> None:
@@ -684,3 +711,208 @@ class LiveKitWebhookReceived(DomainEvent):
     participant_sid: str | None
     track_sid: str | None
     created_at: int
+
+
+def conversation_id_for(room_id: UUID, owner: str | None) -> UUID:
+    """The stream id of one conversation with the assistant in a room.
+
+    ``owner`` is the user of a one-to-one conversation; None is the room's
+    shared assistant, which every member of an assistant room talks to.
+    """
+    who = "room" if owner is None else f"user:{owner}"
+    return uuid5(CONVERSATION_NAMESPACE, f"{room_id.hex}/{who}")
+
+
+CLEAR_CONTEXT_INTENT = "clear_context"
+"""The intent that empties the assistant's context (``Intent.CLEAR_CONTEXT``'s value)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer as the assistant's writer hands it to ``Conversation.respond``.
+
+    The fields of ``AssistantResponded`` but the room, which the conversation knows.
+    """
+
+    user_id: str
+    question_id: UUID | None
+    question: str
+    answer: str
+    language: str
+    engine: str
+    model: str
+    first_token_ms: int
+    total_ms: int
+    tokens_in: int = 0
+    tokens_out: int = 0
+    fallbacks: tuple[str, ...] = ()
+    error_code: str | None = None
+    interrupted_at: int | None = None
+
+
+class Conversation(Aggregate):
+    """One conversation with the assistant: the commands it took and the answers it gave.
+
+    A conversation is a stream of its own (:func:`conversation_id_for`), not
+    part of the room's, because its writer is not the RoomActor: it is the
+    conversation's assistant, which serializes its answers and commands, so
+    one conversation has one writer and the room's writer is never held up by
+    an answer being generated. Commands from every source (typed, data packet,
+    spoken) are recorded here by that same writer, together with what they do
+    (``clear`` records ``ContextCleared`` in the same append), so a command
+    and its effect are never apart in the log. Every event names its room, so
+    ``replay ROOM`` shows it with the room's own.
+
+    What the assistant remembers is not kept here: it is a projection of
+    these events (``actors/assistant/context.py``).
+    """
+
+    class Event(Aggregate.Event):
+        """Base class of a conversation's events: each declares the ``room_id`` it is in."""
+
+        if TYPE_CHECKING:
+            room_id: UUID
+
+    @dataclass(frozen=True)
+    class ConversationStarted(Aggregate.Created, Event):
+        """The first command or question of a conversation with the assistant.
+
+        ``owner`` is the user of a one-to-one conversation, None for the
+        room's shared assistant.
+        """
+
+        room_id: UUID
+        owner: str | None
+
+    @dataclass(frozen=True)
+    class CommandRecognized(Event):
+        """A user gave the assistant a command.
+
+        ``intent`` and ``source`` are the values of
+        ``actors.assistant.commands.Intent`` and ``CommandSource`` (plain
+        strings: the log does not depend on the core's enums); ``entities``
+        are names and values such as ``{"language": "es"}`` (a JSON object in
+        the log and in ``replay --json``, sorted by name);
+        ``confidence`` is 1.0 for typed and data commands, lower for a
+        spoken phrase that only resembles a command; ``text`` is what the
+        user typed, sent or said.
+        """
+
+        room_id: UUID
+        user_id: str
+        intent: str
+        entities: Mapping[str, str]
+        confidence: float
+        source: str
+        text: str
+
+    @dataclass(frozen=True)
+    class AssistantResponded(Event):
+        """The assistant answered a question (or failed to, see ``error_code``).
+
+        ``question`` is the text asked, recorded here so that a conversation's
+        stream alone holds everything its context needs; ``question_id`` is
+        the transcript it came from (None for a question that is not a
+        transcript). ``answer`` is the text generated, ``interrupted_at`` the
+        character of ``answer`` at which it stopped being delivered because
+        the user spoke over it (None when it was delivered whole): what the
+        user actually heard is ``answer[:interrupted_at]``, and only that is
+        the assistant's part of the conversation afterwards.
+
+        ``engine`` and ``model`` answered after the engines in ``fallbacks``
+        failed; ``first_token_ms`` and ``total_ms`` are measured from the
+        request to the engine; ``tokens_in``/``tokens_out`` are the engine's
+        counts (0 if it gave none). With ``error_code`` no engine answered
+        fully: ``answer`` holds what was delivered before the failure
+        (empty if nothing was).
+        """
+
+        room_id: UUID
+        user_id: str
+        question_id: UUID | None
+        question: str
+        answer: str
+        language: str
+        engine: str
+        model: str
+        first_token_ms: int
+        total_ms: int
+        tokens_in: int
+        tokens_out: int
+        fallbacks: tuple[str, ...]
+        error_code: str | None
+        interrupted_at: int | None
+
+        @property
+        def interrupted(self) -> bool:
+            """Whether the user spoke over the answer before it was delivered whole."""
+            return self.interrupted_at is not None
+
+        @property
+        def delivered(self) -> str:
+            """The part of the answer the user actually got."""
+            return (
+                self.answer if self.interrupted_at is None else self.answer[: self.interrupted_at]
+            )
+
+    @dataclass(frozen=True)
+    class ContextCleared(Event):
+        """A user (``user_id``) made the assistant forget the conversation so far.
+
+        ``source`` is where the command came from (typed, data or spoken).
+        """
+
+        room_id: UUID
+        user_id: str
+        source: str
+
+    def __init__(self, room_id: UUID, owner: str | None) -> None:
+        self.room_id = room_id
+        self.owner = owner
+
+    @staticmethod
+    def create_id(room_id: UUID, owner: str | None) -> UUID:
+        """Derive the conversation's id (see :func:`conversation_id_for`)."""
+        return conversation_id_for(room_id, owner)
+
+    def recognize_command(
+        self,
+        user_id: str,
+        intent: str,
+        entities: Mapping[str, str],
+        confidence: float,
+        source: str,
+        text: str,
+    ) -> None:
+        """Record a command; a ``clear_context`` command clears the context with it."""
+        self.trigger_event(
+            self.CommandRecognized,
+            room_id=self.room_id,
+            user_id=user_id,
+            intent=intent,
+            entities=dict(sorted(entities.items())),
+            confidence=confidence,
+            source=source,
+            text=text,
+        )
+        if intent == CLEAR_CONTEXT_INTENT:
+            self.trigger_event(
+                self.ContextCleared, room_id=self.room_id, user_id=user_id, source=source
+            )
+
+    def respond(self, answer: Answer) -> None:
+        """Record an answer (see ``AssistantResponded``).
+
+        Raises:
+            ValueError: ``interrupted_at`` is not a character of the answer.
+        """
+        if answer.interrupted_at is not None and not 0 <= answer.interrupted_at <= len(
+            answer.answer
+        ):
+            msg = f"interrupted at {answer.interrupted_at} of {len(answer.answer)} characters"
+            raise ValueError(msg)
+        self.trigger_event(
+            self.AssistantResponded,
+            room_id=self.room_id,
+            **asdict(answer),
+        )

@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
 )
 
 from events.domain import (
+    Conversation,
     LiveKitWebhookReceived,
     Room,
     SpeechSynthesized,
@@ -95,7 +96,9 @@ def store_environment(db: str) -> dict[str, str]:
 
 def room_of(event: DomainEvent) -> UUID:
     """The id of the room an event belongs to, whatever stream holds it."""
-    if isinstance(event, TranslationProduced | SpeechSynthesized | LiveKitWebhookReceived):
+    if isinstance(
+        event, TranslationProduced | SpeechSynthesized | LiveKitWebhookReceived | Conversation.Event
+    ):
         return event.room_id
     return event.originator_id
 
@@ -156,9 +159,14 @@ class EventStore:
     def load_room(self, code: str) -> Room | None:
         """Rebuild a room from its stream, or None if it was never opened."""
         room: Any = None
-        for stored in self.recorder.select_events(room_id_for(code)):
-            room = self.mapper.to_domain_event(stored).mutate(room)  # type: ignore[attr-defined]
+        for event in self.stream(room_id_for(code)):
+            room = event.mutate(room)  # type: ignore[attr-defined]
         return cast(Room | None, room)
+
+    def stream(self, stream_id: UUID) -> Iterator[DomainEvent]:
+        """The events of one stream, in order, without scanning the log."""
+        for stored in self.recorder.select_events(stream_id):
+            yield cast(DomainEvent, self.mapper.to_domain_event(stored))
 
     def decode(self, notification: Notification) -> Recorded:
         """Turn a notification from the recorder into a positioned event."""

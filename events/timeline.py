@@ -16,6 +16,7 @@ from uuid import UUID
 import orjson
 
 from events.domain import (
+    Conversation,
     LiveKitWebhookReceived,
     Room,
     SpeechSynthesized,
@@ -28,15 +29,22 @@ from events.transcoder import decode_plain
 
 State = dict[str, Any]
 
+
+def _nested_events(aggregate: type[Room | Conversation]) -> list[str]:
+    """The names of the events an aggregate declares (its created event included)."""
+    return [
+        name
+        for name, value in vars(aggregate).items()
+        if isinstance(value, type)
+        and issubclass(value, aggregate.Event)
+        and value not in (aggregate.Event, aggregate.Created)
+    ]
+
+
 EVENT_TYPES: tuple[str, ...] = tuple(
     sorted(
-        [
-            name
-            for name, value in vars(Room).items()
-            if isinstance(value, type)
-            and issubclass(value, Room.Event)
-            and value not in (Room.Event, Room.Created)
-        ]
+        _nested_events(Room)
+        + _nested_events(Conversation)
         + [
             event.__name__
             for event in (TranslationProduced, SpeechSynthesized, LiveKitWebhookReceived)
@@ -196,7 +204,10 @@ def state_at(store: EventStore, code: str, position: int) -> Room | None:
 
 def describe_room(room: Room, position: int) -> list[str]:
     """Lines describing a room's participants, languages and modes."""
-    lines = [f"room {room.code} at position {position}: {len(room.members)} participant(s)"]
+    assistant = ", assistant on" if room.assistant else ""
+    lines = [
+        f"room {room.code} at position {position}: {len(room.members)} participant(s){assistant}"
+    ]
     for member in sorted(room.members.values(), key=lambda m: m.user_id):
         mode = f"solo -> {member.solo_target}" if member.solo_target else "group"
         status = "away" if member.away_since else "present"
@@ -209,7 +220,9 @@ def describe_room(room: Room, position: int) -> list[str]:
 
 
 def _people(state: State) -> set[str]:
-    return {str(state[key]) for key in ("user_id", "speaker_id") if key in state}
+    return {
+        str(state[key]) for key in ("user_id", "speaker_id", "owner") if state.get(key) is not None
+    }
 
 
 def _quote(text: str, limit: int = 80) -> str:
@@ -319,6 +332,45 @@ def _client_error(state: State) -> tuple[str, str]:
     return state["user_id"], f"{state['code']}: {_quote(state['message'])}"
 
 
+def _assistant_mode(state: State) -> tuple[str, str]:
+    return state["user_id"], f"assistant {'on' if state['enabled'] else 'off'} for the room"
+
+
+def _conversation(state: State) -> tuple[str, str]:
+    owner = state["owner"]
+    with_whom = f"one to one with {owner}" if owner else "shared by the room"
+    return owner or "", f"assistant conversation started ({with_whom})"
+
+
+def _command(state: State) -> tuple[str, str]:
+    entities = "".join(f" {name}={value}" for name, value in state["entities"].items())
+    return state["user_id"], (
+        f"command {state['intent']}{entities} ({state['source']}, "
+        f"confidence {state['confidence']:.2f}) {_quote(state['text'], 40)}"
+    )
+
+
+def _answered(state: State) -> tuple[str, str]:
+    """The question, what the user got of the answer, and how the engine did.
+
+    An interrupted answer shows only what was delivered, and how much of the
+    generated text that was.
+    """
+    answer, cut = state["answer"], state["interrupted_at"]
+    heard = answer if cut is None else answer[:cut]
+    interrupted = "" if cut is None else f", interrupted at character {cut} of {len(answer)}"
+    return state["user_id"], (
+        f"{_quote(state['question'], 40)} -> {_quote(heard, 60)} [{state['language']}] "
+        f"via {state['engine']} {state['model']}: first token {state['first_token_ms']} ms, "
+        f"total {state['total_ms']} ms, tokens {state['tokens_in']} in / {state['tokens_out']} out"
+        f"{interrupted}{_outcome(state)}"
+    )
+
+
+def _cleared(state: State) -> tuple[str, str]:
+    return state["user_id"], f"cleared the assistant's context ({state['source']})"
+
+
 _SUMMARIES: dict[str, Callable[[State], tuple[str, str]]] = {
     "RoomOpened": _opened,
     "ParticipantJoined": _joined,
@@ -333,4 +385,9 @@ _SUMMARIES: dict[str, Callable[[State], tuple[str, str]]] = {
     "SpeechSynthesized": _synthesized,
     "PreferencesChanged": _preferences,
     "LiveKitWebhookReceived": _webhook,
+    "AssistantModeChanged": _assistant_mode,
+    "ConversationStarted": _conversation,
+    "CommandRecognized": _command,
+    "AssistantResponded": _answered,
+    "ContextCleared": _cleared,
 }

@@ -1,0 +1,1 @@
+"""The voice assistant: commands, and (to come) the conversation it answers."""
