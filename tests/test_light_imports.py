@@ -54,6 +54,7 @@ LIGHT = {
     "adapters.engines.llm": ENGINES + AUDIO,
     "adapters.engines.llm.base": ENGINES + AUDIO,
     "adapters.engines.llm.registry": ENGINES + AUDIO,
+    "adapters.engines.llm.engines": ENGINES + AUDIO,
     "adapters.shells.livekit_agent": ENGINES + AUDIO,
     "actors.agent_messages": ENGINES + AUDIO,
     # Audio interfaces and the frame parsers.
