@@ -41,6 +41,8 @@ WEBSOCKET_ERRORS: dict[str, str] = {
     "engine_auth_failed": "a hosted engine refused the API key",
     "engine_rate_limited": "a hosted engine rate-limited us",
     "engine_unavailable": "a hosted engine did not answer",
+    "assistant_failed": "the assistant's language model gave no usable answer",
+    "assistant_timeout": "the assistant's language model gave no first token in time",
     "binary_not_expected": "a binary frame as the first (authenticate) frame",
     "not_authenticated": "a frame before authenticate",
     "already_authenticated": "a second authenticate",

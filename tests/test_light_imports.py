@@ -27,7 +27,9 @@ ENGINES = (
     "livekit.rtc",
     "livekit.agents",
     "openai",  # hosted engines' clients
+    "anthropic",
     "httpx2",
+    "llama_cpp",  # the embedded language model
     "aiohttp",
 )
 """What only engines, decoders, the LiveKit agent and the HTTP API may load (each ≥0.1 s)."""
@@ -49,6 +51,10 @@ LIGHT = {
     "adapters.engines.tts.base": ENGINES + AUDIO,
     "adapters.engines.tts.registry": ENGINES + AUDIO,
     "adapters.engines.tts.engines": ENGINES + AUDIO,
+    "adapters.engines.llm": ENGINES + AUDIO,
+    "adapters.engines.llm.base": ENGINES + AUDIO,
+    "adapters.engines.llm.registry": ENGINES + AUDIO,
+    "adapters.engines.llm.engines": ENGINES + AUDIO,
     "adapters.shells.livekit_agent": ENGINES + AUDIO,
     "actors.agent_messages": ENGINES + AUDIO,
     # Audio interfaces and the frame parsers.

@@ -3,7 +3,8 @@
 A hosted engine calls a vendor's API and fails in the same few ways whatever
 it does: the key is refused, the quota is spent, the vendor is down or out of
 reach, or the answer is late. :class:`Endpoint` turns each into the engine
-kind's error (``TranslationError``, ``RecognitionError``, ``SynthesisError``)
+kind's error (``TranslationError``, ``RecognitionError``, ``SynthesisError``,
+``GenerationError``)
 with the stable codes ``engine_auth_failed``, ``engine_rate_limited`` and
 ``engine_unavailable``, or into the kind's timeout error, so an event names a
 dead vendor the same way whatever it was doing.
@@ -28,12 +29,13 @@ import numpy as np
 import openai
 
 from adapters.engines.audio import Pcm
+from adapters.engines.llm.base import GenerationError
 from adapters.engines.stt.base import RecognitionError
 from adapters.engines.translation.base import TranslationError
 from adapters.engines.tts.base import SynthesisError
 
 #: The base error class of the engine kind an :class:`Endpoint` serves.
-E = TypeVar("E", RecognitionError, SynthesisError, TranslationError)
+E = TypeVar("E", GenerationError, RecognitionError, SynthesisError, TranslationError)
 
 #: OpenAI's API, the default endpoint.
 OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
@@ -189,9 +191,10 @@ class Endpoint(Generic[E]):
 
         Raises:
             E: the kind's timeout error when no answer came in time; else its
-                error with ``engine_unavailable`` (vendor unreachable or the
-                connection broke), the codes of :meth:`refused` for an HTTP
-                error, or the kind's own code for an unreadable answer.
+                error with ``engine_unavailable`` (vendor unreachable, the
+                connection broke, or the vendor sent an error inside a
+                stream), the codes of :meth:`refused` for an HTTP error, or
+                the kind's own code for an unreadable answer.
 
         """
         try:
@@ -206,11 +209,15 @@ class Endpoint(Generic[E]):
             raise self.refused(
                 exc.status_code, _openai_message(exc), exc.response.headers
             ) from None
-        except (openai.OpenAIError, ValueError) as exc:  # e.g. a 200 whose body is not JSON
+        except (openai.APIResponseValidationError, ValueError) as exc:  # e.g. a body not JSON
+            raise self.failed(f"unreadable answer: {type(exc).__name__}") from None
+        except openai.APIError as exc:  # an error event inside a stream that began well
+            raise self.error(UNAVAILABLE, f"the stream broke: {_openai_message(exc)}") from None
+        except openai.OpenAIError as exc:
             raise self.failed(f"unreadable answer: {type(exc).__name__}") from None
 
 
-def _openai_message(exc: openai.APIStatusError) -> str:
+def _openai_message(exc: openai.APIError) -> str:
     """The vendor's ``error.message``, or the exception's type name when the body has none."""
     body = exc.body
     if isinstance(body, dict):

@@ -7,9 +7,15 @@ implements what the vendor documents: paths, authentication, request bodies,
 response bodies and error bodies. Implemented:
 
 * :class:`FakeOpenAI`, also standing in for xAI and self-hosted
-  OpenAI-compatible servers: ``POST /v1/chat/completions``,
+  OpenAI-compatible servers: ``POST /v1/chat/completions`` (streamed as
+  ``data:`` chunks ending in ``data: [DONE]`` when asked),
   ``POST /v1/audio/transcriptions`` (multipart) and ``POST /v1/audio/speech``;
   ``Authorization: Bearer <key>``.
+* :class:`FakeAnthropic`: the Messages API ``POST /v1/messages`` streamed as
+  server-sent events (``message_start``, ``content_block_start``, ``ping``,
+  ``content_block_delta``, ``content_block_stop``, ``message_delta``,
+  ``message_stop``, and ``error``); ``x-api-key`` or a bearer key, and
+  ``anthropic-version``.
 * :class:`FakeGoogle`: Cloud Translation v2 ``POST /language/translate/v2``
   and Speech-to-Text v1 ``POST /v1/speech:recognize``; the key as the ``key``
   query parameter or the ``X-Goog-Api-Key`` header, as Google accepts both.
@@ -17,7 +23,8 @@ response bodies and error bodies. Implemented:
 Per test, a fake can be scripted: ``script()`` queues replies that the next
 requests get instead of the normal answer (:class:`VendorError` in the vendor's
 error format, :class:`Hang` to trigger timeouts, :class:`RawReply` for
-malformed bodies, :class:`Trickle` for slowly arriving bodies); the
+malformed bodies, :class:`Trickle` for slowly arriving bodies,
+:class:`Paced` for streamed answers whose text is slow or breaks); the
 ``*_replies`` dictionaries and the ``transcribe``, ``synthesize`` and
 ``recognize`` callables decide the normal answers. Every
 request is recorded, so a test can check where the API key travelled
@@ -136,7 +143,49 @@ class Trickle:
     interval_s: float
 
 
-Scripted = VendorError | Hang | RawReply | Trickle
+@dataclass(frozen=True)
+class Paced:
+    """Scripted reply: the normal streamed answer, its text events paced, or broken mid-stream.
+
+    Args:
+        first_text_s: pause before the first event that carries text (the
+            events before it, e.g. ``message_start``, go at once).
+        interval_s: pause before each later text event.
+        fail_after: send this many text events, then the vendor's in-stream
+            error event instead of the rest.
+
+    """
+
+    first_text_s: float = 0.0
+    interval_s: float = 0.0
+    fail_after: int | None = None
+
+
+Scripted = VendorError | Hang | RawReply | Trickle | Paced
+
+
+@dataclass(frozen=True)
+class Sse:
+    """One server-sent event of a streamed answer; ``text`` if it carries generated text."""
+
+    data: str
+    event: str | None = None
+    text: bool = False
+
+    def encode(self) -> bytes:
+        """The event on the wire: ``event:`` (if named) and ``data:`` lines, a blank line."""
+        name = f"event: {self.event}\n" if self.event else ""
+        return f"{name}data: {self.data}\n\n".encode()
+
+    @classmethod
+    def of_json(cls, payload: object, event: str | None = None, *, text: bool = False) -> Sse:
+        """Build an event whose data is ``payload`` as JSON."""
+        return cls(json.dumps(payload), event, text)
+
+
+def words(text: str) -> list[str]:
+    """Split an answer into the pieces the fakes stream: each word with its trailing space."""
+    return re.findall(r"\s*\S+\s*", text) or [text]
 
 
 @dataclass(frozen=True)
@@ -147,6 +196,15 @@ class Response:
     body: bytes
     content_type: str = _JSON
     headers: Mapping[str, str] = field(default_factory=dict)
+    events: tuple[Sse, ...] | None = None
+    """A streamed answer, written event by event (chunked) instead of ``body``."""
+    stream_error: Sse | None = None
+    """The vendor's in-stream error event, for :class:`Paced` ``fail_after``."""
+
+    @classmethod
+    def streamed(cls, events: list[Sse], stream_error: Sse) -> Response:
+        """Build a ``text/event-stream`` answer."""
+        return cls(200, b"", "text/event-stream", {}, tuple(events), stream_error)
 
     @classmethod
     def of_json(
@@ -283,11 +341,16 @@ class FakeVendorServer:
             return
         handler.send_response(response.status)
         handler.send_header("Content-Type", response.content_type)
-        handler.send_header("Content-Length", str(len(response.body)))
+        if response.events is not None:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            handler.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             handler.send_header(name, value)
         handler.end_headers()
-        if isinstance(scripted, Trickle):
+        if response.events is not None:
+            self._stream(handler, response, scripted if isinstance(scripted, Paced) else Paced())
+        elif isinstance(scripted, Trickle):
             self._trickle(handler, response.body, scripted)
         else:
             handler.wfile.write(response.body)
@@ -307,6 +370,37 @@ class FakeVendorServer:
                 handler.wfile.write(body[start : start + size])
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
+
+    def _stream(self, handler: BaseHTTPRequestHandler, response: Response, pace: Paced) -> None:
+        """Write a streamed answer event by event, each as one HTTP chunk, paced as scripted.
+
+        Stops early, dropping the connection, if the fake stops or the client
+        goes away (as a client closing an answer it no longer wants does).
+        """
+        assert response.events is not None
+        texts = 0
+        try:
+            for sse in response.events:
+                if sse.text:
+                    pause = pace.interval_s if texts else pace.first_text_s
+                    if pause and self._stopped.wait(pause):
+                        handler.close_connection = True
+                        return
+                    if pace.fail_after is not None and texts >= pace.fail_after:
+                        assert response.stream_error is not None
+                        self._write_chunk(handler, response.stream_error.encode())
+                        break
+                    texts += 1
+                self._write_chunk(handler, sse.encode())
+            self._write_chunk(handler, b"")
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True
+
+    @staticmethod
+    def _write_chunk(handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        """Write one chunk of a chunked body (empty: the last chunk) and flush it."""
+        handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        handler.wfile.flush()
 
     def _answer(self, request: RecordedRequest, scripted: Scripted | None) -> Response | None:
         """Apply a scripted reply, or answer normally; None drops the connection."""
@@ -498,12 +592,14 @@ class FakeOpenAI(FakeVendorServer):
                 return self._invalid("each message needs a valid 'role'", "messages")
             if not isinstance(message.get("content"), str | list):
                 return self._invalid("each message needs 'content'", "messages")
-        if payload.get("stream"):
-            return self._invalid("the fake does not stream", "stream")
         user_text = next((str(m["content"]) for m in reversed(messages) if m["role"] == "user"), "")
         reply = self.chat_replies.get(user_text, marked_upper(user_text))
         prompt_tokens = sum(len(str(m["content"]).split()) for m in messages)
         completion_tokens = len(reply.split())
+        if payload.get("stream"):
+            options = payload.get("stream_options") or {}
+            usage = (prompt_tokens, completion_tokens) if options.get("include_usage") else None
+            return self._chat_stream(str(model), reply, usage)
         body = {
             "id": f"chatcmpl-fake{next(self._ids)}",
             "object": "chat.completion",
@@ -525,6 +621,47 @@ class FakeOpenAI(FakeVendorServer):
             "system_fingerprint": "fp_fake",
         }
         return Response.of_json(200, body, {"x-request-id": f"req_fake{next(self._ids)}"})
+
+    def _chat_stream(self, model: str, reply: str, usage: tuple[int, int] | None) -> Response:
+        """The streamed chat completion: one ``chat.completion.chunk`` per word, then ``[DONE]``.
+
+        The first chunk carries the role, each next one a ``delta.content``,
+        the last one the ``finish_reason``; with ``include_usage``, a chunk
+        with no choices and the ``usage`` follows (every other has
+        ``usage: null``), as OpenAI documents.
+        """
+        base = {
+            "id": f"chatcmpl-fake{next(self._ids)}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_fake",
+        }
+
+        def chunk(delta: dict[str, str], finish: str | None = None, *, text: bool = False) -> Sse:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            extra = {"usage": None} if usage is not None else {}
+            return Sse.of_json({**base, "choices": [choice], **extra}, text=text)
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        events += [chunk({"content": word}, text=True) for word in words(reply)]
+        events.append(chunk({}, "stop"))
+        if usage is not None:
+            prompt, completion = usage
+            totals = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            }
+            events.append(Sse.of_json({**base, "choices": [], "usage": totals}))
+        events.append(Sse("[DONE]"))
+        error = {
+            "message": "The server had an error while processing your request.",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+        return Response.streamed(events, Sse.of_json({"error": error}))
 
     def _transcription(self, request: RecordedRequest) -> Response:
         """``POST /v1/audio/transcriptions``: multipart ``file`` and ``model``."""
@@ -600,6 +737,159 @@ def _part_text(part: Message | None) -> str | None:
     payload = part.get_payload(decode=True)
     assert isinstance(payload, bytes)
     return payload.decode()
+
+
+# --------------------------------------------------------------------------- Anthropic
+
+#: Anthropic's error types by HTTP status, as its errors page documents them.
+_ANTHROPIC_ERRORS: Mapping[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use this resource."),
+    404: ("not_found_error", "Not found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+class FakeAnthropic(FakeVendorServer):
+    """Anthropic's Messages API, streamed as server-sent events.
+
+    The normal answer is ``replies[last user message]`` if present, else
+    :func:`marked_upper` of it, one ``text_delta`` per word; tokens are
+    counted in words. Requests must carry the key (``x-api-key``, or
+    ``Authorization: Bearer`` as the SDK sends it) and
+    ``anthropic-version``, and follow the documented body: ``model``,
+    ``max_tokens`` ≥ 1, ``messages`` alternating from ``user`` (string or
+    block content), an optional ``system``. The fake only streams.
+
+    Args:
+        api_key: the only key accepted.
+
+    """
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__(api_key)
+        self.replies: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def base_url(self) -> str:
+        """What clients use as base URL, as they would ``https://api.anthropic.com``."""
+        return self.origin
+
+    def error(self, status: int, message: str | None, retry_after: int | None = None) -> Response:
+        """Anthropic's error body: ``{"type": "error", "error": {"type", "message"}, ...}``."""
+        kind, default = _ANTHROPIC_ERRORS.get(status, ("api_error", "Error."))
+        body = {
+            "type": "error",
+            "error": {"type": kind, "message": message or default},
+            "request_id": f"req_fake{next(self._ids)}",
+        }
+        return Response.of_json(status, body, _retry_after(retry_after))
+
+    def handle(self, request: RecordedRequest) -> Response:
+        """Check the key and ``anthropic-version``, then answer ``POST /v1/messages``."""
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.api_key not in {request.headers.get("x-api-key"), bearer}:
+            return self.error(401, None)
+        if not request.headers.get("anthropic-version"):
+            return self.error(400, "anthropic-version: header is required")
+        if (request.method, request.path) != ("POST", "/v1/messages"):
+            return self.error(404, f"Not found: {request.method} {request.path}")
+        try:
+            payload = request.json()
+        except ValueError:
+            return self.error(400, "There was an issue with the request body: not JSON")
+        problem = self._problem(payload)
+        if problem is not None:
+            return self.error(400, problem)
+        messages = payload["messages"]
+        last = messages[-1]["content"]
+        question = last if isinstance(last, str) else " ".join(b.get("text", "") for b in last)
+        reply = self.replies.get(question, marked_upper(question))
+        system = payload.get("system") or ""
+        tokens_in = len(str(system).split()) + sum(len(str(m["content"]).split()) for m in messages)
+        return self._stream_reply(str(payload["model"]), reply, tokens_in)
+
+    @staticmethod
+    def _problem(payload: object) -> str | None:
+        """What breaks the documented request body, if anything."""
+        if not isinstance(payload, dict):
+            return "the body must be an object"
+        if not isinstance(payload.get("model"), str) or not payload["model"]:
+            return "model: Field required"
+        max_tokens = payload.get("max_tokens")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            return "max_tokens: Field required (an integer >= 1)"
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return "messages: at least one message is required"
+        for index, message in enumerate(messages):
+            expected = "user" if index % 2 == 0 else "assistant"
+            if not isinstance(message, dict) or message.get("role") != expected:
+                return f"messages.{index}.role: roles must alternate, starting with user"
+            if not isinstance(message.get("content"), str | list):
+                return f"messages.{index}.content: Field required"
+        if messages[-1]["role"] != "user":
+            return "the last message must be the user's (the fake does not prefill)"
+        if "system" in payload and not isinstance(payload["system"], str | list):
+            return "system: Input should be a valid string or list"
+        if payload.get("stream") is not True:
+            return "the fake only streams"
+        return None
+
+    def _stream_reply(self, model: str, reply: str, tokens_in: int) -> Response:
+        """The documented event sequence of a streamed message with one text block."""
+        message: dict[str, Any] = {
+            "id": f"msg_fake{next(self._ids)}",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": model,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": tokens_in, "output_tokens": 1},
+        }
+        pieces = words(reply)
+        events = [
+            Sse.of_json({"type": "message_start", "message": message}, "message_start"),
+            Sse.of_json(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+                "content_block_start",
+            ),
+            Sse.of_json({"type": "ping"}, "ping"),
+            *(
+                Sse.of_json(
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": piece},
+                    },
+                    "content_block_delta",
+                    text=True,
+                )
+                for piece in pieces
+            ),
+            Sse.of_json({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            Sse.of_json(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": len(pieces)},
+                },
+                "message_delta",
+            ),
+            Sse.of_json({"type": "message_stop"}, "message_stop"),
+        ]
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        return Response.streamed(events, Sse.of_json(error, "error"))
 
 
 # --------------------------------------------------------------------------- Google
