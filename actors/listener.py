@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from eventsourcing.domain import DomainEvent
 
-from events.domain import Preferences, Room, TranslationProduced
+from events.domain import Conversation, Preferences, Room, TranslationProduced
 
 
 @dataclass
@@ -43,4 +43,7 @@ FRAMED_EVENTS: tuple[type[DomainEvent], ...] = (
     Room.PreferencesChanged,
     Room.TranscriptRecognized,
     TranslationProduced,
+    Conversation.CommandRecognized,
+    Conversation.ContextCleared,
+    Conversation.AssistantResponded,
 )

@@ -90,6 +90,7 @@ class StartSpeech:
     encoding: str
     sample_rate: int
     reply: Reply
+    assistant: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class StartVoiceSession:
     solo_target: str | None
     livekit_room: str
     reply: Reply
+    assistant: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,28 @@ class ReportClientError:
     reply: Reply
 
 
+@dataclass(frozen=True)
+class SetAssistant:
+    """Turn the room's shared assistant on or off (opening the room if it is new)."""
+
+    user_id: str
+    enabled: bool
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class SpeakAnswer:
+    """Record one sentence of the assistant's answer in the room (see ``Room.answer``)."""
+
+    sentence_id: UUID
+    answer_id: UUID
+    text: str
+    language: str
+    engine: str
+    owner: str | None
+    reply: Reply
+
+
 RoomCommand = (
     JoinRoom
     | LeaveRoom
@@ -179,6 +203,8 @@ RoomCommand = (
     | SubmitTranscript
     | ChangePreferences
     | ReportClientError
+    | SetAssistant
+    | SpeakAnswer
 )
 
 
@@ -240,9 +266,26 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Transient:
-    """A frame for everyone in the room that is not a stored event (a partial caption)."""
+    """A frame that is not a stored event (a partial caption, an answer's text as it streams).
+
+    It goes to everyone in the room, or only to the users in ``audience``.
+    """
 
     frame: Outgoing
+    audience: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class StopAnswer:
+    """The assistant's answer ``answer_id`` was interrupted: speak no more of it.
+
+    Sessions of its audience drop the speech of its sentences not yet sent
+    and send ``frame`` (which tells the client to stop playing it).
+    """
+
+    answer_id: UUID
+    frame: Outgoing
+    audience: frozenset[str] | None
 
 
 @dataclass(frozen=True)

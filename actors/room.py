@@ -30,6 +30,7 @@ from uuid import uuid4
 
 import pykka
 
+from actors.assistant.commands import wake_word
 from actors.dispatch import DispatchedActor
 from actors.messages import (
     Accepted,
@@ -42,6 +43,8 @@ from actors.messages import (
     Reply,
     ReportClientError,
     RoomCommitted,
+    SetAssistant,
+    SpeakAnswer,
     StartSpeech,
     StartVoiceSession,
     StopSpeech,
@@ -189,6 +192,7 @@ class RoomActor(DispatchedActor):
             message.solo_target,
             message.encoding,
             message.sample_rate,
+            assistant=message.assistant,
         )
         preferences = room.members[message.user_id].preferences
         self._decided(message.reply, Accepted(0, room.id, preferences=preferences))
@@ -209,7 +213,11 @@ class RoomActor(DispatchedActor):
         room = self._member_room(message.user_id, message.reply)
         if room is not None:
             room.start_voice(
-                message.user_id, message.language, message.solo_target, message.livekit_room
+                message.user_id,
+                message.language,
+                message.solo_target,
+                message.livekit_room,
+                assistant=message.assistant,
             )
             self._decided(message.reply, language=message.language)
 
@@ -239,8 +247,31 @@ class RoomActor(DispatchedActor):
                 message.decode_ms,
                 message.fallbacks,
                 mode=message.mode,
+                wake_word=room.assistant and wake_word(message.text),
             )
             self._decided(message.reply)
+
+    @handle.register
+    def _set_assistant(self, message: SetAssistant) -> None:
+        if self.room is None:
+            self.room = Room(code=self.code)
+        self.room.set_assistant(message.user_id, message.enabled)
+        self._decided(message.reply)
+
+    @handle.register
+    def _answer(self, message: SpeakAnswer) -> None:
+        if self.room is None:
+            message.reply(Refused("not_in_room", "the room does not exist"))
+            return
+        self.room.answer(
+            message.sentence_id,
+            message.answer_id,
+            message.text,
+            message.language,
+            message.engine,
+            message.owner,
+        )
+        self._decided(message.reply)
 
     @handle.register
     def _preferences(self, message: ChangePreferences) -> None:

@@ -39,6 +39,17 @@ class SpokenText:
     transcript_id: UUID
     language: str
     text: str
+    answer_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class AnswerText:
+    """A piece of the assistant's answer as the model generates it (never stored)."""
+
+    answer_id: UUID
+    user_id: str
+    text: str
+    language: str
 
 
 class ClientWire(Protocol):
@@ -65,3 +76,12 @@ class ClientWire(Protocol):
 
     def caption(self, caption: Caption) -> Outgoing:
         """A partial caption, encoded once for the whole room."""
+
+    def answer_text(self, text: AnswerText) -> Outgoing:
+        """A piece of an answer as it is generated."""
+
+    def answer_interrupted(self, answer_id: UUID, at: int) -> Outgoing:
+        """Tell clients to stop playing an interrupted answer."""
+
+    def problem(self, code: str, message: str) -> Outgoing:
+        """An error about something the client did not ask for directly (a failed answer)."""

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, DomainEvent
@@ -25,6 +25,11 @@ TRANSLATIONS_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:translations")
 SPEECH_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:speech")
 WEBHOOK_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:livekit-webhook")
 CONVERSATION_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:assistant-conversation")
+
+
+ASSISTANT_ID: Final = "assistant"
+"""The speaker id of the assistant's answers (no user may take it)."""
+ASSISTANT_NAME: Final = "Assistant"
 
 
 def room_id_for(code: str) -> UUID:
@@ -76,16 +81,19 @@ class VoiceSession:
     language: str
     solo_target: str | None
     livekit_room: str
+    assistant: bool = False
 
 
 @dataclass(frozen=True)
 class TranscriptMode:
     """The mode one transcript asked for itself: solo into ``solo_target``, or group (None).
 
+    ``assistant``: the transcript is for the assistant (a typed question).
     Without one, a transcript takes its speaker's current mode.
     """
 
     solo_target: str | None
+    assistant: bool = False
 
 
 @dataclass
@@ -94,7 +102,8 @@ class Member:
 
     ``solo_target`` is the mode of their speech: set by a speech session
     (``SpeechStarted``) until it ends (``SpeechEnded``), and otherwise by a
-    voice session until that ends; None is group mode.
+    voice session until that ends; None is group mode. ``assistant`` (assistant
+    mode: everything they say is for the assistant) is set and ended the same way.
 
     ``away_since`` is set while a participant is disconnected without having
     left: the room keeps translating into their language for a grace period so
@@ -105,6 +114,7 @@ class Member:
     name: str
     language: str
     solo_target: str | None = None
+    assistant: bool = False
     speaking: bool = False
     away_since: datetime | None = None
     voice: VoiceSession | None = None
@@ -156,6 +166,7 @@ class Room(Aggregate):
                 member.away_since = self.timestamp
                 member.speaking = False
                 member.solo_target = None
+                member.assistant = False
             else:
                 aggregate.members.pop(self.user_id, None)
 
@@ -185,12 +196,14 @@ class Room(Aggregate):
         solo_target: str | None
         encoding: str
         sample_rate: int
+        assistant: bool = False
 
         def apply(self, aggregate: Aggregate) -> None:
             """Remember the speaker's language and mode."""
             assert isinstance(aggregate, Room)
             member = aggregate.members[self.user_id]
             member.solo_target = self.solo_target
+            member.assistant = self.assistant
             member.speaking = True
 
     @dataclass(frozen=True)
@@ -228,6 +241,7 @@ class Room(Aggregate):
             member = aggregate.members[self.user_id]
             member.speaking = False
             member.solo_target = member.voice.solo_target if member.voice is not None else None
+            member.assistant = member.voice.assistant if member.voice is not None else False
 
     @dataclass(frozen=True)
     class VoiceSessionStarted(Event):
@@ -242,13 +256,17 @@ class Room(Aggregate):
         language: str
         solo_target: str | None
         livekit_room: str
+        assistant: bool = False
 
         def apply(self, aggregate: Aggregate) -> None:
             """Remember the session; a solo session makes the member's transcripts solo."""
             assert isinstance(aggregate, Room)
             member = aggregate.members[self.user_id]
-            member.voice = VoiceSession(self.language, self.solo_target, self.livekit_room)
+            member.voice = VoiceSession(
+                self.language, self.solo_target, self.livekit_room, self.assistant
+            )
             member.solo_target = self.solo_target
+            member.assistant = self.assistant
 
     @dataclass(frozen=True)
     class VoiceSessionEnded(Event):
@@ -280,6 +298,13 @@ class Room(Aggregate):
         before its translation is recorded. None in transcripts recorded
         before the audience existed: their listeners get the translation into
         the language they hear when it arrives.
+
+        ``to_assistant``: the utterance is a question or command for the
+        assistant (see :meth:`Room.recognize`); ``private``: for the
+        speaker's own conversation with it, which nobody else hears. ``answer_id`` is set on the
+        assistant's own sentences (speaker :data:`ASSISTANT_ID`): the answer
+        they belong to. An answer's sentences are heard in the source
+        language too, so their targets include it (see :meth:`Room.answer`).
         """
 
         transcript_id: UUID
@@ -295,6 +320,9 @@ class Room(Aggregate):
         fallbacks: tuple[str, ...] = ()
         translation_preference: tuple[str, ...] = ()
         audience: tuple[tuple[str, str], ...] | None = None
+        to_assistant: bool = False
+        private: bool = False
+        answer_id: UUID | None = None
 
         def apply(self, aggregate: Aggregate) -> None:
             """Count the transcript."""
@@ -390,6 +418,8 @@ class Room(Aggregate):
         solo_target: str | None,
         encoding: str,
         sample_rate: int,
+        *,
+        assistant: bool = False,
     ) -> None:
         """Record that a member started speaking, with language and mode."""
         self.trigger_event(
@@ -399,6 +429,7 @@ class Room(Aggregate):
             solo_target=solo_target,
             encoding=encoding,
             sample_rate=sample_rate,
+            assistant=assistant,
         )
 
     def end_speech(self, user_id: str) -> None:
@@ -407,10 +438,16 @@ class Room(Aggregate):
             self.trigger_event(self.SpeechEnded, user_id=user_id)
 
     def start_voice(
-        self, user_id: str, language: str, solo_target: str | None, livekit_room: str
+        self,
+        user_id: str,
+        language: str,
+        solo_target: str | None,
+        livekit_room: str,
+        *,
+        assistant: bool = False,
     ) -> None:
         """Record a member's voice session; the same session again records nothing."""
-        session = VoiceSession(language, solo_target, livekit_room)
+        session = VoiceSession(language, solo_target, livekit_room, assistant)
         if self.members[user_id].voice != session:
             self.trigger_event(
                 self.VoiceSessionStarted,
@@ -418,6 +455,7 @@ class Room(Aggregate):
                 language=language,
                 solo_target=solo_target,
                 livekit_room=livekit_room,
+                assistant=assistant,
             )
 
     def end_voice(self, user_id: str, reason: str) -> None:
@@ -438,15 +476,28 @@ class Room(Aggregate):
         fallbacks: tuple[str, ...] = (),
         *,
         mode: TranscriptMode | None = None,
+        wake_word: bool = False,
     ) -> None:
         """Record a final transcript and decide which languages it needs.
 
         It is translated with the speaker's preferred translation engine, in
         its own ``mode`` if it asked for one, else in the speaker's mode.
+
+        It is for the assistant when its speaker is in assistant mode, or, in
+        a room with the assistant on, when it begins with the wake word
+        (``wake_word``, as the caller found it). In a room with the assistant
+        off, assistant mode is a private conversation: nobody else hears the
+        transcript, as in solo mode.
         """
         speaker = self.members[speaker_id]
         solo_target = speaker.solo_target if mode is None else mode.solo_target
-        targets = self.target_languages(speaker, source_language, away_grace, solo_target)
+        for_assistant = speaker.assistant if mode is None else mode.assistant
+        private = for_assistant and not self.assistant
+        targets = (
+            ()
+            if private
+            else self.target_languages(speaker, source_language, away_grace, solo_target)
+        )
         self.trigger_event(
             self.TranscriptRecognized,
             transcript_id=transcript_id,
@@ -461,7 +512,45 @@ class Room(Aggregate):
             decode_ms=decode_ms,
             fallbacks=fallbacks,
             translation_preference=preference(speaker.preferences.translation_engine),
-            audience=self.audience(speaker, source_language, targets, solo_target),
+            audience=()
+            if private
+            else self.audience(speaker, source_language, targets, solo_target),
+            to_assistant=for_assistant or (self.assistant and wake_word),
+            private=private,
+        )
+
+    def answer(
+        self,
+        sentence_id: UUID,
+        answer_id: UUID,
+        text: str,
+        language: str,
+        engine: str,
+        owner: str | None,
+    ) -> None:
+        """Record one sentence of the assistant's answer, for the members who hear it.
+
+        ``owner`` is the one member of a private conversation; None is every
+        member (the shared assistant). Each hears it in their own language,
+        the answer's own included (see ``TranscriptRecognized``).
+        """
+        listeners = [
+            member for member in self.members.values() if owner is None or member.user_id == owner
+        ]
+        audience = tuple(sorted((member.user_id, member.language) for member in listeners))
+        self.trigger_event(
+            self.TranscriptRecognized,
+            transcript_id=sentence_id,
+            speaker_id=ASSISTANT_ID,
+            speaker_name=ASSISTANT_NAME,
+            text=text,
+            source_language=language,
+            solo_target=None,
+            targets=tuple(sorted({lang for _, lang in audience})),
+            engine=engine,
+            duration_ms=0,
+            audience=audience,
+            answer_id=answer_id,
         )
 
     def set_preferences(self, user_id: str, preferences: Preferences) -> None:
@@ -588,7 +677,8 @@ class TranslationProduced(DomainEvent):
     ``audience`` names the members who hear this translation: those who heard
     ``target_language`` when the transcript was recorded (see
     ``TranscriptRecognized.audience``). None in translations of transcripts
-    recorded without an audience.
+    recorded without an audience. ``answer_id`` is the assistant's answer this
+    is a sentence of (``TranscriptRecognized.answer_id``).
     """
 
     room_id: UUID
@@ -605,6 +695,7 @@ class TranslationProduced(DomainEvent):
     fallbacks: tuple[str, ...]
     error_code: str | None
     audience: tuple[str, ...] | None = None
+    answer_id: UUID | None = None
 
 
 WEBSOCKET_CHANNEL = "websocket"
@@ -734,6 +825,7 @@ class Answer:
     The fields of ``AssistantResponded`` but the room, which the conversation knows.
     """
 
+    answer_id: UUID
     user_id: str
     question_id: UUID | None
     question: str
@@ -799,6 +891,7 @@ class Conversation(Aggregate):
         """
 
         room_id: UUID
+        owner: str | None
         user_id: str
         intent: str
         entities: Mapping[str, str]
@@ -809,6 +902,9 @@ class Conversation(Aggregate):
     @dataclass(frozen=True)
     class AssistantResponded(Event):
         """The assistant answered a question (or failed to, see ``error_code``).
+
+        ``answer_id`` is the id its sentences carried as they were spoken
+        (``TranscriptRecognized.answer_id``).
 
         ``question`` is the text asked, recorded here so that a conversation's
         stream alone holds everything its context needs; ``question_id`` is
@@ -828,6 +924,8 @@ class Conversation(Aggregate):
         """
 
         room_id: UUID
+        owner: str | None
+        answer_id: UUID
         user_id: str
         question_id: UUID | None
         question: str
@@ -863,6 +961,7 @@ class Conversation(Aggregate):
         """
 
         room_id: UUID
+        owner: str | None
         user_id: str
         source: str
 
@@ -888,6 +987,7 @@ class Conversation(Aggregate):
         self.trigger_event(
             self.CommandRecognized,
             room_id=self.room_id,
+            owner=self.owner,
             user_id=user_id,
             intent=intent,
             entities=dict(sorted(entities.items())),
@@ -897,7 +997,11 @@ class Conversation(Aggregate):
         )
         if intent == CLEAR_CONTEXT_INTENT:
             self.trigger_event(
-                self.ContextCleared, room_id=self.room_id, user_id=user_id, source=source
+                self.ContextCleared,
+                room_id=self.room_id,
+                owner=self.owner,
+                user_id=user_id,
+                source=source,
             )
 
     def respond(self, answer: Answer) -> None:
@@ -914,5 +1018,6 @@ class Conversation(Aggregate):
         self.trigger_event(
             self.AssistantResponded,
             room_id=self.room_id,
+            owner=self.owner,
             **asdict(answer),
         )

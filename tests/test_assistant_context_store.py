@@ -33,6 +33,7 @@ ROOM = room_id_for("r1")
 
 def answer(question: str, text: str, interrupted_at: int | None = None) -> Answer:
     return Answer(
+        answer_id=uuid4(),
         user_id="alice",
         question_id=uuid4(),
         question=question,

@@ -205,3 +205,16 @@ def _normalized(text: str) -> str:
     words = " ".join(_NOT_WORD.sub(" ", text.lower()).split())
     words = _WAKE.sub("", words)
     return _POLITE.sub("", words).strip()
+
+
+_WAKE_PREFIX: Final = re.compile(r"^\W*(?:(?:hey|ok|okay)\W+)?assistant\b\W*", re.IGNORECASE)
+
+
+def wake_word(text: str) -> bool:
+    """Whether an utterance begins with the wake word ("assistant", "hey assistant")."""
+    return _WAKE_PREFIX.match(text) is not None
+
+
+def without_wake_word(text: str) -> str:
+    """The utterance without its leading wake word (the question asked)."""
+    return _WAKE_PREFIX.sub("", text, count=1).strip() or text.strip()

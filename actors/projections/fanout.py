@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 PROJECTION_NAME = "translation-fanout"
 MAX_IN_FLIGHT = 512
+IDENTITY = "identity"
+"""The engine name of a sentence "translated" into its own language."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class TranslationFanout:
         transcript = recorded.event
         assert isinstance(transcript, Room.TranscriptRecognized)
         futures = tuple(
-            self._pool.submit(
+            _as_is(transcript.text)
+            if target == transcript.source_language
+            else self._pool.submit(
                 self.registry.translate,
                 transcript.text,
                 transcript.source_language,
@@ -131,11 +135,23 @@ def translation_events(
             fallbacks=translation.fallbacks,
             error_code=translation.error_code,
             audience=_hearing(transcript, target),
+            answer_id=transcript.answer_id,
         )
         for version, (target, translation) in enumerate(
             zip(transcript.targets, translations, strict=True), start=1
         )
     ]
+
+
+def _as_is(text: str) -> Future[Translation]:
+    """The "translation" of an answer's sentence into its own language: the text itself.
+
+    Only the assistant's answers have their source language among their
+    targets (its listeners in that language hear it through the fan-out too).
+    """
+    future: Future[Translation] = Future()
+    future.set_result(Translation(text=text, engine=IDENTITY, latency_ms=0))
+    return future
 
 
 def _hearing(transcript: Room.TranscriptRecognized, target: str) -> tuple[str, ...] | None:

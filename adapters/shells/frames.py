@@ -25,8 +25,8 @@ import orjson
 from actors.listener import FRAMED_EVENTS, Listener
 from actors.messages import Outgoing
 from actors.speech import SpeechHeader, SpeechKey, SpeechPiece
-from actors.wire import Caption, Frame, SpokenText
-from events.domain import Preferences, Room, TranslationProduced
+from actors.wire import AnswerText, Caption, Frame, SpokenText
+from events.domain import ASSISTANT_ID, Conversation, Preferences, Room, TranslationProduced
 from events.store import Recorded
 
 if TYPE_CHECKING:
@@ -104,6 +104,8 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
         return _transcript_frames(listener, event, pos)
     if isinstance(event, TranslationProduced):
         return _translation_frames(listener, event, pos)
+    if isinstance(event, Conversation.Event):
+        return _conversation_frames(listener, event, pos)
     return []
 
 
@@ -118,12 +120,14 @@ def spoken_on_websocket(listener: Listener, frame: Frame) -> bool:
     In a voice session the room's agent speaks group translations on the
     ``tts-<lang>`` LiveKit track, so the WebSocket carries only their text;
     solo translations, which the agent never speaks, stay on the WebSocket.
+    The assistant's answers are spoken in their own language too: nobody
+    heard them otherwise.
     """
     data = frame["data"]
     return (
         listener.preferences.speech
         and frame["event"] in SPOKEN
-        and data["targetLang"] != data["sourceLang"]
+        and (data["targetLang"] != data["sourceLang"] or data["fromUserId"] == ASSISTANT_ID)
         and not data.get("errorCode")
         and not (listener.in_voice_session and frame["event"] == "translated-message")
     )
@@ -133,6 +137,8 @@ def _transcript_frames(
     listener: Listener, event: Room.TranscriptRecognized, pos: int
 ) -> list[Frame]:
     transcript_id = str(event.transcript_id)
+    if event.speaker_id == ASSISTANT_ID:
+        return []  # every listener gets the answer's sentences as translations
     if event.speaker_id == listener.user_id:
         if event.solo_target is None:
             return [
@@ -207,7 +213,47 @@ def _translation_frames(listener: Listener, event: TranslationProduced, pos: int
         return []
     if event.error_code is not None:
         frame["data"]["errorCode"] = event.error_code
+    if event.answer_id is not None:
+        frame["data"]["answerId"] = str(event.answer_id)
     return [frame]
+
+
+def _conversation_frames(listener: Listener, event: Conversation.Event, pos: int) -> list[Frame]:
+    """What a conversation with the assistant shows: to its owner, or everyone if shared."""
+    owner = getattr(event, "owner", None)
+    if owner is not None and owner != listener.user_id:
+        return []
+    if isinstance(event, Conversation.CommandRecognized):
+        data: dict[str, Any] = {
+            "userId": event.user_id,
+            "intent": event.intent,
+            "entities": dict(event.entities),
+            "confidence": event.confidence,
+            "source": event.source,
+            "text": event.text,
+        }
+        return [server_frame("command-recognized", data, pos)]
+    if isinstance(event, Conversation.ContextCleared):
+        data = {"userId": event.user_id, "source": event.source}
+        return [server_frame("context-cleared", data, pos)]
+    if isinstance(event, Conversation.AssistantResponded):
+        data = {
+            "answerId": str(event.answer_id),
+            "userId": event.user_id,
+            "question": event.question,
+            "answer": event.answer,
+            "delivered": event.delivered,
+            "language": event.language,
+            "engine": event.engine,
+            "model": event.model,
+            "firstTokenMs": event.first_token_ms,
+            "totalMs": event.total_ms,
+            "interruptedAt": event.interrupted_at,
+        }
+        if event.error_code is not None:
+            data["errorCode"] = event.error_code
+        return [server_frame("assistant-response", data, pos)]
+    return []
 
 
 def _heard(listener: Listener, event: Room.TranscriptRecognized) -> str | None:
@@ -349,7 +395,13 @@ class ClientFrames:
         if not spoken_on_websocket(listener, frame):
             return None
         data = frame["data"]
-        return SpokenText(UUID(data["id"]), data["targetLang"], data["translatedText"])
+        answer = data.get("answerId")
+        return SpokenText(
+            UUID(data["id"]),
+            data["targetLang"],
+            data["translatedText"],
+            UUID(answer) if answer else None,
+        )
 
     def encode(self, frames: Iterable[Frame]) -> list[Outgoing]:
         """JSON text frames."""
@@ -388,6 +440,25 @@ class ClientFrames:
             "speakerName": caption.speaker_name,
         }
         return Outgoing(orjson.dumps(server_frame("partial-speech", data)))
+
+    def answer_text(self, text: AnswerText) -> Outgoing:
+        """``assistant-text``: a piece of an answer as it is generated."""
+        data = {
+            "answerId": str(text.answer_id),
+            "userId": text.user_id,
+            "text": text.text,
+            "language": text.language,
+        }
+        return Outgoing(orjson.dumps(server_frame("assistant-text", data)))
+
+    def answer_interrupted(self, answer_id: UUID, at: int) -> Outgoing:
+        """``assistant-interrupted``: stop playing the answer; ``at``: characters heard."""
+        data = {"answerId": str(answer_id), "at": at}
+        return Outgoing(orjson.dumps(server_frame("assistant-interrupted", data)))
+
+    def problem(self, code: str, message: str) -> Outgoing:
+        """An ``error`` frame about something the client did not ask for directly."""
+        return Outgoing(orjson.dumps(error(code, message)))
 
 
 CLIENT_FRAMES = ClientFrames()

@@ -29,6 +29,7 @@ ROOM = room_id_for("r1")
 def answer(question: str, text: str, **changes: object) -> Answer:
     """An answer to ``question``; ``changes`` override its other fields."""
     fields: dict[str, object] = {
+        "answer_id": uuid4(),
         "user_id": "alice",
         "question_id": uuid4(),
         "question": question,
