@@ -61,8 +61,9 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from actors.media import LiveKitWebhook
-    from actors.service import SpeechStack, VoiceService
+    from actors.service import AssistantStack, SpeechStack, VoiceService
     from actors.usecases import VoiceCore
+    from adapters.settings import AssistantConfig
 
 log = logging.getLogger("voicemode")
 
@@ -98,15 +99,29 @@ def build_service(settings: ServeSettings, store: EventStore) -> VoiceService:
     from actors.service import ServiceSettings, VoiceService  # noqa: PLC0415
     from adapters.engines.translation import engines as translation  # noqa: PLC0415
 
-    registry = translation.build(settings.translation_engines, settings.translation_timeout_s)
-    try:
+    with contextlib.ExitStack() as on_failure:
+        registry = translation.build(settings.translation_engines, settings.translation_timeout_s)
+        on_failure.callback(registry.close)
         speech = (
             build_speech(settings.stt_engines, settings.tts_engines) if settings.speech else None
         )
-    except BaseException:
-        registry.close()
-        raise
-    return VoiceService(store, registry, ServiceSettings(away_grace=settings.away_grace), speech)
+        assistant = build_assistant(settings.assistant) if settings.assistant else None
+        on_failure.pop_all()
+    return VoiceService(
+        store, registry, ServiceSettings(away_grace=settings.away_grace), speech, assistant
+    )
+
+
+def build_assistant(config: AssistantConfig) -> AssistantStack:
+    """Load the assistant's language models, in order of preference.
+
+    Raises:
+        StartupError: an engine cannot start (a missing key, no weights).
+    """
+    from actors.service import AssistantStack  # noqa: PLC0415
+    from adapters.engines.llm import engines as llm  # noqa: PLC0415
+
+    return AssistantStack(llm.build(config.llm_engines, config.llm_timeout_s), config.settings)
 
 
 def shown_db(db: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from actors.assistant.notices import AssistantNotice
 from actors.speech import SpeechKey, SpeechPiece
 from events.domain import Preferences, TranscriptMode
 from events.store import Recorded
@@ -266,25 +267,20 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Transient:
-    """A frame that is not a stored event (a partial caption, an answer's text as it streams).
-
-    It goes to everyone in the room, or only to the users in ``audience``.
-    """
+    """A frame for everyone in the room that is not a stored event (a partial caption)."""
 
     frame: Outgoing
-    audience: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
-class StopAnswer:
-    """The assistant's answer ``answer_id`` was interrupted: speak no more of it.
+class ToAudience:
+    """News from the assistant for the users in ``audience`` (None: everyone in the room).
 
-    Sessions of its audience drop the speech of its sentences not yet sent
-    and send ``frame`` (which tells the client to stop playing it).
+    An :class:`~actors.assistant.notices.AnswerStopped` also stops the
+    session speaking that answer.
     """
 
-    answer_id: UUID
-    frame: Outgoing
+    notice: AssistantNotice
     audience: frozenset[str] | None
 
 

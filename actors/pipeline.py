@@ -49,6 +49,9 @@ FAST_AUDIO_FACTOR = 1.5
 class PipelineOutput(Protocol):
     """Where a pipeline reports; called from the actor's thread."""
 
+    def began(self, utterance: UUID) -> None:
+        """The voice detector heard an utterance start (the assistant stops talking)."""
+
     def partial(self, utterance: UUID, text: str) -> None:
         """A new partial caption of the utterance being spoken."""
 
@@ -313,6 +316,7 @@ class SpeechPipelineActor(pykka.ThreadingActor):
                 )
                 self._utterance = _Utterance(uuid4(), self._sequence, stream)
                 stream.push(event.audio)
+                self.output.began(self._utterance.id)
             elif isinstance(event, UtteranceAudio) and self._utterance is not None:
                 self._utterance.stream.push(event.audio)
             elif isinstance(event, UtterancePaused) and self._utterance is not None:

@@ -14,6 +14,8 @@ from uuid import UUID
 
 import pykka
 
+from actors.assistant.conversation import AssistantSettings
+from actors.assistant.desk import AssistantDesk
 from actors.messages import Refused, RoomCommand
 from actors.pipeline import PipelineOutput, PipelineSpec, SpeechEngines, SpeechPipelineActor
 from actors.projections.delivery import DeliveryRouter
@@ -23,6 +25,7 @@ from actors.session import ParticipantSessionActor, SessionSpec
 from actors.speech import SpeechSynthesis
 from actors.supervisor import Supervisor
 from actors.warmup import TranslationWarmer
+from adapters.engines.llm.registry import ChatRegistry
 from adapters.engines.translation.registry import TranslationRegistry
 from adapters.engines.tts.registry import SynthesizerRegistry
 from events.store import EventStore
@@ -46,6 +49,14 @@ class SpeechStack:
 
 
 @dataclass(frozen=True)
+class AssistantStack:
+    """The assistant's language models and how it answers (none: no assistant)."""
+
+    chat: ChatRegistry
+    settings: AssistantSettings
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     """Tunables of the actor system."""
 
@@ -63,6 +74,7 @@ class VoiceService:
         registry: TranslationRegistry,
         settings: ServiceSettings,
         speech: SpeechStack | None = None,
+        assistant: AssistantStack | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -78,6 +90,18 @@ class VoiceService:
             store, self.writer, registry, workers=settings.translation_workers
         )
         self.warmer = TranslationWarmer(registry)
+        self.assistant = (
+            AssistantDesk(
+                store,
+                self.writer,
+                assistant.chat,
+                assistant.settings,
+                self.tell_room,
+                self.router.broadcast,
+            )
+            if assistant is not None
+            else None
+        )
 
     def room(self, code: str) -> pykka.ActorRef[Any]:
         """The room's actor, started (and rebuilt from the store) if needed."""
@@ -139,6 +163,9 @@ class VoiceService:
     def close(self) -> None:
         """Stop everything, projections first, then actors, writer and store."""
         self.warmer.stop()
+        if self.assistant is not None:
+            self.assistant.stop()
+            self.assistant.chat.close()
         self.fanout.stop()
         self.router.stop()
         self.supervisor.stop_all()

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import pykka
 
+from actors.assistant.notices import AnswerStopped
 from actors.dispatch import DispatchedActor
 from actors.listener import Listener
 from actors.messages import (
@@ -29,6 +30,7 @@ from actors.messages import (
     ReleaseHeld,
     Resume,
     SpeechArrived,
+    ToAudience,
     Transient,
 )
 from actors.speech import SpeechEnd, SpeechKey, SpeechPiece, SpeechSynthesis
@@ -36,6 +38,11 @@ from actors.supervisor import FailureReport
 from actors.wire import ClientWire, Frame
 from events.domain import Preferences, Room, preference
 from events.store import EventStore, Recorded, room_of
+
+INTERRUPTED = "interrupted"
+"""``errorCode`` of the end of a synthesis cut short because its answer was interrupted."""
+INTERRUPTED_ANSWERS_KEPT = 16
+"""How many interrupted answers a session remembers, to speak none of their late sentences."""
 
 
 class FrameSink(Protocol):
@@ -98,6 +105,9 @@ class ParticipantSessionActor(DispatchedActor):
         )
         self._speech_queue: deque[SpeechKey] = deque()
         self._speech_pieces: dict[SpeechKey, list[SpeechPiece]] = {}
+        self._answer_of: dict[SpeechKey, UUID] = {}
+        self._interrupted: deque[UUID] = deque(maxlen=INTERRUPTED_ANSWERS_KEPT)
+        self._head_started = False
         self._held: list[Recorded] | None = [] if spec.hold_s > 0 else None
         self._timer: threading.Timer | None = None
         self._wire = spec.wire
@@ -197,6 +207,32 @@ class ParticipantSessionActor(DispatchedActor):
         self.spec.sink.push([message.frame])
 
     @handle.register
+    def _to_audience(self, message: ToAudience) -> None:
+        if message.audience is not None and self.spec.user_id not in message.audience:
+            return
+        if isinstance(message.notice, AnswerStopped):
+            self._stop_speaking(message.notice.answer_id)
+        self.spec.sink.push([self._wire.notice(message.notice)])
+        self._flush_speech()
+
+    def _stop_speaking(self, answer_id: UUID) -> None:
+        """Speak no more of an interrupted answer.
+
+        A synthesis already being sent gets its end (``interrupted``) so the
+        client's stream stays well formed; its sentences not yet sent are
+        dropped, and those delivered later are not spoken.
+        """
+        self._interrupted.append(answer_id)
+        for key in [k for k, answer in self._answer_of.items() if answer == answer_id]:
+            if self._head_started and key == self._speech_queue[0]:
+                end = SpeechEnd(0, error_code=INTERRUPTED)
+                self.spec.sink.push([self._wire.speech(key, end)])
+                self._head_started = False
+            self._speech_queue.remove(key)
+            del self._speech_pieces[key]
+            del self._answer_of[key]
+
+    @handle.register
     def _speech_arrived(self, message: SpeechArrived) -> None:
         if message.key in self._speech_pieces:
             self._speech_pieces[message.key].append(message.piece)
@@ -211,7 +247,7 @@ class ParticipantSessionActor(DispatchedActor):
         me = self.actor_ref
         for frame in frames:
             spoken = self._wire.spoken(self.listener, frame)
-            if spoken is None:
+            if spoken is None or spoken.answer_id in self._interrupted:
                 continue
             key = SpeechKey(
                 spoken.transcript_id,
@@ -223,6 +259,8 @@ class ParticipantSessionActor(DispatchedActor):
                 continue
             self._speech_queue.append(key)
             self._speech_pieces[key] = []
+            if spoken.answer_id is not None:
+                self._answer_of[key] = spoken.answer_id
             synthesis.request(
                 room_id,
                 key,
@@ -240,10 +278,13 @@ class ParticipantSessionActor(DispatchedActor):
             pieces.clear()
             if out:
                 self.spec.sink.push(out)
+                self._head_started = True
             if not finished:
                 return
             self._speech_queue.popleft()
             del self._speech_pieces[key]
+            self._answer_of.pop(key, None)
+            self._head_started = False
 
     def _send(self, frames: Iterable[Frame]) -> None:
         payloads = self._wire.encode(frames)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from actors.assistant.notices import AssistantNotice
 from actors.listener import Listener
 from actors.messages import Outgoing
 from actors.speech import SpeechKey, SpeechPiece
@@ -42,16 +43,6 @@ class SpokenText:
     answer_id: UUID | None = None
 
 
-@dataclass(frozen=True)
-class AnswerText:
-    """A piece of the assistant's answer as the model generates it (never stored)."""
-
-    answer_id: UUID
-    user_id: str
-    text: str
-    language: str
-
-
 class ClientWire(Protocol):
     """The client wire format: every frame a WebSocket client receives.
 
@@ -77,11 +68,5 @@ class ClientWire(Protocol):
     def caption(self, caption: Caption) -> Outgoing:
         """A partial caption, encoded once for the whole room."""
 
-    def answer_text(self, text: AnswerText) -> Outgoing:
-        """A piece of an answer as it is generated."""
-
-    def answer_interrupted(self, answer_id: UUID, at: int) -> Outgoing:
-        """Tell clients to stop playing an interrupted answer."""
-
-    def problem(self, code: str, message: str) -> Outgoing:
-        """An error about something the client did not ask for directly (a failed answer)."""
+    def notice(self, notice: AssistantNotice) -> Outgoing:
+        """News from the assistant that is not stored: answer text, interruption, failure."""

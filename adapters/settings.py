@@ -35,6 +35,7 @@ from adapters.startup import (
 )
 
 if TYPE_CHECKING:
+    from actors.assistant.conversation import AssistantSettings
     from adapters.shells.gateway import GatewaySettings
     from adapters.shells.livekit_api import LiveKitSettings
 
@@ -57,6 +58,17 @@ class ServeSettings:
     livekit: LiveKitSettings | None
     agent_secret: str | None
     """``VOICEMODE_AGENT_SECRET``, which agents' tokens are signed with (None: no agents)."""
+    assistant: AssistantConfig | None = None
+    """The assistant's engines and rules (None: ``VOICEMODE_ASSISTANT=off``)."""
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    """The assistant's language models, in order of preference, and how it answers."""
+
+    llm_engines: tuple[str, ...]
+    llm_timeout_s: float
+    settings: AssistantSettings
 
 
 @dataclass(frozen=True)
@@ -97,7 +109,55 @@ def serve_settings(args: argparse.Namespace, dev: DevSecrets | None) -> ServeSet
         tts_engines=engine_names("VOICEMODE_TTS_ENGINES", "espeak-ng"),
         livekit=livekit,
         agent_secret=resolve_agent_secret(dev, livekit),
+        assistant=assistant_config(),
     )
+
+
+def assistant_config() -> AssistantConfig | None:
+    """The assistant, from ``VOICEMODE_ASSISTANT``, ``VOICEMODE_LLM_*``, ``VOICEMODE_ASSISTANT_*``.
+
+    Raises:
+        StartupError: a number that is not one, or out of range.
+    """
+    from actors.assistant.context import ContextBudget  # noqa: PLC0415
+    from actors.assistant.conversation import AssistantSettings  # noqa: PLC0415
+
+    if os.environ.get("VOICEMODE_ASSISTANT", "on") == "off":
+        return None
+    prompt = os.environ.get("VOICEMODE_ASSISTANT_SYSTEM_PROMPT")
+    budget = ContextBudget(
+        **({"system_prompt": prompt} if prompt else {}),
+        max_turns=int(_number("VOICEMODE_ASSISTANT_MAX_TURNS", 12, 0)),
+        max_tokens=int(_number("VOICEMODE_ASSISTANT_MAX_TOKENS", 2000, 1)),
+    )
+    settings = AssistantSettings(
+        budget=budget,
+        max_answer_tokens=int(_number("VOICEMODE_ASSISTANT_ANSWER_TOKENS", 300, 1)),
+        stream_speech=os.environ.get("VOICEMODE_ASSISTANT_STREAM_SPEECH", "on") != "off",
+    )
+    return AssistantConfig(
+        llm_engines=engine_names("VOICEMODE_LLM_ENGINES", "smollm2"),
+        llm_timeout_s=_number("VOICEMODE_LLM_TIMEOUT_S", 10, 0.1),
+        settings=settings,
+    )
+
+
+def _number(variable: str, default: float, low: float) -> float:
+    """A number from the environment, at least ``low``; a bad one stops the start."""
+    raw = os.environ.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise StartupError(
+            f"{variable} must be a number of at least {low:g}, not {raw!r}",
+            f"Fix {variable} or unset it (default {default:g}).",
+            EXIT_CONFIG,
+        )
+    return value
 
 
 def worker_settings(args: argparse.Namespace) -> WorkerSettings:

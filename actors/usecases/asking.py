@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Callable
 
 from actors.messages import Outcome, Refused, Reply, RoomCommand
@@ -26,6 +27,21 @@ async def ask_room(
     tells the room from a worker thread, for callers that must not pay for
     starting a room's actor (which loads its stream) on the loop.
     """
+    if off_loop:
+        loop = asyncio.get_running_loop()
+        return await await_outcome(
+            lambda reply: loop.run_in_executor(None, service.tell_room, room_code, make(reply)),
+            timeout_s,
+        )
+    return await await_outcome(lambda reply: service.tell_room(room_code, make(reply)), timeout_s)
+
+
+async def await_outcome(send: Callable[[Reply], object], timeout_s: float) -> Outcome:
+    """Call ``send`` with a reply channel and await the outcome (``timeout`` if none came).
+
+    The reply may come from any thread: it hops onto the loop with
+    ``call_soon_threadsafe``. What ``send`` returns is awaited if awaitable.
+    """
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[Outcome] = loop.create_future()
 
@@ -33,10 +49,9 @@ async def ask_room(
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
             loop.call_soon_threadsafe(_resolve, answer, outcome)
 
-    if off_loop:
-        await loop.run_in_executor(None, service.tell_room, room_code, make(reply))
-    else:
-        service.tell_room(room_code, make(reply))
+    sent = send(reply)
+    if inspect.isawaitable(sent):
+        await sent
     try:
         return await asyncio.wait_for(answer, timeout_s)
     except TimeoutError:

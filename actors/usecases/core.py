@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 from eventsourcing.persistence import IntegrityError
 
 from actors.agent_messages import FinalTranscript, RoomUpdate, SynthesisReport
+from actors.assistant.commands import CommandError, CommandSource, parse_command
 from actors.media import MediaPlane
-from actors.messages import Outcome, Reply, SubmitTranscript, Transient
+from actors.messages import Outcome, Refused, Reply, SubmitTranscript, Transient
 from actors.projections.room_follower import RoomFollower
 from actors.projections.voice_rooms import ActiveVoiceRooms
 from actors.service import VoiceService
-from actors.usecases.asking import ask_room
+from actors.usecases.asking import ask_room, await_outcome
 from actors.usecases.participant import Participant, ParticipantOutput, User
 from actors.wire import Caption, ClientWire
 from events.domain import (
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from actors.media import LiveKitWebhook
 
 log = logging.getLogger(__name__)
+
+ASSISTANT_OFF = Refused("assistant_unavailable", "this server runs without the assistant")
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,39 @@ class VoiceCore:
             channel=LIVEKIT_CHANNEL,
         )
         self.service.writer.submit([event], _log_refused_synthesis)
+
+    # the assistant --------------------------------------------------------------
+
+    async def assistant_command(
+        self, room_code: str, user_id: str, text: str, source: CommandSource
+    ) -> Outcome:
+        """Give the assistant a typed or data-packet command; Accepted once it is recorded.
+
+        It goes to the room's shared conversation if the room has the
+        assistant on, else to the user's own.
+        """
+        desk = self.service.assistant
+        if desk is None:
+            return ASSISTANT_OFF
+        try:
+            command = parse_command(text, source)
+        except CommandError as error:
+            return Refused(error.code, str(error))
+        loop = asyncio.get_running_loop()
+        room = await loop.run_in_executor(None, self.service.store.load_room, room_code)
+        if room is None or not room.present(user_id):
+            return Refused("not_in_room", "join the room first")
+        owner = None if room.assistant else user_id
+        language = room.members[user_id].language
+        return await await_outcome(
+            lambda reply: desk.command(room_code, owner, user_id, language, command, reply),
+            self.command_timeout_s,
+        )
+
+    def speech_began(self, room_code: str, user_id: str) -> None:
+        """From any thread: ``user_id`` started speaking, so answers they hear stop."""
+        if self.service.assistant is not None:
+            self.service.assistant.speech_began(room_code, user_id)
 
     # LiveKit ------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import pykka
 
+from actors.assistant.commands import CommandSource
 from actors.media import MediaUnavailableError
 from actors.messages import (
     Accepted,
@@ -32,6 +33,7 @@ from actors.messages import (
     ReportClientError,
     Resume,
     RoomCommand,
+    SetAssistant,
     StartSpeech,
     StartVoiceSession,
     StopSpeech,
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from actors.usecases.core import EngineChoice, VoiceCore
 
 NOT_IN_ROOM = Refused("not_in_room", "join a room first")
+ASSISTANT_MODE = TranscriptMode(None, assistant=True)
+"""The mode of a typed question: for the assistant."""
 SPEECH_UNAVAILABLE = Refused("speech_unavailable", "this server runs without speech engines")
 NOT_SPEAKING = Refused("not_speaking", "speech-data without start-speech")
 
@@ -262,6 +266,27 @@ class Participant:
             )
         )
 
+    async def ask_assistant(self, text: str) -> Accepted | Refused:
+        """Ask the assistant a typed question (recorded as the user's transcript)."""
+        language = self.language
+        return await self._command(
+            lambda user, reply: SubmitTranscript(
+                user, text, language, "client", 0, reply, mode=ASSISTANT_MODE
+            )
+        )
+
+    async def assistant_command(self, text: str) -> Accepted | Refused:
+        """Give the assistant a typed command."""
+        if self.room_code is None:
+            return NOT_IN_ROOM
+        return await self.core.assistant_command(
+            self.room_code, self.user.user_id, text, CommandSource.TYPED
+        )
+
+    async def set_assistant(self, enabled: bool) -> Accepted | Refused:
+        """Turn the room's shared assistant on or off."""
+        return await self._command(lambda user, reply: SetAssistant(user, enabled, reply))
+
     async def report_error(
         self, code: str, message: str, details: str | None
     ) -> Accepted | Refused:
@@ -273,9 +298,18 @@ class Participant:
     # speech over the connection -----------------------------------------------
 
     async def start_speech(
-        self, language: str, solo_target: str | None, encoding: str, sample_rate: int
+        self,
+        language: str,
+        solo_target: str | None,
+        encoding: str,
+        sample_rate: int,
+        *,
+        assistant: bool = False,
     ) -> Accepted | Refused:
-        """Start speaking: the room records it, and audio goes to a fresh speech pipeline."""
+        """Start speaking: the room records it, and audio goes to a fresh speech pipeline.
+
+        With ``assistant``, what the user says is for the assistant (assistant mode).
+        """
         if self.room_code is None:
             return NOT_IN_ROOM
         if self.speaking is not None:
@@ -283,7 +317,7 @@ class Participant:
         user = self.user
         outcome = await self._ask(
             lambda reply: StartSpeech(
-                user.user_id, language, solo_target, encoding, sample_rate, reply
+                user.user_id, language, solo_target, encoding, sample_rate, reply, assistant
             )
         )
         if isinstance(outcome, Refused) or not self.core.speech_available:
@@ -335,7 +369,7 @@ class Participant:
     # voice sessions (LiveKit) -------------------------------------------------
 
     async def start_voice(
-        self, language: str | None, solo_target: str | None
+        self, language: str | None, solo_target: str | None, *, assistant: bool = False
     ) -> VoiceReady | Refused:
         """Ensure the LiveKit room, record the session, see to an agent, hand out a token.
 
@@ -357,7 +391,9 @@ class Participant:
         except MediaUnavailableError as error:
             return Refused("livekit_unavailable", str(error))
         outcome = await self._ask(
-            lambda reply: StartVoiceSession(user.user_id, language, solo_target, room, reply)
+            lambda reply: StartVoiceSession(
+                user.user_id, language, solo_target, room, reply, assistant
+            )
         )
         if isinstance(outcome, Refused):
             return outcome

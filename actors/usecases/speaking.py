@@ -61,6 +61,10 @@ class SpeakerOutput:
         self.report = report
         self.loop = asyncio.get_running_loop()
 
+    def began(self, utterance: UUID) -> None:
+        """The speaker started an utterance: answers they hear stop (barge-in)."""
+        self.core.speech_began(self.speaker.room_code, self.speaker.user_id)
+
     def partial(self, utterance: UUID, text: str) -> None:
         """Show the room a caption of what is being said (not stored)."""
         speaker = self.speaker

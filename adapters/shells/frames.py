@@ -22,10 +22,11 @@ from uuid import UUID
 
 import orjson
 
+from actors.assistant.notices import AnswerStopped, AnswerText, AssistantNotice
 from actors.listener import FRAMED_EVENTS, Listener
 from actors.messages import Outgoing
 from actors.speech import SpeechHeader, SpeechKey, SpeechPiece
-from actors.wire import AnswerText, Caption, Frame, SpokenText
+from actors.wire import Caption, Frame, SpokenText
 from events.domain import ASSISTANT_ID, Conversation, Preferences, Room, TranslationProduced
 from events.store import Recorded
 
@@ -441,24 +442,23 @@ class ClientFrames:
         }
         return Outgoing(orjson.dumps(server_frame("partial-speech", data)))
 
-    def answer_text(self, text: AnswerText) -> Outgoing:
-        """``assistant-text``: a piece of an answer as it is generated."""
-        data = {
-            "answerId": str(text.answer_id),
-            "userId": text.user_id,
-            "text": text.text,
-            "language": text.language,
-        }
-        return Outgoing(orjson.dumps(server_frame("assistant-text", data)))
-
-    def answer_interrupted(self, answer_id: UUID, at: int) -> Outgoing:
-        """``assistant-interrupted``: stop playing the answer; ``at``: characters heard."""
-        data = {"answerId": str(answer_id), "at": at}
-        return Outgoing(orjson.dumps(server_frame("assistant-interrupted", data)))
-
-    def problem(self, code: str, message: str) -> Outgoing:
-        """An ``error`` frame about something the client did not ask for directly."""
-        return Outgoing(orjson.dumps(error(code, message)))
+    def notice(self, notice: AssistantNotice) -> Outgoing:
+        """``assistant-text``, ``assistant-interrupted`` or an ``error`` about an answer."""
+        data: dict[str, Any]
+        if isinstance(notice, AnswerText):
+            data = {
+                "answerId": str(notice.answer_id),
+                "userId": notice.user_id,
+                "text": notice.text,
+                "language": notice.language,
+            }
+            frame = server_frame("assistant-text", data)
+        elif isinstance(notice, AnswerStopped):
+            data = {"answerId": str(notice.answer_id), "at": notice.at}
+            frame = server_frame("assistant-interrupted", data)
+        else:
+            frame = error(notice.code, notice.message)
+        return Outgoing(orjson.dumps(frame))
 
 
 CLIENT_FRAMES = ClientFrames()

@@ -34,6 +34,8 @@ from adapters.shells.frames import CLIENT_FRAMES, Frame
 from adapters.shells.media_plane import LiveKitMediaPlane
 from adapters.shells.outbox import Outbox
 from adapters.shells.protocol import (
+    AskAssistantFrame,
+    AssistantCommandFrame,
     Authenticate,
     ClientErrorFrame,
     ClientFrame,
@@ -43,6 +45,7 @@ from adapters.shells.protocol import (
     ProtocolError,
     Ref,
     ResumeFrame,
+    SetAssistantFrame,
     SetLanguage,
     SetPreferencesFrame,
     SpeechTranscript,
@@ -322,7 +325,11 @@ class ClientConnection:
                 self._ack("set-language", await me.set_language(command.language), ref)
             case StartSpeechFrame():
                 started = await me.start_speech(
-                    command.language, command.solo_target, command.encoding, command.sample_rate
+                    command.language,
+                    command.solo_target,
+                    command.encoding,
+                    command.sample_rate,
+                    assistant=command.assistant,
                 )
                 self._ack("start-speech", started, ref)
             case StopSpeechFrame():
@@ -350,6 +357,12 @@ class ClientConnection:
                 )
                 changed = await me.set_preferences(PreferenceChange(command.speech, engines))
                 self._ack("set-preferences", changed, ref)
+            case AskAssistantFrame():
+                self._ack("ask-assistant", await me.ask_assistant(command.text), ref)
+            case AssistantCommandFrame():
+                self._ack("assistant-command", await me.assistant_command(command.text), ref)
+            case SetAssistantFrame():
+                self._ack("set-assistant", await me.set_assistant(command.enabled), ref)
 
     async def _join(
         self, room_code: str, language: str | None, since: int | None, ref: Ref, reply_ref: Ref
@@ -373,5 +386,7 @@ class ClientConnection:
             return
         if command.room_code is not None and command.room_code != self._me.room_code:
             await self._join(command.room_code, command.language, None, ref, None)
-        ready = await self._me.start_voice(command.language, command.solo_target)
+        ready = await self._me.start_voice(
+            command.language, command.solo_target, assistant=command.assistant
+        )
         self._answer(ready, ref, frames.voice_session_ready)

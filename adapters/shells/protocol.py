@@ -74,12 +74,17 @@ class SetLanguage:
 
 @dataclass(frozen=True)
 class StartSpeechFrame:
-    """``start-speech {languageCode, soloMode?, soloTargetLang?, encoding?, sampleRateHertz?}``."""
+    """``start-speech {languageCode, soloMode?, soloTargetLang?, assistant?, ...}``.
+
+    Also ``encoding?`` and ``sampleRateHertz?``; with ``assistant``, what is
+    said is for the assistant (assistant mode).
+    """
 
     language: str
     solo_target: str | None
     encoding: str
     sample_rate: int
+    assistant: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,15 +94,38 @@ class StopSpeechFrame:
 
 @dataclass(frozen=True)
 class StartVoiceSessionFrame:
-    """``start-voice-session {roomId?, languageCode?, soloMode?, soloTargetLang?}``.
+    """``start-voice-session {roomId?, languageCode?, soloMode?, soloTargetLang?, assistant?}``.
 
     Talk over LiveKit in the room ``roomId`` (joined first if it is not the
-    connection's room), speaking ``languageCode``.
+    connection's room), speaking ``languageCode``; with ``assistant``, to the
+    assistant.
     """
 
     room_code: str | None
     language: str | None
     solo_target: str | None
+    assistant: bool = False
+
+
+@dataclass(frozen=True)
+class AskAssistantFrame:
+    """``ask-assistant {text}``: a typed question for the assistant."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class AssistantCommandFrame:
+    """``assistant-command {text}``: a typed command (``help``, ``clear``...)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SetAssistantFrame:
+    """``set-assistant {enabled}``: turn the room's shared assistant on or off."""
+
+    enabled: bool
 
 
 @dataclass(frozen=True)
@@ -162,6 +190,9 @@ Command = (
     | ClientErrorFrame
     | ResumeFrame
     | SetPreferencesFrame
+    | AskAssistantFrame
+    | AssistantCommandFrame
+    | SetAssistantFrame
 )
 
 
@@ -295,7 +326,8 @@ def parse_frame(raw: str | bytes) -> ClientFrame:
             ``malformed_json``, ``invalid_frame``, ``unknown_event``,
             ``missing_field``, ``invalid_field``, ``unknown_language``,
             ``empty_transcript``, ``transcript_too_long``,
-            ``unsupported_encoding``, ``invalid_sample_rate``, ``invalid_room_code``.
+            ``unsupported_encoding``, ``invalid_sample_rate``, ``invalid_room_code``,
+            ``empty_question``, ``question_too_long``.
     """
     name, fields = parse_envelope(raw)
     parser = _PARSERS.get(name)
@@ -348,10 +380,21 @@ def _set_language(fields: Fields) -> Command:
     return SetLanguage(language)
 
 
+def _assistant(fields: Fields, solo_target: str | None) -> bool:
+    """``assistant``: assistant mode, which cannot be solo mode too."""
+    assistant = fields.flag("assistant")
+    if assistant and solo_target is not None:
+        raise ProtocolError(
+            "invalid_field", "assistant mode and soloMode cannot go together", fields.ref
+        )
+    return assistant
+
+
 def _start_speech(fields: Fields) -> Command:
     language = fields.language("languageCode")
     assert language is not None
     solo_target = _solo_target(fields)
+    assistant = _assistant(fields, solo_target)
     encoding = fields.text("encoding", required=False) or "LINEAR16"
     if encoding not in ENCODINGS:
         raise ProtocolError(
@@ -364,7 +407,9 @@ def _start_speech(fields: Fields) -> Command:
         high=MAX_SAMPLE_RATE,
         out_of_range="invalid_sample_rate",
     )
-    return StartSpeechFrame(language, solo_target, encoding, 16000 if rate is None else rate)
+    return StartSpeechFrame(
+        language, solo_target, encoding, 16000 if rate is None else rate, assistant
+    )
 
 
 def _stop_speech(_: Fields) -> Command:
@@ -372,10 +417,12 @@ def _stop_speech(_: Fields) -> Command:
 
 
 def _start_voice_session(fields: Fields) -> Command:
+    solo_target = _solo_target(fields)
     return StartVoiceSessionFrame(
         room_code(fields, "roomId", required=False),
         fields.language("languageCode", required=False),
-        _solo_target(fields),
+        solo_target,
+        _assistant(fields, solo_target),
     )
 
 
@@ -399,6 +446,32 @@ def _speech_transcript(fields: Fields) -> Command:
         None if fields.optional_flag("soloMode") is None else TranscriptMode(_solo_target(fields))
     )
     return SpeechTranscript(text, language, mode)
+
+
+def _ask_assistant(fields: Fields) -> Command:
+    text = fields.required_text("text").strip()
+    if not text:
+        raise ProtocolError("empty_question", "the question is empty", fields.ref)
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise ProtocolError(
+            "question_too_long",
+            f"questions are limited to {MAX_TRANSCRIPT_CHARS} characters",
+            fields.ref,
+        )
+    return AskAssistantFrame(text)
+
+
+def _assistant_command(fields: Fields) -> Command:
+    text = fields.text("text")
+    assert text is not None
+    return AssistantCommandFrame(text)
+
+
+def _set_assistant(fields: Fields) -> Command:
+    enabled = fields.optional_flag("enabled")
+    if enabled is None:
+        raise ProtocolError("missing_field", "set-assistant needs data.enabled", fields.ref)
+    return SetAssistantFrame(enabled)
 
 
 def _client_error(fields: Fields) -> Command:
@@ -451,6 +524,9 @@ _PARSERS: dict[str, Callable[[Fields], Command]] = {
     "client-error": _client_error,
     "resume": _resume,
     "set-preferences": _set_preferences,
+    "ask-assistant": _ask_assistant,
+    "assistant-command": _assistant_command,
+    "set-assistant": _set_assistant,
 }
 
 COMMAND_EVENTS = frozenset(_PARSERS)

@@ -21,6 +21,8 @@ from adapters.shells.protocol import (
     COMMAND_EVENTS,
     MAX_POSITION,
     MAX_REF,
+    AskAssistantFrame,
+    AssistantCommandFrame,
     Authenticate,
     ClientErrorFrame,
     Command,
@@ -28,6 +30,7 @@ from adapters.shells.protocol import (
     LeaveRoomFrame,
     ProtocolError,
     ResumeFrame,
+    SetAssistantFrame,
     SetLanguage,
     SetPreferencesFrame,
     SpeechTranscript,
@@ -55,6 +58,20 @@ def start_speech(**extra: Any) -> bytes:
 
 
 BAD: list[tuple[str, str | bytes, str]] = [
+    # the assistant
+    ("empty question", frame("ask-assistant", {"text": "  "}), "empty_question"),
+    ("question too long", frame("ask-assistant", {"text": "q" * 5001}), "question_too_long"),
+    ("command without text", frame("assistant-command", {}), "missing_field"),
+    ("command not text", frame("assistant-command", {"text": 3}), "invalid_field"),
+    ("set-assistant without enabled", frame("set-assistant", {}), "missing_field"),
+    (
+        "assistant and solo together",
+        frame(
+            "start-speech",
+            {"languageCode": "en", "assistant": True, "soloMode": True, "soloTargetLang": "es"},
+        ),
+        "invalid_field",
+    ),
     # room codes are matched whole: a trailing newline is not a room code
     ("room code with newline", frame("join-room", {"roomCode": "abc\n"}), "invalid_room_code"),
     ("empty room code", frame("join-room", {"roomCode": ""}), "invalid_room_code"),
@@ -241,6 +258,23 @@ GOOD: list[tuple[str, str | bytes, Command]] = [
         "preferences: absent keeps, empty resets",
         frame("set-preferences", {"speech": False, "ttsEngine": ""}),
         SetPreferencesFrame(False, None, None, "", None),
+    ),
+    (
+        "typed question, trimmed",
+        frame("ask-assistant", {"text": " why? "}),
+        AskAssistantFrame("why?"),
+    ),
+    ("typed command", frame("assistant-command", {"text": "help"}), AssistantCommandFrame("help")),
+    ("assistant on", frame("set-assistant", {"enabled": True}), SetAssistantFrame(True)),
+    (
+        "speech for the assistant",
+        frame("start-speech", {"languageCode": "en", "assistant": True}),
+        StartSpeechFrame("en", None, "LINEAR16", 16000, assistant=True),
+    ),
+    (
+        "voice session with the assistant",
+        frame("start-voice-session", {"assistant": True}),
+        StartVoiceSessionFrame(None, None, None, assistant=True),
     ),
 ]
 

@@ -123,6 +123,9 @@ class TrackListener:
 
     # PipelineOutput: called on the pipeline's thread, handled on the loop ---
 
+    def began(self, utterance: UUID) -> None:
+        """An utterance started: nothing to do here until the agent speaks answers."""
+
     def partial(self, utterance: UUID, text: str) -> None:
         """A caption of the utterance being spoken."""
         self._call(self._send_partial, utterance, text)
