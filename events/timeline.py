@@ -249,15 +249,22 @@ def _language(state: State) -> tuple[str, str]:
     return state["user_id"], f"hears {state['previous']} -> {state['language']}"
 
 
+def _mode(state: State) -> str:
+    """Group, solo into a language, or assistant mode (everything said is for the assistant)."""
+    if state.get("assistant"):
+        return "assistant"
+    return f"solo -> {state['solo_target']}" if state["solo_target"] else "group"
+
+
 def _speech_started(state: State) -> tuple[str, str]:
-    mode = f"solo -> {state['solo_target']}" if state["solo_target"] else "group"
+    mode = _mode(state)
     return state["user_id"], (
         f"speaks {state['language']} ({mode}), {state['encoding']} {state['sample_rate']} Hz"
     )
 
 
 def _voice_started(state: State) -> tuple[str, str]:
-    mode = f"solo -> {state['solo_target']}" if state["solo_target"] else "group"
+    mode = _mode(state)
     return state["user_id"], (
         f"voice session in LiveKit room {state['livekit_room']}, speaks {state['language']} "
         f"({mode})"
@@ -281,8 +288,17 @@ def _transcript(state: State) -> tuple[str, str]:
         timing += f", decoded in {state.get('decode_ms', 0)} ms"
     return state["speaker_id"], (
         f"{_quote(state['text'])} [{state['source_language']} -> {targets}] "
-        f"via {state['engine']}{timing}{_outcome(state)}"
+        f"via {state['engine']}{timing}{_outcome(state)}{_for_assistant(state)}"
     )
+
+
+def _for_assistant(state: State) -> str:
+    """A question or command for the assistant, or a sentence of its answer."""
+    if state.get("answer_id"):
+        return f", sentence of answer {str(state['answer_id'])[:8]}"
+    if state.get("to_assistant"):
+        return ", for the assistant" + (" (private)" if state.get("private") else "")
+    return ""
 
 
 def _outcome(state: State) -> str:

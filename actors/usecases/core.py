@@ -21,7 +21,7 @@ from eventsourcing.persistence import IntegrityError
 from actors.agent_messages import FinalTranscript, RoomUpdate, SynthesisReport
 from actors.assistant.commands import CommandError, CommandSource, parse_command
 from actors.media import MediaPlane
-from actors.messages import Outcome, Refused, Reply, SubmitTranscript, Transient
+from actors.messages import Outcome, Refused, Reply, SetAssistant, SubmitTranscript, Transient
 from actors.projections.room_follower import RoomFollower
 from actors.projections.voice_rooms import ActiveVoiceRooms
 from actors.service import VoiceService
@@ -160,6 +160,16 @@ class VoiceCore:
         return await await_outcome(
             lambda reply: desk.command(room_code, owner, user_id, language, command, reply),
             self.command_timeout_s,
+        )
+
+    async def set_assistant(self, room_code: str, user_id: str, *, enabled: bool) -> Outcome:
+        """Turn a room's shared assistant on or off (for the room's creator, from the HTTP API)."""
+        return await ask_room(
+            self.service,
+            room_code,
+            lambda reply: SetAssistant(user_id, enabled, reply),
+            self.command_timeout_s,
+            off_loop=True,
         )
 
     def speech_began(self, room_code: str, user_id: str) -> None:

@@ -26,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from actors.media import LiveKitWebhook
+from actors.messages import Refused
 from adapters.shells.auth import Identity, TokenError, verify_user_token
 from adapters.shells.http_openapi import (
     MAX_EMPTY_TIMEOUT_S,
@@ -179,6 +180,14 @@ def optional_int(
     return value
 
 
+def optional_flag(body: Mapping[str, Any], key: str) -> bool:
+    """A boolean field (absent: False)."""
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise ApiError(400, "invalid_field", f"{key} must be a boolean")
+    return value
+
+
 def optional_object(body: Mapping[str, Any], key: str) -> dict[str, Any] | None:
     """A JSON object field, or None when absent."""
     value = body.get(key)
@@ -327,6 +336,7 @@ class LiveKitHttpApi:
         if required_text(body, "userId") != identity.user_id:
             raise ApiError(403, "user_mismatch", "userId must be the authenticated user")
         config = parse_room_config(optional_object(body, "config"))
+        assistant = optional_flag(body, "assistant")
         name = new_room_name()
         assert self.rooms is not None  # made by rooms_client whenever LiveKit is configured
         try:
@@ -334,10 +344,20 @@ class LiveKitHttpApi:
         except LiveKitUnavailableError as error:
             raise ApiError(502, "livekit_unavailable", str(error)) from error
         self.creators[name] = identity.user_id
+        if assistant:
+            await self._turn_assistant_on(name, identity.user_id)
         token = mint_participant_token(
             settings, name, identity.user_id, identity.name, Permissions(), DEFAULT_TTL_S
         )
         return json_response({"roomName": name, "wsUrl": settings.url, **token_body(token)}, 201)
+
+    async def _turn_assistant_on(self, room_name: str, user_id: str) -> None:
+        """Record that the new room has its shared assistant on (the room opens with it)."""
+        outcome = await self.core.set_assistant(room_name, user_id, enabled=True)
+        if isinstance(outcome, Refused):
+            raise ApiError(
+                500, "internal_error", f"the assistant was not turned on: {outcome.message}"
+            )
 
     async def issue_token(self, request: web.Request) -> web.Response:
         """``POST /api/voice/livekit/token``: a token for a room the user belongs to."""

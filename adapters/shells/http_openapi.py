@@ -144,6 +144,13 @@ def openapi_document() -> dict[str, Any]:
                             "description": "Must be the authenticated user.",
                         },
                         "config": {"$ref": "#/components/schemas/RoomConfig"},
+                        "assistant": {
+                            "type": "boolean",
+                            "description": (
+                                "Turn the room's shared assistant on: its members address it "
+                                'by starting with the wake word ("assistant, ...").'
+                            ),
+                        },
                     },
                 },
                 "CreateRoomResponse": {
