@@ -608,6 +608,9 @@ class Server:
             else:  # text-only delivery: nobody gets synthesized speech
                 env["VOICEMODE_SPEECH"] = "off"
                 env["VOICEMODE_TRANSLATION_ENGINES"] = self.kind
+            # Nobody asks the assistant here: its embedded model's memory is
+            # measured by bench/assistant.py, not counted against delivery's.
+            env["VOICEMODE_ASSISTANT"] = "off"
             db = self.workdir / f"{self.kind}.db"
             command = [
                 common.voicemode_exe(),
