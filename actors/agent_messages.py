@@ -120,10 +120,39 @@ class RoomMembers:
 
 
 @dataclass(frozen=True)
+class AssistantCommand:
+    """A command a participant sent the assistant as a LiveKit data packet.
+
+    ``text`` is what they sent, unparsed: voicemode recognizes it exactly as
+    it recognizes a typed command, and refuses it with the same codes.
+    """
+
+    room_code: str
+    user_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SpeechBegan:
+    """A participant started speaking (the agent's VAD heard speech begin).
+
+    Sent at once, before anything is recognized, so that an answer being
+    spoken to them stops (barge-in).
+    """
+
+    room_code: str
+    user_id: str
+
+
+@dataclass(frozen=True)
 class TranslationToSpeak:
     """A transcript rendered in one listener language, to be spoken.
 
     ``solo`` translations are for their speaker alone (solo mode).
+    ``answer_id`` marks a sentence of the assistant's answer ``answer_id``:
+    it is spoken even in the language it was written in, and it stops when
+    a member of its ``audience`` (the user ids who hear it; None: the whole
+    room) starts speaking.
     """
 
     room_code: str
@@ -132,9 +161,41 @@ class TranslationToSpeak:
     language: str
     text: str
     solo: bool = False
+    audience: tuple[str, ...] | None = None
+    answer_id: UUID | None = None
+
+    @property
+    def assistant(self) -> bool:
+        """Whether this is a sentence of the assistant's answer."""
+        return self.answer_id is not None
 
 
-RoomUpdate = RoomMembers | TranslationToSpeak
+@dataclass(frozen=True)
+class AssistantAnswered:
+    """The assistant answered a question in the room, as far as it was delivered.
+
+    ``owner`` is the one user of a private conversation, who alone is told;
+    None for the room's shared assistant, whose answers everyone is told.
+    ``answer_id`` is the id its sentences carried: none of them follows.
+    ``user_id`` asked ``question``; ``response`` is what they actually got
+    (cut where someone spoke over it when ``interrupted``); ``error_code``
+    says why no language model answered fully. ``timestamp_ms`` is when it
+    was recorded, in milliseconds since the epoch.
+    """
+
+    room_code: str
+    owner: str | None
+    answer_id: UUID
+    user_id: str
+    question: str
+    response: str
+    language: str
+    interrupted: bool
+    error_code: str | None
+    timestamp_ms: int
+
+
+RoomUpdate = RoomMembers | TranslationToSpeak | AssistantAnswered
 """What voicemode tells the agent about a room, in the order it happened."""
 
 
@@ -169,6 +230,17 @@ class ControlPlane(Protocol):
 
     async def synthesized(self, report: SynthesisReport) -> None:
         """Record that a translation was spoken."""
+
+    async def command(self, command: AssistantCommand) -> None:
+        """Give the room's assistant a command a participant sent; returns once it is taken.
+
+        Raises:
+            ControlPlaneError: it was refused (e.g. ``unknown_command``,
+                ``empty_command``, ``not_in_room``).
+        """
+
+    async def speech_began(self, began: SpeechBegan) -> None:
+        """Tell voicemode at once that a participant started speaking (never waits for it)."""
 
     async def wait_lost(self) -> str:
         """Return, with the reason, once the channel to voicemode is lost for good.

@@ -3,7 +3,8 @@
 A LiveKit agent publishes one ``tts-<lang>`` track per language its room's
 connected members hear and speaks each translation made for them; it learns
 both from this projection, so it sees the same translations, in the same
-order, as the room's WebSocket listeners.
+order, as the room's WebSocket listeners. It also tells the room's clients
+of each answer the assistant gave there, so it follows those too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Final
 
 from eventsourcing.utils import get_topic
 
-from actors.agent_messages import RoomMembers, RoomUpdate, TranslationToSpeak
+from actors.agent_messages import AssistantAnswered, RoomMembers, RoomUpdate, TranslationToSpeak
 from actors.projections.following import LogReader
-from events.domain import Room, TranslationProduced, room_id_for
+from events.domain import Conversation, Room, TranslationProduced, room_id_for
 from events.store import EventStore, Recorded
 
 FOLLOWED_TOPICS: Final = tuple(
@@ -25,6 +26,7 @@ FOLLOWED_TOPICS: Final = tuple(
         Room.ParticipantLeft,
         Room.LanguageChanged,
         TranslationProduced,
+        Conversation.AssistantResponded,
     )
 )
 """The only events an agent needs; the store filters the rest out unread."""
@@ -82,16 +84,11 @@ class RoomFollower:
         event = recorded.event
         if isinstance(event, TranslationProduced):
             if event.room_id == self.room_id:
-                self._publish(
-                    TranslationToSpeak(
-                        self.room_code,
-                        event.transcript_id,
-                        event.speaker_id,
-                        event.target_language,
-                        event.translated_text,
-                        event.solo,
-                    )
-                )
+                self._publish(_to_speak(self.room_code, event))
+            return
+        if isinstance(event, Conversation.AssistantResponded):
+            if event.room_id == self.room_id:
+                self._publish(_answered(self.room_code, event))
             return
         if event.originator_id != self.room_id:
             return
@@ -103,3 +100,33 @@ class RoomFollower:
         elif isinstance(event, Room.ParticipantLeft):
             self._languages.pop(event.user_id, None)
         self._publish(RoomMembers(self.room_code, dict(self._languages)))
+
+
+def _to_speak(room_code: str, event: TranslationProduced) -> TranslationToSpeak:
+    """A translation to speak; the assistant's sentences carry their answer's id."""
+    return TranslationToSpeak(
+        room_code,
+        event.transcript_id,
+        event.speaker_id,
+        event.target_language,
+        event.translated_text,
+        event.solo,
+        event.audience,
+        event.answer_id,
+    )
+
+
+def _answered(room_code: str, event: Conversation.AssistantResponded) -> AssistantAnswered:
+    """An answer as the room's clients are told of it: what was delivered of it."""
+    return AssistantAnswered(
+        room_code,
+        event.owner,
+        event.answer_id,
+        event.user_id,
+        event.question,
+        event.delivered,
+        event.language,
+        event.interrupted,
+        event.error_code,
+        round(event.timestamp.timestamp() * 1000),
+    )

@@ -29,9 +29,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from actors.agent_messages import (
+    AssistantCommand,
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
+    SpeechBegan,
     SynthesisReport,
 )
 from actors.messages import Outgoing
@@ -56,6 +58,8 @@ from adapters.shells.ratelimit import TokenBucket
 log = logging.getLogger(__name__)
 
 AGENT_PATH = "/agent"
+_Report = PartialTranscript | FinalTranscript | SynthesisReport | AssistantCommand | SpeechBegan
+"""What an agent reports about a room it attached."""
 RELEASED = "released"
 WORKER_READY = "worker-ready"
 
@@ -263,21 +267,28 @@ class _AgentConnection:
         self._send(Attached(room_code), ref)
         self.pumps[room_code] = asyncio.create_task(self._pump(room_code))
 
-    async def _report(
-        self, report: PartialTranscript | FinalTranscript | SynthesisReport, ref: Ref
-    ) -> None:
-        """Pass a report on to the room, which this connection must have attached."""
+    async def _report(self, report: _Report, ref: Ref) -> None:
+        """Pass a report on to the room, which this connection must have attached.
+
+        Transcripts and commands are answered ``ack`` once taken, or ``error``.
+        """
         if report.room_code not in self.pumps:
             self._error("not_attached", f"attach {report.room_code} first", ref)
             return
         try:
-            if isinstance(report, FinalTranscript):
-                await self.direct.transcript(report)
-                self._send(Ack(), ref)
-            elif isinstance(report, PartialTranscript):
-                await self.direct.partial(report)
-            else:
-                await self.direct.synthesized(report)
+            match report:
+                case FinalTranscript():
+                    await self.direct.transcript(report)
+                    self._send(Ack(), ref)
+                case AssistantCommand():
+                    await self.direct.command(report)
+                    self._send(Ack(), ref)
+                case PartialTranscript():
+                    await self.direct.partial(report)
+                case SpeechBegan():
+                    await self.direct.speech_began(report)
+                case SynthesisReport():
+                    await self.direct.synthesized(report)
         except ControlPlaneError as error:
             self._error(error.code, error.message, ref)
 

@@ -16,12 +16,15 @@ import logging
 from collections.abc import AsyncIterator
 
 from actors.agent_messages import (
+    AssistantCommand,
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
     RoomUpdate,
+    SpeechBegan,
     SynthesisReport,
 )
+from actors.assistant.commands import CommandSource
 from actors.messages import Refused
 from actors.projections.room_follower import RoomFollower
 from actors.service import VoiceService
@@ -83,6 +86,18 @@ class DirectControlPlane:
     async def synthesized(self, report: SynthesisReport) -> None:
         """Record what the agent spoke on its LiveKit track, apart from WebSocket syntheses."""
         self.core.record_synthesis(report)
+
+    async def command(self, command: AssistantCommand) -> None:
+        """Give the assistant a data-packet command, as a typed one would be given."""
+        outcome = await self.core.assistant_command(
+            command.room_code, command.user_id, command.text, CommandSource.DATA
+        )
+        if isinstance(outcome, Refused):
+            raise ControlPlaneError(outcome.code, outcome.message)
+
+    async def speech_began(self, began: SpeechBegan) -> None:
+        """Interrupt at once the answers being spoken to whoever started speaking."""
+        self.core.speech_began(began.room_code, began.user_id)
 
     async def wait_lost(self) -> str:
         """Never returns: the actor system in this process cannot be lost."""

@@ -22,10 +22,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from actors.agent_messages import (
+    AssistantCommand,
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
     RoomUpdate,
+    SpeechBegan,
     SynthesisReport,
 )
 from adapters.shells.auth import issue_agent_token
@@ -121,6 +123,14 @@ class NetworkControlPlane:
     async def synthesized(self, report: SynthesisReport) -> None:
         """Send a synthesis report, without waiting for voicemode."""
         await self._send(report)
+
+    async def command(self, command: AssistantCommand) -> None:
+        """Send a participant's command and wait until voicemode took or refused it."""
+        await self._request(command, Ack)
+
+    async def speech_began(self, began: SpeechBegan) -> None:
+        """Send that a participant started speaking, without waiting for voicemode."""
+        await self._send(began)
 
     async def close(self) -> None:
         """Close the connection; every room's updates end, and :meth:`wait_lost` never returns."""

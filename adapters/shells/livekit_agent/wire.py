@@ -8,10 +8,12 @@ typed messages of :mod:`actors.agent_messages` with camelCase keys,
 UUIDs as strings and tuples as lists.
 
 Agent to voicemode: ``attach {roomCode}`` (answered ``attached`` with its
-``ref``), ``partial``, ``transcript`` (answered ``ack`` or ``error`` with its
-``ref``), ``synthesized`` and ``worker-ready {}``. voicemode to agent:
-``attached {roomCode}``, ``members {roomCode, languages}``, ``translation``,
-``ack {}`` and ``error {code, message}``.
+``ref``), ``partial``, ``transcript`` and ``command {roomCode, userId, text}``
+(each answered ``ack`` or ``error`` with its ``ref``), ``synthesized``,
+``speech-began {roomCode, userId}`` and ``worker-ready {}``. voicemode to
+agent: ``attached {roomCode}``, ``members {roomCode, languages}``,
+``translation``, ``answered`` (the assistant answered), ``ack {}`` and
+``error {code, message}``.
 
 Decoding raises :class:`~adapters.shells.protocol.ProtocolError` with a stable code:
 ``frame_too_large``, ``binary_not_expected``, ``malformed_json``,
@@ -31,9 +33,12 @@ from uuid import UUID
 import orjson
 
 from actors.agent_messages import (
+    AssistantAnswered,
+    AssistantCommand,
     FinalTranscript,
     PartialTranscript,
     RoomMembers,
+    SpeechBegan,
     SynthesisReport,
     TranslationToSpeak,
 )
@@ -56,6 +61,8 @@ MAX_MESSAGE_CHARS = 2000
 MAX_MILLISECONDS = 24 * 3600 * 1000
 """Durations and latencies: a day is far above any utterance or synthesis, and
 far below what the store's 64-bit integers hold."""
+MAX_TIMESTAMP_MS = 2**53
+"""Milliseconds since the epoch, within what a JSON number holds exactly."""
 NAME = re.compile(rf"[!-~]{{1,{MAX_NAME_CHARS}}}")
 """A short name: visible ASCII, matched whole (no spaces or line breaks)."""
 
@@ -92,10 +99,18 @@ class ErrorReply:
     message: str
 
 
-ClientMessage = Attach | PartialTranscript | FinalTranscript | SynthesisReport | WorkerReady
+ClientMessage = (
+    Attach
+    | PartialTranscript
+    | FinalTranscript
+    | SynthesisReport
+    | AssistantCommand
+    | SpeechBegan
+    | WorkerReady
+)
 """What an agent worker sends voicemode."""
 
-ServerMessage = Attached | RoomMembers | TranslationToSpeak | Ack | ErrorReply
+ServerMessage = Attached | RoomMembers | TranslationToSpeak | AssistantAnswered | Ack | ErrorReply
 """What voicemode sends an agent worker."""
 
 MessageT = TypeVar("MessageT", ClientMessage, ServerMessage)
@@ -175,6 +190,10 @@ class _AgentFields(Fields):
         except ValueError as error:
             raise ProtocolError("invalid_field", f"data.{key} must be a UUID", self.ref) from error
 
+    def optional_uuid(self, key: str) -> UUID | None:
+        """A UUID, or None when absent or null."""
+        return self.uuid(key) if self.data.get(key) is not None else None
+
     def lang(self, key: str) -> str:
         """A required language code, normalized to ISO 639-1."""
         value = self.language(key)
@@ -232,6 +251,23 @@ class _AgentFields(Fields):
         if not text.strip():
             raise ProtocolError("empty_transcript", f"data.{key} is empty", self.ref)
         return text
+
+    def optional_user_id(self, key: str) -> str | None:
+        """A user id, or None when absent or null."""
+        return self.user_id(key) if self.data.get(key) is not None else None
+
+    def user_ids(self, key: str) -> tuple[str, ...] | None:
+        """A list of user ids, or None when absent or null."""
+        value = self._get(key, list, "a list", False)
+        if value is None:
+            return None
+        if len(value) > MAX_MEMBERS or not all(
+            isinstance(user, str) and USER_ID.fullmatch(user) for user in value
+        ):
+            raise ProtocolError(
+                "invalid_field", f"data.{key} is up to {MAX_MEMBERS} user ids", self.ref
+            )
+        return tuple(value)
 
     def languages(self, key: str) -> dict[str, str]:
         """A map of user id to language code."""
@@ -299,6 +335,29 @@ def _synthesized_data(report: SynthesisReport) -> dict[str, Any]:
     }
 
 
+def _command_data(command: AssistantCommand) -> dict[str, Any]:
+    return {"roomCode": command.room_code, "userId": command.user_id, "text": command.text}
+
+
+def _speech_began_data(began: SpeechBegan) -> dict[str, Any]:
+    return {"roomCode": began.room_code, "userId": began.user_id}
+
+
+def _answered_data(answered: AssistantAnswered) -> dict[str, Any]:
+    return {
+        "roomCode": answered.room_code,
+        "owner": answered.owner,
+        "answerId": str(answered.answer_id),
+        "userId": answered.user_id,
+        "question": answered.question,
+        "response": answered.response,
+        "language": answered.language,
+        "interrupted": answered.interrupted,
+        "errorCode": answered.error_code,
+        "timestampMs": answered.timestamp_ms,
+    }
+
+
 def _members_data(members: RoomMembers) -> dict[str, Any]:
     return {"roomCode": members.room_code, "languages": dict(members.languages)}
 
@@ -311,6 +370,8 @@ def _translation_data(translation: TranslationToSpeak) -> dict[str, Any]:
         "language": translation.language,
         "text": translation.text,
         "solo": translation.solo,
+        "audience": list(translation.audience) if translation.audience is not None else None,
+        "answerId": str(translation.answer_id) if translation.answer_id is not None else None,
     }
 
 
@@ -323,10 +384,13 @@ _ENCODERS: Mapping[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
     PartialTranscript: ("partial", _partial_data),
     FinalTranscript: ("transcript", _transcript_data),
     SynthesisReport: ("synthesized", _synthesized_data),
+    AssistantCommand: ("command", _command_data),
+    SpeechBegan: ("speech-began", _speech_began_data),
     WorkerReady: ("worker-ready", _nothing),
     Attached: ("attached", _attach_data),
     RoomMembers: ("members", _members_data),
     TranslationToSpeak: ("translation", _translation_data),
+    AssistantAnswered: ("answered", _answered_data),
     Ack: ("ack", _nothing),
     ErrorReply: ("error", _error_data),
 }
@@ -379,6 +443,25 @@ def _parse_translation(fields: _AgentFields) -> TranslationToSpeak:
         fields.lang("language"),
         fields.required_text("text"),
         fields.flag("solo"),
+        fields.user_ids("audience"),
+        fields.optional_uuid("answerId"),
+    )
+
+
+def _parse_answered(fields: _AgentFields) -> AssistantAnswered:
+    timestamp_ms = fields.integer("timestampMs", required=True, low=0, high=MAX_TIMESTAMP_MS)
+    assert timestamp_ms is not None
+    return AssistantAnswered(
+        fields.room_code(),
+        fields.optional_user_id("owner"),
+        fields.uuid("answerId"),
+        fields.user_id("userId"),
+        fields.required_text("question"),
+        fields.required_text("response"),
+        fields.lang("language"),
+        fields.flag("interrupted"),
+        fields.name("errorCode", required=False),
+        timestamp_ms,
     )
 
 
@@ -393,6 +476,10 @@ _CLIENT_PARSERS: Mapping[str, Callable[[_AgentFields], ClientMessage]] = {
     "partial": _parse_partial,
     "transcript": _parse_transcript,
     "synthesized": _parse_synthesized,
+    "command": lambda fields: AssistantCommand(
+        fields.room_code(), fields.user_id("userId"), fields.required_text("text")
+    ),
+    "speech-began": lambda fields: SpeechBegan(fields.room_code(), fields.user_id("userId")),
     "worker-ready": lambda _: WorkerReady(),
 }
 
@@ -400,6 +487,7 @@ _SERVER_PARSERS: Mapping[str, Callable[[_AgentFields], ServerMessage]] = {
     "attached": lambda fields: Attached(fields.room_code()),
     "members": lambda fields: RoomMembers(fields.room_code(), fields.languages("languages")),
     "translation": _parse_translation,
+    "answered": _parse_answered,
     "ack": lambda _: Ack(),
     "error": _parse_error,
 }
