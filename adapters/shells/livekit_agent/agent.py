@@ -13,6 +13,14 @@ and only to microphones of people: never to agents' tracks, its own or
 another agent's, so synthesized speech is never transcribed again.
 Solo-mode translations are for their speaker alone: they go as text to that
 speaker only and are not spoken, since every ``tts-<lang>`` track is shared.
+
+For the assistant it speaks the answer's sentences (even in the language
+they were written in) to the answer's audience, and stops them as soon as
+one of that audience starts speaking, telling voicemode at once. An answer
+of a private conversation is spoken only on a track nobody else listens to
+(otherwise it is sent as text to its owner alone). People send the
+assistant commands as data packets, and are told in data packets of final
+transcripts and of answers (:mod:`~adapters.shells.livekit_agent.data_packets`).
 """
 
 from __future__ import annotations
@@ -29,15 +37,28 @@ from livekit import rtc
 from livekit.rtc.room import EventTypes
 
 from actors.agent_messages import (
+    AssistantAnswered,
+    AssistantCommand,
     ControlPlane,
     ControlPlaneError,
+    FinalTranscript,
     PartialTranscript,
     RoomMembers,
     RoomUpdate,
+    SpeechBegan,
     SynthesisReport,
     TranslationToSpeak,
 )
 from actors.service import SpeechStack
+from adapters.shells.livekit_agent.answers import SpokenAnswers
+from adapters.shells.livekit_agent.data_packets import (
+    MalformedCommandError,
+    assistant_response_packet,
+    command_text,
+    error_packet,
+    now_ms,
+    transcription_packet,
+)
 from adapters.shells.livekit_agent.listening import Report, TrackListener
 from adapters.shells.livekit_agent.speaking import LanguageVoice
 
@@ -48,6 +69,10 @@ SPEAKING_KINDS: Final = frozenset(
     {rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD, rtc.ParticipantKind.PARTICIPANT_KIND_SIP}
 )
 """Participants who are people: browsers and apps, and phone callers."""
+COMMAND_FROM_AGENT: Final = "command_from_agent"
+
+_Outgoing = PartialTranscript | FinalTranscript | SynthesisReport | AssistantCommand
+"""What the agent sends voicemode in order, one at a time."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +111,10 @@ class VoiceAgent:
         self.speech = speech
         self.settings = settings or AgentSettings()
         self._members = RoomMembers(room_code, {})
+        self._answers = SpokenAnswers()
         self._listeners: dict[str, TrackListener] = {}
         self._voices: dict[str, LanguageVoice] = {}
-        self._outbox: asyncio.Queue[Report | SynthesisReport] = asyncio.Queue()
+        self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pool = ThreadPoolExecutor(self.settings.synthesis_workers, thread_name_prefix="tts")
         self._handlers: dict[EventTypes, Callable[..., None]] = {
@@ -98,6 +124,7 @@ class VoiceAgent:
             "participant_connected": self._on_participant_connected,
             "participant_disconnected": self._on_participant_disconnected,
             "reconnected": self._on_reconnected,
+            "data_received": self._on_data_received,
         }
         self._tuning = asyncio.Lock()
         self._following: asyncio.Task[None] | None = None
@@ -194,7 +221,7 @@ class VoiceAgent:
             self._language_of(participant),
             track,
             self.speech.engines,
-            self._outbox.put_nowait,
+            self._heard,
             self.settings.audio_buffer_bytes,
             self.settings.end_timeout_s,
         )
@@ -230,23 +257,92 @@ class VoiceAgent:
             or self.settings.default_language
         )
 
+    def _heard(self, report: Report) -> None:
+        """What a listener heard: speech beginning stops answers now, transcripts queue up."""
+        if isinstance(report, SpeechBegan):
+            self._barge_in(report)
+        else:
+            self._outbox.put_nowait(report)
+
+    def _barge_in(self, began: SpeechBegan) -> None:
+        """Stop the answers the speaker hears at once, in every language, then tell voicemode."""
+        answers = self._answers.interrupt(began.user_id)
+        if answers:
+            cut = [voice.language for voice in self._voices.values() if voice.interrupt(answers)]
+            log.info("%s: %s spoke over the assistant (%s)", self.room_code, began.user_id, cut)
+        self._spawn(self.control.speech_began(began))
+
+    def _on_data_received(self, packet: rtc.DataPacket) -> None:
+        """A command packet from a person goes to voicemode; a malformed one is refused."""
+        sender = packet.participant
+        if sender is None:
+            return  # from a server SDK: nobody to answer
+        try:
+            text = command_text(packet.data)
+        except MalformedCommandError as error:
+            if sender.kind in SPEAKING_KINDS:
+                self._spawn(self._refuse(sender.identity, error.code, error.message))
+            return
+        if text is None:
+            return
+        if sender.kind not in SPEAKING_KINDS:
+            log.info(
+                "%s: %s: ignored a command from %s",
+                self.room_code,
+                COMMAND_FROM_AGENT,
+                sender.identity,
+            )
+            return
+        self._outbox.put_nowait(AssistantCommand(self.room_code, sender.identity, text))
+
     async def _send(self) -> None:
         """Report to voicemode one thing at a time, so captions never overtake transcripts."""
         while True:
             report = await self._outbox.get()
             try:
-                if isinstance(report, PartialTranscript):
-                    await self.control.partial(report)
-                elif isinstance(report, SynthesisReport):
-                    await self.control.synthesized(report)
-                else:
-                    await self.control.transcript(report)
+                await self._report(report)
             except ControlPlaneError as error:
                 log.warning("voicemode refused a report from %s: %s", self.room_code, error)
             except Exception:
                 log.exception("reporting to voicemode failed")
             finally:
                 self._outbox.task_done()
+
+    async def _report(self, report: _Outgoing) -> None:
+        """Send one report; a recorded transcript and a refused command are told their sender.
+
+        The seed's client shows every ``transcription`` packet as its user's
+        own words, and a private question must reach nobody else.
+        """
+        match report:
+            case PartialTranscript():
+                await self.control.partial(report)
+            case SynthesisReport():
+                await self.control.synthesized(report)
+            case FinalTranscript():
+                await self.control.transcript(report)
+                packet = transcription_packet(
+                    report.text, report.language, report.speaker_id, now_ms()
+                )
+                self._spawn(self._publish(packet, [report.speaker_id]))
+            case AssistantCommand():
+                try:
+                    await self.control.command(report)
+                except ControlPlaneError as error:
+                    await self._refuse(report.user_id, error.code, error.message)
+
+    async def _refuse(self, identity: str, code: str, message: str) -> None:
+        """Tell the sender of a command why it was refused."""
+        log.info("%s: refused a command from %s: %s", self.room_code, identity, code)
+        await self._publish(error_packet(code, message, now_ms()), [identity])
+
+    async def _publish(self, packet: bytes, to: list[str] | None) -> None:
+        """Send a reliable data packet to ``to`` (None: everyone in the room; empty: nobody)."""
+        if to is not None and not to:
+            return
+        await self.room.local_participant.publish_data(
+            packet, reliable=True, destination_identities=to or []
+        )
 
     # Speaking --------------------------------------------------------------
 
@@ -261,10 +357,38 @@ class VoiceAgent:
         if isinstance(update, RoomMembers):
             await self._set_languages(update)
             return
+        if isinstance(update, AssistantAnswered):
+            self._answers.answered(update.answer_id)
+            to = None if update.owner is None else [update.owner]
+            self._spawn(self._publish(assistant_response_packet(update), to))
+            return
+        if update.assistant and not self._answers.admit(update):
+            return  # a sentence of an answer someone spoke over
         voice = self._voices.get(update.language)
-        if voice is not None and not update.solo:
+        if voice is not None and self._speaks(update):
             voice.say(update)
         self._spawn(self._show(update, voice))
+
+    def _speaks(self, translation: TranslationToSpeak) -> bool:
+        """Whether to speak a translation on its language's track, which all its listeners hear.
+
+        A solo translation is not spoken; an answer is, unless someone
+        outside its audience listens to that track.
+        """
+        if not translation.assistant:
+            return not translation.solo
+        if translation.audience is None:
+            return True
+        return self._listeners_of(translation.language) <= set(translation.audience)
+
+    def _listeners_of(self, language: str) -> set[str]:
+        """The people in the LiveKit room who hear ``language``."""
+        return {
+            participant.identity
+            for participant in self.room.remote_participants.values()
+            if participant.kind in SPEAKING_KINDS
+            and self._members.languages.get(participant.identity) == language
+        }
 
     async def _set_languages(self, members: RoomMembers) -> None:
         """Remember who hears which language, and retune the tracks to it."""
@@ -303,7 +427,7 @@ class VoiceAgent:
                 self._voices[language] = voice
 
     async def _show(self, translation: TranslationToSpeak, voice: LanguageVoice | None) -> None:
-        """Send the translation's text; a solo one only to its speaker."""
+        """Send the translation's text: a solo one to its speaker, an answer to its audience."""
         attributes = {
             "language": translation.language,
             "transcript_id": str(translation.transcript_id),
@@ -313,11 +437,14 @@ class VoiceAgent:
         }
         if voice is not None and voice.track_sid is not None:
             attributes["lk.transcribed_track_id"] = voice.track_sid
+        to = _readers(translation)
+        if to is not None and not to:
+            return
         await self.room.local_participant.send_text(
             translation.text,
             topic=TRANSCRIPTION_TOPIC,
             attributes=attributes,
-            destination_identities=[translation.speaker_id] if translation.solo else None,
+            destination_identities=to,
         )
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -330,6 +457,13 @@ class VoiceAgent:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             log.warning("agent work in %s failed: %s", self.room_code, error, exc_info=error)
+
+
+def _readers(translation: TranslationToSpeak) -> list[str] | None:
+    """Who is sent a translation's text (None: everyone in the room)."""
+    if translation.assistant and translation.audience is not None:
+        return list(translation.audience)
+    return [translation.speaker_id] if translation.solo else None
 
 
 def _is_speech(publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> bool:

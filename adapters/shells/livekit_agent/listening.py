@@ -19,7 +19,7 @@ from uuid import UUID
 import pykka
 from livekit import rtc
 
-from actors.agent_messages import FinalTranscript, PartialTranscript
+from actors.agent_messages import FinalTranscript, PartialTranscript, SpeechBegan
 from actors.pipeline import (
     AudioBudget,
     AudioChunk,
@@ -38,8 +38,8 @@ FRAME_MS = 50
 per-frame work (an event through the SDK to every stream of the process, a message to
 the pipeline) for no gain, as the VAD decides on 32 ms windows anyway."""
 
-Report = PartialTranscript | FinalTranscript
-"""What a listener hands to the agent to send to voicemode."""
+Report = SpeechBegan | PartialTranscript | FinalTranscript
+"""What a listener hands to the agent: that speech began (for barge-in), and transcripts."""
 
 
 class TrackListener:
@@ -124,7 +124,8 @@ class TrackListener:
     # PipelineOutput: called on the pipeline's thread, handled on the loop ---
 
     def began(self, utterance: UUID) -> None:
-        """An utterance started: nothing to do here until the agent speaks answers."""
+        """The voice detector heard an utterance start: answers to the speaker stop."""
+        self._call(self._report, SpeechBegan(self.room_code, self.speaker_id))
 
     def partial(self, utterance: UUID, text: str) -> None:
         """A caption of the utterance being spoken."""

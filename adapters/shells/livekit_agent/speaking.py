@@ -7,6 +7,11 @@ translation arrives, while the previous one is still playing; playback is
 in arrival order. The track's AudioSource has one fixed sample rate: audio
 from an engine with another rate is resampled, never pushed as it is,
 because LiveKit would play it at the wrong speed.
+
+The assistant's answers stop as soon as someone who hears them starts
+speaking (:meth:`LanguageVoice.interrupt`): the sentence being played is cut
+and the audio LiveKit still holds is dropped, and so are the answer's
+sentences still waiting; translations of what people said are never dropped.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import av
 import numpy as np
@@ -34,7 +40,9 @@ BYTES_PER_SAMPLE = 2
 FRAME_MS = 20
 MAX_BACKLOG = 8
 """Translations waiting to be spoken in one language beyond which new ones are
-only shown as text: speech that far behind the conversation helps nobody."""
+only shown as text: speech that far behind the conversation helps nobody. The
+assistant's sentences are exempt: an answer arrives faster than it is spoken,
+its length is bounded, and a gap in its middle would make no sense."""
 
 
 def track_name(language: str) -> str:
@@ -65,6 +73,12 @@ class _Speech:
 
     translation: TranslationToSpeak
     pieces: asyncio.Queue[_Piece] = field(default_factory=asyncio.Queue)
+    dropped: bool = False
+    """Interrupted before it was played: not worth synthesizing any more."""
+
+    def of(self, answers: Collection[UUID]) -> bool:
+        """Whether this is a sentence of one of ``answers``."""
+        return self.translation.answer_id in answers
 
 
 class LanguageVoice:
@@ -92,6 +106,7 @@ class LanguageVoice:
         self.track = rtc.LocalAudioTrack.create_audio_track(track_name(language), self.source)
         self._publication: rtc.LocalTrackPublication | None = None
         self._player: asyncio.Task[None] | None = None
+        self._playing: tuple[_Speech, asyncio.Task[None]] | None = None
 
     async def publish(self) -> None:
         """Publish the track and start playing what is queued.
@@ -105,7 +120,7 @@ class LanguageVoice:
 
     def say(self, translation: TranslationToSpeak) -> None:
         """Start synthesizing ``translation`` now; it is played after those before it."""
-        if self._queue.qsize() >= MAX_BACKLOG:
+        if self._queue.qsize() >= MAX_BACKLOG and not translation.assistant:
             log.warning(
                 "%s speech is %d translations behind; not speaking one",
                 self.language,
@@ -116,6 +131,25 @@ class LanguageVoice:
         self._queue.put_nowait(speech)
         self._pool.submit(self._synthesize, speech)
 
+    def interrupt(self, answers: Collection[UUID]) -> bool:
+        """Stop the sentences of ``answers`` at once; True if any was playing or waiting.
+
+        The sentence being played stops and what LiveKit still buffers of
+        it is cleared; the answers' sentences still queued are dropped.
+        """
+        waiting = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        stopped = False
+        for speech in waiting:
+            if speech.of(answers):
+                speech.dropped = stopped = True
+            else:
+                self._queue.put_nowait(speech)
+        if self._playing is not None and self._playing[0].of(answers):
+            self._playing[0].dropped = stopped = True
+            self._playing[1].cancel()
+            self.source.clear_queue()
+        return stopped
+
     @property
     def track_sid(self) -> str | None:
         """The published track's id, once published."""
@@ -123,10 +157,11 @@ class LanguageVoice:
 
     async def aclose(self) -> None:
         """Stop speaking and take the track down (a disconnected room took it already)."""
-        if self._player is not None:
-            self._player.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._player
+        for task in (self._player, self._playing[1] if self._playing else None):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._publication is not None and self.room.isconnected():
             with contextlib.suppress(UnpublishTrackError):
                 await self.room.local_participant.unpublish_track(self._publication.sid)
@@ -134,6 +169,8 @@ class LanguageVoice:
 
     def _synthesize(self, speech: _Speech) -> None:
         """On a pool thread: run the engine and hand its audio to the loop as it comes."""
+        if speech.dropped:
+            return
         translation = speech.translation
         synthesis = self.synthesizers.synthesize(translation.text, translation.language)
         self._hand(speech, _Started(synthesis.sample_rate))
@@ -169,9 +206,17 @@ class LanguageVoice:
             self._loop.call_soon_threadsafe(speech.pieces.put_nowait, piece)
 
     async def _play(self) -> None:
+        """Play each speech in turn; one that is interrupted ends early, the next follows."""
         while True:
             speech = await self._queue.get()
-            await self._speak(speech)
+            playing = asyncio.create_task(self._speak(speech), name=f"say-{self.language}")
+            self._playing = (speech, playing)
+            try:
+                await asyncio.wait((playing,))
+            finally:
+                self._playing = None
+            if not playing.cancelled() and (error := playing.exception()) is not None:
+                raise error
 
     async def _speak(self, speech: _Speech) -> None:
         """Push one synthesis into the track as 20 ms frames, paced by the AudioSource."""
