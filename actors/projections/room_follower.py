@@ -103,7 +103,12 @@ class RoomFollower:
 
 
 def _to_speak(room_code: str, event: TranslationProduced) -> TranslationToSpeak:
-    """A translation to speak; the assistant's sentences carry their answer's id."""
+    """A translation to speak; the assistant's sentences carry their answer and its audience.
+
+    Only answers need an audience on LiveKit (who stops them, who reads
+    them); everything else is heard by whoever listens to its track.
+    """
+    answer = event.answer_id
     return TranslationToSpeak(
         room_code,
         event.transcript_id,
@@ -111,8 +116,8 @@ def _to_speak(room_code: str, event: TranslationProduced) -> TranslationToSpeak:
         event.target_language,
         event.translated_text,
         event.solo,
-        event.audience,
-        event.answer_id,
+        event.audience if answer is not None else None,
+        answer,
     )
 
 
