@@ -184,6 +184,9 @@ EVERY_COMMAND: list[tuple[str, dict[str, Any], str]] = [
     ("resume", {"since": 0}, "ack"),
     ("start-voice-session", {"languageCode": "en"}, "voice-session-ready"),
     ("stop-voice-session", {}, "voice-session-ended"),
+    ("set-assistant", {"enabled": True}, "ack"),
+    ("ask-assistant", {"text": "Assistant, are you there?"}, "ack"),
+    ("assistant-command", {"text": "help"}, "ack"),
     ("leave-room", {}, "left-room"),
 ]
 
