@@ -116,16 +116,18 @@ from voice import (
 )
 from voice import stats as ms_stats
 
+from actors.messages import Accepted, Refused, StartVoiceSession
 from actors.service import ServiceSettings, SpeechStack, VoiceService
 from adapters.engines.translation import engines as translation_engines
 from adapters.engines.translation.registry import TranslationRegistry
 from adapters.engines.vad import SegmenterConfig
+from adapters.settings import assistant_config
 from adapters.shells.direct_control_plane import DirectControlPlane
 from adapters.shells.livekit_agent.speaking import track_name
 from adapters.shells.livekit_agent.worker import build_agent_server
 from events.domain import Room, SpeechSynthesized, TranslationProduced
 from events.store import EventStore
-from runtime import build_speech
+from runtime import build_assistant, build_speech
 from tests.support.livekit_server import LiveKitServer
 from tests.support.rtc_people import FRAME_MS, LOUD, MIC_RATE, Speaker, token
 from tests.support.speech import to_float, trimmed, word_error_rate
@@ -176,6 +178,9 @@ class AgentConfig:
     api_secret: str
     db: str
     members: list[tuple[str, str, str]]  # (room code, user, language)
+    assistant: dict[str, str] | None = None
+    """The assistant's ``VOICEMODE_*`` settings (its language model); with them, every member
+    talks to the assistant in a voice session (``assistant: true``). None: no assistant."""
 
     @property
     def languages(self) -> list[str]:
@@ -202,13 +207,23 @@ async def serve_agent(config: AgentConfig) -> None:
     loop = asyncio.get_running_loop()
     speech = build_speech(["faster-whisper"], ["espeak-ng"])
     registry = translation_engines.build(["apertium"], TRANSLATION_TIMEOUT_S)
-    service = VoiceService(EventStore.open(config.db), registry, ServiceSettings(), speech)
+    assistant = None
+    if config.assistant is not None:
+        os.environ.update(config.assistant)
+        settings = assistant_config()
+        assert settings is not None
+        assistant = build_assistant(settings)
+    service = VoiceService(
+        EventStore.open(config.db), registry, ServiceSettings(), speech, assistant
+    )
     try:
         loaded = time.monotonic()
         await loop.run_in_executor(None, warm_up, speech, registry, config.languages)
         warmed = time.monotonic()
         for code, user, language in config.members:
             await join(service, code, user, language)
+            if assistant is not None:
+                await talk_to_assistant(service, code, user, language)
         server = build_agent_server(
             config.url,
             config.api_key,
@@ -238,6 +253,20 @@ async def serve_agent(config: AgentConfig) -> None:
         await running
     finally:
         service.close()
+
+
+async def talk_to_assistant(service: VoiceService, code: str, user: str, language: str) -> None:
+    """Start ``user``'s voice session in assistant mode, as ``start-voice-session`` does."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[Accepted | Refused] = loop.create_future()
+
+    def reply(outcome: Accepted | Refused) -> None:
+        loop.call_soon_threadsafe(answer.set_result, outcome)
+
+    service.tell_room(code, StartVoiceSession(user, language, None, code, reply, assistant=True))
+    outcome = await answer
+    if not isinstance(outcome, Accepted):
+        raise RuntimeError(f"{user}'s voice session with the assistant was refused: {outcome}")
 
 
 def warm_up(speech: SpeechStack, registry: TranslationRegistry, languages: Sequence[str]) -> None:
@@ -336,6 +365,13 @@ class Ear:
     loud_at: list[float] = field(default_factory=list)
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @classmethod
+    def on_room(cls, room: rtc.Room, track: str) -> Ear:
+        """Listen to ``track`` in a room someone joined already, with auto-subscribe."""
+        ear = cls(room, track)
+        room.on("track_subscribed", ear._on_track)
+        return ear
 
     @classmethod
     async def join(cls, server: LiveKitServer, room: str, identity: str, track: str) -> Ear:

@@ -4,7 +4,7 @@ ready to paste into the README.
 
     .venv/bin/python bench/run_all.py               # full sizes (delivery alone takes minutes)
     .venv/bin/python bench/run_all.py --quick       # small sizes
-    .venv/bin/python bench/run_all.py --smoke       # every bench's --smoke (~3 min), as CI runs
+    .venv/bin/python bench/run_all.py --smoke       # every bench's --smoke (~5 min), as CI runs
     .venv/bin/python bench/run_all.py --only store,replay --markdown results.md
 
 Each bench's own report is streamed as it runs; the table comes last, then the
@@ -25,13 +25,14 @@ from pathlib import Path
 import common
 from common import Row, heading, machine_note
 
-BENCHES = ("store", "replay", "delivery", "voice", "livekit_rooms")
+BENCHES = ("store", "replay", "delivery", "voice", "livekit_rooms", "assistant")
 QUICK_ARGS = {
     "store": ["--rooms", "20", "--seconds", "2"],
     "replay": ["--events", "50000", "--rooms", "20"],
     "delivery": ["--rooms", "20", "--seconds", "5", "--warmup", "2"],
     "voice": ["--speakers", "1,2", "--sentences", "4"],
     "livekit_rooms": ["--quick"],
+    "assistant": ["--questions", "4"],
 }
 
 

@@ -65,6 +65,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -365,6 +366,8 @@ class Conn:
     audio_bytes: int = 0
     closed: str | None = None
     progress: float = 0.0
+    on_frame: Callable[[float, dict[str, Any]], None] | None = None
+    """Also shown every text frame with its arrival time (benches that need more of them)."""
     _speaking_id: str | None = None
     _refs: int = 0
 
@@ -391,6 +394,8 @@ async def read(conn: Conn) -> None:
                     conn.first_audio[conn._speaking_id] = now
                 continue
             frame = orjson.loads(message)
+            if conn.on_frame is not None:
+                conn.on_frame(now, frame)
             name = frame.get("event")
             data = frame.get("data", {})
             if name == "partial-speech":

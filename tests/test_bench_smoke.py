@@ -57,6 +57,12 @@ HEADLINES = {
         rf"GOAL (MET|MISSED): mouth to ear over LiveKit p50: {NUMBER} ms",
         rf"baseline: LiveKit alone.*\n-+\n  p50 {NUMBER} ms",
     ],
+    "assistant": [
+        rf"GOAL (MET|MISSED): end of speech -> first answer audio p50, WebSocket .*: {NUMBER} ms "
+        rf"\(goal <= {NUMBER} ms; baseline, whole reply then speech: {NUMBER} ms\)",
+        rf"embedded smollm2: load {NUMBER} s, first token p50 {NUMBER} ms, {NUMBER} tokens/s, "
+        rf"RSS \+{NUMBER} MB",
+    ],
 }
 
 
@@ -82,7 +88,7 @@ def run_smoke(name: str, timeout: float) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "timeout"),
-    [("store", 120), ("replay", 120), ("delivery", 240), ("voice", 240)],
+    [("store", 120), ("replay", 120), ("delivery", 240), ("voice", 240), ("assistant", 300)],
 )
 def test_bench_smoke(name: str, timeout: float) -> None:
     """The bench measures for real at tiny sizes and prints its verdicts with numbers."""
@@ -188,3 +194,26 @@ def test_livekit_keeps_up_only_if_both_listeners_heard_every_sentence() -> None:
     assert outcome.generator_behind(20.0) is None
     outcome.lag_ms = [80.0] * 10
     assert "push lag" in (outcome.generator_behind(20.0) or "")
+
+
+def test_the_assistant_bench_paces_answers_finds_them_and_refuses_cut_or_missing_ones() -> None:
+    assistant = bench_module("assistant")
+    answer = "One two three four. Five six seven eight."
+    pace = assistant.Pace.for_answers([answer], 300.0, 40.0)
+    assert pace.word_interval_s == pytest.approx(len(answer) / 4 / 40 / 8)
+    assert pace.first_sentence_ms(answer) == pytest.approx(300 + 3 * pace.word_interval_s * 1000)
+    book = assistant.AnswerBook([("What is the capital of France?", "Paris.")])
+    assert book.get("What is the capital and France?", "default") == "Paris."
+    assert book.get("Hello there.", "default") == "default"
+    assert book.asked[-1] == ("Hello there.", None)
+    asked = [
+        assistant.Asked("q1", "a1", audio_ms=800.0),
+        assistant.Asked("q2", "a2", audio_ms=900.0, interrupted=1),
+        assistant.Asked("q3", "a3", timed_out=True),
+    ]
+    outcome = assistant.PathOutcome("streamed", asked=asked, lag_ms=[1.0] * 10)
+    found = assistant.problems(outcome, 20.0)
+    assert any("interrupted" in problem for problem in found)
+    assert any("not answered" in problem for problem in found)
+    assert outcome.p("audio_ms", 50) == 800.0
+    assert assistant.problems(assistant.PathOutcome("streamed", asked=asked[:1]), 20.0) == []
