@@ -44,7 +44,9 @@ class SentenceSplitter:
         self._pending += piece
         sentences: list[Sentence] = []
         while True:
-            end = _END.search(self._pending)
+            # Only ends within the limit count, so a long sentence is cut the
+            # same way whether it arrived in one piece or in many.
+            end = _END.search(self._pending, 0, MAX_SENTENCE_CHARS + 1)
             if end is not None:
                 cut = end.end()
             elif len(self._pending) > MAX_SENTENCE_CHARS:
