@@ -499,6 +499,48 @@ def test_switching_language_makes_the_assistant_answer_in_it(
     run(scenario)
 
 
+def test_stop_cuts_an_answer_still_being_generated_and_repeat_says_what_was_heard(
+    served: ServedInstance, fake: FakeOpenAI
+) -> None:
+    fake.script(Paced(first_text_s=0.3, interval_s=0.2))  # ~35 pieces: 7 s of generation
+
+    async def scenario() -> None:
+        alice = await member(served, "alice-stop", "en", "stop")
+        try:
+            await ask(alice, "Tell me about Paris.")
+            first = await alice.wait_for(
+                lambda f: (
+                    f.get("event") == "translated-message"
+                    and f["data"]["fromUserId"] == "assistant"
+                ),
+                15,
+            )
+            await asyncio.sleep(1.0)
+            assert (await command(alice, "stop"))["event"] == "ack"
+            stopped = await alice.expect("assistant-interrupted", timeout=5)
+            data = (await response(alice, "paris", timeout=10))["data"]
+            assert data["answerId"] == stopped["data"]["answerId"] == first["data"]["answerId"]
+            assert len(data["answer"]) < len(LONG_ANSWER)  # generation stopped too
+            assert LONG_ANSWER.startswith(data["answer"])
+            assert data["interruptedAt"] == stopped["data"]["at"] > 0
+            assert data["delivered"] == data["answer"][: data["interruptedAt"]]
+
+            assert (await command(alice, "repeat"))["event"] == "ack"
+            repeated = await alice.wait_for(
+                lambda f: (
+                    f.get("event") == "translated-message"
+                    and f["data"]["fromUserId"] == "assistant"
+                    and f["data"]["answerId"] != data["answerId"]
+                ),
+                10,
+            )
+            assert repeated["data"]["translatedText"] == data["delivered"].strip()
+        finally:
+            await close_all(alice)
+
+    run(scenario)
+
+
 def test_a_spoken_command_is_recognized_as_spoken(served: ServedInstance) -> None:
     async def scenario() -> None:
         alice = await member(served, "alice-said", "en", "said")
