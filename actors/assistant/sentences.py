@@ -2,10 +2,11 @@
 
 A language model streams its answer a few characters at a time; speech can
 start as soon as the first sentence is whole, while the rest is still being
-generated. A sentence ends at ``.``, ``!``, ``?`` (or their CJK forms) followed
-by a space or the end of the answer; one that runs past :data:`MAX_SENTENCE_CHARS`
-without ending is cut at its last space, so a model that never punctuates
-still starts speaking.
+generated. A sentence ends at ``.``, ``!``, ``?`` followed by a space or
+the end of the answer, or at their CJK forms (which no space follows in
+Chinese or Japanese); one that runs past :data:`MAX_SENTENCE_CHARS` without
+ending is cut at its last space, so a model that never punctuates still
+starts speaking.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Final, NamedTuple
 MAX_SENTENCE_CHARS: Final = 240
 """The longest piece spoken as one sentence before it is cut at a space."""
 
-_END: Final = re.compile("[.!?\u2026\u3002\uff01\uff1f]+[\"')\\]]*\\s+")
+_END: Final = re.compile(
+    "[.!?\u2026]+[\"')\\]]*\\s+"  # Latin: "3.50" and "Paris.com" are no ends
+    "|[\u3002\uff01\uff1f]+[\"')\\]\u300d\u300f]*\\s*"  # CJK: no space follows an end
+)
 
 
 class Sentence(NamedTuple):
@@ -44,7 +48,9 @@ class SentenceSplitter:
         self._pending += piece
         sentences: list[Sentence] = []
         while True:
-            end = _END.search(self._pending)
+            # Only ends within the limit count, so a long sentence is cut the
+            # same way whether it arrived in one piece or in many.
+            end = _END.search(self._pending, 0, MAX_SENTENCE_CHARS + 1)
             if end is not None:
                 cut = end.end()
             elif len(self._pending) > MAX_SENTENCE_CHARS:
