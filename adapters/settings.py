@@ -133,6 +133,7 @@ def assistant_config() -> AssistantConfig | None:
     settings = AssistantSettings(
         budget=budget,
         max_answer_tokens=int(_number("VOICEMODE_ASSISTANT_ANSWER_TOKENS", 300, 1)),
+        workers=int(_number("VOICEMODE_ASSISTANT_WORKERS", 4, 1)),
         stream_speech=os.environ.get("VOICEMODE_ASSISTANT_STREAM_SPEECH", "on") != "off",
     )
     return AssistantConfig(
