@@ -124,7 +124,12 @@ class TrackListener:
     # PipelineOutput: called on the pipeline's thread, handled on the loop ---
 
     def began(self, utterance: UUID) -> None:
-        """The voice detector heard an utterance start: answers to the speaker stop."""
+        """The voice detector heard an utterance start: answers to the speaker stop.
+
+        Logged here, on the pipeline's thread, so the log shows when speech was
+        detected, the moment barge-in is measured from.
+        """
+        log.debug("%s: %s began speaking", self.room_code, self.speaker_id)
         self._call(self._report, SpeechBegan(self.room_code, self.speaker_id))
 
     def partial(self, utterance: UUID, text: str) -> None:
