@@ -481,7 +481,9 @@ class ConversationActor(pykka.ThreadingActor):
         key = self.key
         self.ports.tell_room(
             key.room_code,
-            SpeakAnswer(uuid4(), answer_id, text, language, engine, key.owner, _log_refusal),
+            SpeakAnswer(
+                uuid4(), answer_id, text.strip(), language, engine, key.owner, _log_refusal
+            ),
         )
 
     def _notify(self, notice: AssistantNotice) -> None:
