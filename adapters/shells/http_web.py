@@ -81,10 +81,15 @@ class WebClientApi:
     def __init__(self, core: VoiceCore, settings: WebClientSettings) -> None:
         self.core = core
         self.settings = settings
+        self.offered: Offered | None = None
+        """The engines and languages, asked once: they are fixed while serve runs (and
+        finding the languages takes tens of milliseconds)."""
 
     async def config(self, request: web.Request) -> web.Response:
         """``GET /api/config``: the WebSocket's URL, the modes and what may be chosen."""
-        offered = await self.core.offered()
+        if self.offered is None:
+            self.offered = await self.core.offered()
+        offered = self.offered
         return json_response(
             {
                 "wsUrl": str(self.ws_url(request)),
