@@ -51,10 +51,8 @@ from events.timeline import (
     Timeline,
     TimelineFilter,
     UnknownEventTypeError,
-    describe_room,
     event_types,
     render_entry,
-    state_at,
 )
 
 if TYPE_CHECKING:
@@ -212,6 +210,10 @@ async def serve(
                 f"voicemode: HTTP on http://{settings.host}:{settings.http_port}/healthz",
                 flush=True,
             )
+            print(
+                f"voicemode: web client on http://{settings.host}:{settings.http_port}/",
+                flush=True,
+            )
             if settings.livekit is not None:
                 print(f"voicemode: LiveKit at {settings.livekit.url}", flush=True)
         print(f"voicemode: event store {shown_db(settings.db)}", flush=True)
@@ -224,17 +226,26 @@ async def serve(
 async def start_http(
     service: VoiceService, core: VoiceCore, settings: ServeSettings, port: int
 ) -> web.AppRunner:
-    """Serve the HTTP API: health, OpenAPI, LiveKit rooms, tokens and webhooks."""
+    """Serve the HTTP API (health, OpenAPI, LiveKit rooms, tokens, webhooks) and the web client."""
     from aiohttp import web  # noqa: PLC0415
 
     from adapters.shells.http_api import build_http_app  # noqa: PLC0415
     from adapters.shells.http_limits import HttpLimits, LimitedTCPSite  # noqa: PLC0415
+    from adapters.shells.http_web import WebClientSettings, add_web_client  # noqa: PLC0415
 
     async def record_webhook(hook: LiveKitWebhook) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, core.record_webhook, hook)
 
     app = build_http_app(service, settings.livekit, settings.gateway.secret, record_webhook)
+    web_client = WebClientSettings(
+        dev=settings.dev,
+        ws_port=settings.port,
+        livekit=settings.livekit is not None,
+        secret=settings.gateway.secret,
+        dist=settings.web_dir,
+    )
+    add_web_client(app, core, web_client)
     limits = HttpLimits.from_environment()
     runner = web.AppRunner(app, **limits.runner_args())
     await runner.setup()
@@ -353,13 +364,18 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_assistant_contexts(store: EventStore, code: str, position: int) -> None:
-    """Print what the room's assistant would send next, for each of its conversations."""
-    from actors.assistant.context import contexts_at, describe_contexts  # noqa: PLC0415
+def print_state(store: EventStore, code: str, position: int) -> int:
+    """``replay ROOM --state-at POS``: the room and its assistant then; 1 if it did not exist."""
+    from actors.projections.room_state import room_state_lines  # noqa: PLC0415
 
-    lines = describe_contexts(contexts_at(store, code, position))
-    if lines:
-        print("\n".join(lines))
+    lines = room_state_lines(store, code, position)
+    if lines is None:
+        print(
+            f"voicemode replay: room {code} did not exist at position {position}", file=sys.stderr
+        )
+        return 1
+    print("\n".join(lines))
+    return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -378,16 +394,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if not args.room:
                 print("voicemode replay: --state-at needs a ROOM", file=sys.stderr)
                 return 2
-            room = state_at(store, args.room, args.state_at)
-            if room is None:
-                print(
-                    f"voicemode replay: room {args.room} did not exist at position {args.state_at}",
-                    file=sys.stderr,
-                )
-                return 1
-            print("\n".join(describe_room(room, args.state_at)))
-            print_assistant_contexts(store, args.room, args.state_at)
-            return 0
+            return print_state(store, args.room, args.state_at)
         until = args.until if args.until is not None else store.position()
         selection = TimelineFilter(
             room=args.room,

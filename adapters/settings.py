@@ -34,6 +34,9 @@ from adapters.startup import (
     dev_secrets_path,
 )
 
+REPOSITORY = Path(__file__).resolve().parent.parent
+"""Where the web client is built (``make setup``), next to ``runtime.py``."""
+
 if TYPE_CHECKING:
     from actors.assistant.conversation import AssistantSettings
     from adapters.shells.gateway import GatewaySettings
@@ -60,6 +63,10 @@ class ServeSettings:
     """``VOICEMODE_AGENT_SECRET``, which agents' tokens are signed with (None: no agents)."""
     assistant: AssistantConfig | None = None
     """The assistant's engines and rules (None: ``VOICEMODE_ASSISTANT=off``)."""
+    dev: bool = False
+    """``--dev``: besides filling in secrets, the web client may mint its own tokens."""
+    web_dir: Path = Path("web/dist")
+    """The built web client (``VOICEMODE_WEB_DIR``, default ``<repository>/web/dist``)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,8 @@ def serve_settings(args: argparse.Namespace, dev: DevSecrets | None) -> ServeSet
         livekit=livekit,
         agent_secret=resolve_agent_secret(dev, livekit),
         assistant=assistant_config(),
+        dev=dev is not None,
+        web_dir=Path(os.environ.get("VOICEMODE_WEB_DIR") or REPOSITORY / "web" / "dist"),
     )
 
 

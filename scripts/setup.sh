@@ -9,6 +9,7 @@ APT_PACKAGES=(
   apertium-por-cat apertium-spa-ita apertium-es-pt apertium-fr-es apertium-oc-es apertium-es-gl
   espeak-ng
   postgresql
+  chromium
   python3-venv
 )
 
@@ -17,6 +18,8 @@ for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$package")
 done
+# The web client's build needs Node and npm; keep one that is already there (any origin).
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -39,3 +42,4 @@ if [ ! -f "$stamp" ]; then
 fi
 
 ./scripts/install-livekit.sh
+./scripts/setup-web.sh

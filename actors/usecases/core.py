@@ -25,7 +25,10 @@ from actors.messages import Outcome, Refused, Reply, SetAssistant, SubmitTranscr
 from actors.projections.room_follower import RoomFollower
 from actors.projections.voice_rooms import ActiveVoiceRooms
 from actors.service import VoiceService
+from actors.usecases import history
 from actors.usecases.asking import ask_room, await_outcome
+from actors.usecases.history import RoomEvents, RoomState
+from actors.usecases.offered import Offered, offered
 from actors.usecases.participant import Participant, ParticipantOutput, User
 from actors.wire import Caption, ClientWire
 from events.domain import (
@@ -226,6 +229,24 @@ class VoiceCore:
             if name and not known(name):
                 return f"{field_name} {name!r} is not available on this server"
         return None
+
+    async def offered(self) -> Offered:
+        """The languages, engines and voices a client may choose from (read off the loop)."""
+        return await asyncio.get_running_loop().run_in_executor(None, offered, self.service)
+
+    async def room_events(
+        self, room_code: str, user_id: str, after: int, limit: int
+    ) -> RoomEvents | Refused:
+        """A page of the room's explained events after ``after``, for someone who joined it."""
+        return await asyncio.get_running_loop().run_in_executor(
+            None, history.room_events, self.service.store, room_code, user_id, after, limit
+        )
+
+    async def room_state(self, room_code: str, user_id: str, at: int | None) -> RoomState | Refused:
+        """The room as it was at position ``at`` (None: now), for someone who joined it."""
+        return await asyncio.get_running_loop().run_in_executor(
+            None, history.room_state, self.service.store, room_code, user_id, at
+        )
 
     async def position(self) -> int:
         """How far the event log has come."""

@@ -255,6 +255,20 @@ def room_name_field(body: Mapping[str, Any]) -> str:
     return name
 
 
+def bearer_user(request: web.Request, secret: str) -> Identity:
+    """The user behind the request's ``Authorization: Bearer <voicemode token>``."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise ApiError(401, "missing_token", "send Authorization: Bearer <token>")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "invalid_token", "the Authorization header must be Bearer <token>")
+    try:
+        return verify_user_token(secret, token.strip())
+    except TokenError as error:
+        raise ApiError(401, error.code, error.message) from error
+
+
 def token_body(token: ParticipantToken) -> dict[str, str]:
     """``{token, expiresAt}`` with the expiry in RFC 3339 UTC."""
     return {
@@ -303,16 +317,7 @@ class LiveKitHttpApi:
 
     def authenticate(self, request: web.Request) -> Identity:
         """The user behind the request's bearer token."""
-        header = request.headers.get("Authorization", "")
-        if not header:
-            raise ApiError(401, "missing_token", "send Authorization: Bearer <token>")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "invalid_token", "the Authorization header must be Bearer <token>")
-        try:
-            return verify_user_token(self.secret, token.strip())
-        except TokenError as error:
-            raise ApiError(401, error.code, error.message) from error
+        return bearer_user(request, self.secret)
 
     async def belongs(self, user_id: str, room_name: str) -> bool:
         """Whether the user created the room here or is a member of the voicemode room."""
@@ -324,9 +329,10 @@ class LiveKitHttpApi:
         """``GET /healthz``: alive, and how far the event log has come."""
         return json_response({"status": "ok", "position": await self.core.position()})
 
-    async def openapi(self, _: web.Request) -> web.Response:
-        """``GET /openapi.json``."""
-        return json_response(openapi_document())
+    async def openapi(self, request: web.Request) -> web.Response:
+        """``GET /openapi.json``: the routes this app serves (the web client's if it has them)."""
+        served = {resource.canonical for resource in request.app.router.resources()}
+        return json_response(openapi_document(served))
 
     async def create_room(self, request: web.Request) -> web.Response:
         """``POST /api/voice/livekit/rooms``: create a LiveKit room and join it as its creator."""

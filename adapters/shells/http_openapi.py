@@ -8,6 +8,7 @@ those values and from :data:`adapters.errors.HTTP_ERRORS`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from adapters.errors import HTTP_ERRORS
@@ -16,6 +17,15 @@ from adapters.shells.livekit_api import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ROO
 ROOMS_PATH = "/api/voice/livekit/rooms"
 TOKEN_PATH = "/api/voice/livekit/token"
 WEBHOOK_PATH = "/api/voice/livekit/webhook"
+CONFIG_PATH = "/api/config"
+DEV_TOKEN_PATH = "/api/dev/token"
+ROOM_EVENTS_PATH = "/api/rooms/{code}/events"
+ROOM_STATE_PATH = "/api/rooms/{code}/state"
+
+DEV_TOKEN_TTL_S = 12 * 3600
+MAX_NAME_CHARS = 64
+DEFAULT_EVENTS = 500
+MAX_EVENTS = 2000
 
 MAX_PARTICIPANTS = 1000
 MAX_EMPTY_TIMEOUT_S = 24 * 3600
@@ -29,6 +39,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         401: "Not authenticated",
         408: "Body too slow",
         403: "Forbidden",
+        404: "Not found",
         502: "LiveKit failed",
         503: "LiveKit not configured",
     }
@@ -62,8 +73,17 @@ def _json_answer(description: str, schema: str) -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every route this app serves."""
+def openapi_document(served: Collection[str] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the routes an app serves (None: every route there is)."""
+    document = _whole_document()
+    if served is not None:
+        document["paths"] = {
+            path: item for path, item in document["paths"].items() if path in served
+        }
+    return document
+
+
+def _whole_document() -> dict[str, Any]:
     room_name = {"type": "string", "pattern": ROOM_NAME.pattern}
     permission = {"type": "boolean"}
     return {
@@ -72,7 +92,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "voicemode HTTP API",
             "version": "1.0.0",
             "description": (
-                "Health, LiveKit rooms and participant tokens, and LiveKit's webhooks. "
+                "Health, LiveKit rooms and participant tokens, LiveKit's webhooks, and the "
+                "web client's configuration, dev tokens and room history. "
                 "Users authenticate with the voicemode token they use on the WebSocket. "
                 "Every error is `{error: {code, message}}` with a stable `code`."
             ),
@@ -210,6 +231,7 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["status"],
                     "properties": {"status": {"const": "recorded"}},
                 },
+                **web_client_schemas(),
             },
         },
         "paths": {
@@ -253,6 +275,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **web_client_paths(),
             WEBHOOK_PATH: {
                 "post": {
                     "summary": "LiveKit's webhooks; verified ones are recorded as events",
@@ -275,4 +298,182 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
+    }
+
+
+def _strings() -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}}
+
+
+def web_client_schemas() -> dict[str, Any]:
+    """The schemas of the web client's routes."""
+    return {
+        "Config": {
+            "type": "object",
+            "required": ["wsUrl", "dev", "livekit", "speech", "assistant", "languages", "engines"],
+            "properties": {
+                "wsUrl": {
+                    "type": "string",
+                    "description": "The WebSocket, on the host this request was sent to.",
+                },
+                "dev": {"type": "boolean", "description": "`POST /api/dev/token` mints tokens."},
+                "livekit": {"type": "boolean", "description": "Voice sessions are offered."},
+                "speech": {"type": "boolean", "description": "Speech in and out are offered."},
+                "assistant": {"type": "boolean", "description": "The assistant is offered."},
+                "languages": {
+                    **_strings(),
+                    "description": "ISO 639-1 codes some engine translates from or into.",
+                },
+                "engines": {
+                    "type": "object",
+                    "description": "Each kind's engines in fallback order (empty: not offered).",
+                    "required": ["stt", "translation", "tts", "voices", "llm"],
+                    "properties": {
+                        "stt": _strings(),
+                        "translation": _strings(),
+                        "tts": _strings(),
+                        "voices": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "language", "name"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "language": {"type": "string"},
+                                    "name": {"type": "string"},
+                                },
+                            },
+                        },
+                        "llm": _strings(),
+                    },
+                },
+            },
+        },
+        "DevTokenRequest": {
+            "type": "object",
+            "required": ["name", "language"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS},
+                "language": {"type": "string", "description": "An ISO 639-1 code (or BCP 47)."},
+            },
+        },
+        "DevTokenResponse": {
+            "type": "object",
+            "required": ["token", "userId", "name", "language", "expiresAt"],
+            "properties": {
+                "token": {"type": "string", "description": "A voicemode user token."},
+                "userId": {
+                    "type": "string",
+                    "description": "The name in [a-z0-9_-] and a random suffix.",
+                },
+                "name": {"type": "string"},
+                "language": {"type": "string"},
+                "expiresAt": {"type": "string", "format": "date-time"},
+            },
+        },
+        "RoomEvent": {
+            "type": "object",
+            "required": ["position", "time", "type", "who", "line", "data"],
+            "properties": {
+                "position": {"type": "integer"},
+                "time": {"type": "string", "format": "date-time"},
+                "type": {"type": "string", "description": "The event's class name."},
+                "who": {"type": "string"},
+                "line": {"type": "string", "description": "What `voicemode replay` explains."},
+                "data": {"type": "object", "description": "The fields `replay --json` gives."},
+            },
+        },
+        "RoomEvents": {
+            "type": "object",
+            "required": ["events", "last"],
+            "properties": {
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/RoomEvent"}},
+                "last": {
+                    "type": "integer",
+                    "description": "Ask `after=last` next: nothing before it is left to read.",
+                },
+            },
+        },
+        "RoomState": {
+            "type": "object",
+            "required": ["position", "lines"],
+            "properties": {
+                "position": {"type": "integer"},
+                "lines": {
+                    **_strings(),
+                    "description": "What `voicemode replay ROOM --state-at POSITION` prints.",
+                },
+            },
+        },
+    }
+
+
+def _position_query(name: str, description: str, default: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": 0}
+    if default is not None:
+        schema["default"] = default
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+def _room_history(summary: str, query: list[dict[str, Any]], schema: str) -> dict[str, Any]:
+    """A room-history route: a member's bearer token, the room code in the path."""
+    return {
+        "get": {
+            "summary": summary,
+            "description": "For anyone who ever joined the room.",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}},
+                *query,
+            ],
+            "responses": {
+                "200": _json_answer("The room's history", schema),
+                **_error_responses(400, 401, 403, 404),
+            },
+        }
+    }
+
+
+def web_client_paths() -> dict[str, Any]:
+    """The web client's routes (its page takes every other GET path)."""
+    limit = {
+        "name": "limit",
+        "in": "query",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_EVENTS,
+            "default": DEFAULT_EVENTS,
+        },
+    }
+    return {
+        CONFIG_PATH: {
+            "get": {
+                "summary": "What the web client needs: the WebSocket's URL, modes, engines",
+                "responses": {"200": _json_answer("The configuration", "Config")},
+            }
+        },
+        DEV_TOKEN_PATH: {
+            "post": {
+                "summary": "A user token for the web client, only under `serve --dev`",
+                "description": (
+                    f"Valid {DEV_TOKEN_TTL_S // 3600} hours. Without `--dev`: 403 `dev_only`."
+                ),
+                "requestBody": _json_body("DevTokenRequest"),
+                "responses": {
+                    "201": _json_answer("Minted", "DevTokenResponse"),
+                    **_error_responses(400, 403, 408),
+                },
+            }
+        },
+        ROOM_EVENTS_PATH: _room_history(
+            "The room's explained events after a position, in log order",
+            [_position_query("after", "Only events after this position.", 0), limit],
+            "RoomEvents",
+        ),
+        ROOM_STATE_PATH: _room_history(
+            "The room as it was right after a position",
+            [_position_query("at", "The position (default and at most: the log's end).")],
+            "RoomState",
+        ),
     }

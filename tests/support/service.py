@@ -57,6 +57,8 @@ class ServedInstance:
     port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    """More flags for ``serve`` (e.g. ``--dev``)."""
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -100,6 +102,7 @@ class ServedInstance:
                 str(self.http_port),
                 "--db",
                 self.db,
+                *self.args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -48,6 +48,10 @@ class TranslationRegistry(EngineRegistry[Translator]):
     ) -> None:
         super().__init__(engines, timeout_s, max_workers, "translate")
 
+    def supports(self, source: str, target: str) -> bool:
+        """Whether any engine translates ``source`` into ``target``, to offer the language."""
+        return any(engine.supports(source, target) for engine in self._engines.values())
+
     def translate(
         self, text: str, source: str, target: str, preference: Sequence[str] = ()
     ) -> Translation:
