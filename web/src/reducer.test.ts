@@ -1,0 +1,226 @@
+import { describe, expect, it } from "vitest";
+import type { ServerFrame } from "./protocol";
+import { CAPTION_TTL_MS, initialRoomView, reduce, type RoomView } from "./reducer";
+
+const NOW = 1_700_000_000_000;
+
+function apply(state: RoomView, ...frames: ServerFrame[]): RoomView {
+  return frames.reduce((s, frame) => reduce(s, { type: "frame", frame, now: NOW }), state);
+}
+
+const joined: ServerFrame = {
+  event: "joined-room",
+  data: { roomId: "r1", userId: "bob", language: "es", position: 10 },
+};
+
+function translated(id: string, pos: number, extra: Record<string, string> = {}): ServerFrame {
+  return {
+    event: "translated-message",
+    pos,
+    data: {
+      id,
+      originalText: `hello ${id}`,
+      translatedText: `hola ${id}`,
+      sourceLang: "en",
+      targetLang: "es",
+      fromUserId: "alice",
+      toUserId: "bob",
+      speakerName: "Alice",
+      ...extra,
+    },
+  };
+}
+
+describe("reduce", () => {
+  it("joins: I am a participant with my name and language", () => {
+    const state = apply(initialRoomView("Bob"), joined);
+    expect(state.me).toEqual({ userId: "bob", language: "es", roomId: "r1" });
+    expect(state.participants).toEqual([{ userId: "bob", name: "Bob", language: "es", voice: false, away: false }]);
+  });
+
+  it("ignores a stored frame at or before the last position seen", () => {
+    let state = apply(initialRoomView("Bob"), joined, translated("t1", 11), translated("t2", 12));
+    state = apply(state, translated("t1", 11), translated("t2", 12));
+    expect(state.messages.map((m) => m.id)).toEqual(["t1", "t2"]);
+    expect(state.lastPos).toBe(12);
+    // a frame at an old position is a duplicate even with another id
+    state = apply(state, translated("t0", 5));
+    expect(state.messages.map((m) => m.id)).toEqual(["t1", "t2"]);
+  });
+
+  it("resume after a reconnect shows what was missed once, in order", () => {
+    let state = apply(initialRoomView("Bob"), joined, translated("t1", 11));
+    state = reduce(state, { type: "disconnected" });
+    // the server replays from since=11: t1 is not resent, t2 and t3 are; a live frame follows
+    const replay = [translated("t2", 12), translated("t3", 14)];
+    state = apply(state, { ...joined, data: { ...joined.data, position: 14 } }, ...replay, translated("t4", 15));
+    // the overlap of a second resume is dropped
+    state = apply(state, ...replay);
+    expect(state.messages.map((m) => [m.id, m.pos])).toEqual([
+      ["t1", 11],
+      ["t2", 12],
+      ["t3", 14],
+      ["t4", 15],
+    ]);
+  });
+
+  it("frames without a position (live only) are always applied", () => {
+    let state = apply(initialRoomView("Bob"), joined, translated("t1", 20));
+    state = apply(state, { event: "partial-speech", data: { id: "u9", text: "one", sourceLang: "en", speakerName: "Alice" } });
+    expect(state.captions).toHaveLength(1);
+    expect(state.lastPos).toBe(20);
+  });
+
+  it("captions update in place and give way to the final text with the same id", () => {
+    const partial = (text: string): ServerFrame => ({
+      event: "partial-speech",
+      data: { id: "t1", text, sourceLang: "en", speakerName: "Alice" },
+    });
+    let state = apply(initialRoomView("Bob"), joined, partial("hel"), partial("hello"));
+    expect(state.captions.map((c) => c.text)).toEqual(["hello"]);
+    state = apply(state, translated("t1", 11));
+    expect(state.captions).toEqual([]);
+    // a late partial of an utterance already final is not shown again
+    state = apply(state, partial("hello"));
+    expect(state.captions).toEqual([]);
+  });
+
+  it("captions expire when their speaker stops updating them", () => {
+    let state = apply(initialRoomView("Bob"), joined, {
+      event: "partial-speech",
+      data: { id: "u1", text: "hi", sourceLang: "en", speakerName: "Alice" },
+    });
+    state = reduce(state, { type: "expire-captions", now: NOW + CAPTION_TTL_MS - 1 });
+    expect(state.captions).toHaveLength(1);
+    state = reduce(state, { type: "expire-captions", now: NOW + CAPTION_TTL_MS });
+    expect(state.captions).toHaveLength(0);
+  });
+
+  it("keeps a failed translation with its error code", () => {
+    const state = apply(
+      initialRoomView("Bob"),
+      joined,
+      translated("t1", 11, { translatedText: "hello t1", errorCode: "unsupported_language_pair" }),
+    );
+    expect(state.messages[0]).toMatchObject({
+      id: "t1",
+      translatedText: "hello t1",
+      errorCode: "unsupported_language_pair",
+      speakerName: "Alice",
+    });
+  });
+
+  it("own speech and solo translations are messages too", () => {
+    const state = apply(
+      initialRoomView("Bob"),
+      joined,
+      { event: "recognized-speech", pos: 11, data: { id: "a", text: "hola", sourceLang: "es", speakerName: "Bob" } },
+      {
+        event: "solo-translated",
+        pos: 12,
+        data: { id: "b", originalText: "hola", translatedText: "hello", sourceLang: "es", targetLang: "en", speakerName: "Bob" },
+      },
+    );
+    expect(state.messages.map((m) => [m.kind, m.fromUserId])).toEqual([
+      ["own", "bob"],
+      ["solo", "bob"],
+    ]);
+  });
+
+  it("streams the assistant's answer by answerId and closes it with the response", () => {
+    const piece = (answerId: string, text: string): ServerFrame => ({
+      event: "assistant-text",
+      data: { answerId, userId: "bob", text, language: "es" },
+    });
+    let state = apply(initialRoomView("Bob"), joined, piece("A", "Hola, "), piece("B", "Otra"), piece("A", "soy yo."));
+    expect(state.answers.map((a) => [a.answerId, a.streamed, a.done])).toEqual([
+      ["A", "Hola, soy yo.", false],
+      ["B", "Otra", false],
+    ]);
+    state = apply(state, { event: "assistant-interrupted", data: { answerId: "A", at: 5 } });
+    state = apply(state, {
+      event: "assistant-response",
+      pos: 30,
+      data: {
+        answerId: "A",
+        userId: "bob",
+        question: "¿Quién eres?",
+        answer: "Hola, soy yo.",
+        delivered: "Hola,",
+        language: "es",
+        engine: "fake",
+        model: "m",
+        firstTokenMs: 300,
+        totalMs: 900,
+        interruptedAt: 5,
+      },
+    });
+    expect(state.answers[0]).toMatchObject({ done: true, delivered: "Hola,", interruptedAt: 5, streamed: "Hola, soy yo." });
+  });
+
+  it("a resumed response with no streamed text shows the answer", () => {
+    const state = apply(initialRoomView("Bob"), joined, {
+      event: "assistant-response",
+      pos: 11,
+      data: {
+        answerId: "A",
+        userId: "bob",
+        question: "q",
+        answer: "the answer",
+        delivered: "the answer",
+        language: "en",
+        engine: "fake",
+        model: "m",
+        firstTokenMs: 1,
+        totalMs: 2,
+        interruptedAt: null,
+      },
+    });
+    expect(state.answers[0].streamed).toBe("the answer");
+  });
+
+  it("tracks participants: joined, voice, away and left", () => {
+    let state = apply(
+      initialRoomView("Bob"),
+      joined,
+      { event: "user-joined", pos: 11, data: { userId: "alice", name: "Alice" } },
+      { event: "user-started-voice", pos: 12, data: { userId: "alice", language: "en" } },
+    );
+    expect(state.participants[1]).toEqual({ userId: "alice", name: "Alice", language: "en", voice: true, away: false });
+    state = apply(state, { event: "user-left", pos: 13, data: { userId: "alice", reason: "disconnected" } });
+    expect(state.participants[1]).toMatchObject({ away: true, voice: false });
+    state = apply(state, { event: "user-joined", pos: 14, data: { userId: "alice", name: "Alice" } });
+    expect(state.participants[1].away).toBe(false);
+    state = apply(state, { event: "user-left", pos: 15, data: { userId: "alice", reason: "left" } });
+    expect(state.participants.map((p) => p.userId)).toEqual(["bob"]);
+  });
+
+  it("my voice session starts with voice-session-ready and ends with the connection", () => {
+    let state = apply(initialRoomView("Bob"), joined, {
+      event: "voice-session-ready",
+      ref: 3,
+      data: { roomId: "r1", liveKitToken: "tok", liveKitUrl: "ws://lk", expiresAt: "x", language: "es", position: 12 },
+    });
+    expect(state.voice?.token).toBe("tok");
+    expect(state.participants[0].voice).toBe(true);
+    state = reduce(state, { type: "disconnected" });
+    expect(state.voice).toBeNull();
+    expect(state.participants[0].voice).toBe(false);
+  });
+
+  it("the roster fills in languages the frames do not carry", () => {
+    let state = apply(initialRoomView("Bob"), joined, { event: "user-joined", pos: 11, data: { userId: "alice", name: "Alice" } });
+    expect(state.participants[1].language).toBeUndefined();
+    state = reduce(state, { type: "roster", members: [{ userId: "alice", language: "fr" }, { userId: "carol", language: "de" }] });
+    expect(state.participants.map((p) => [p.userId, p.language])).toEqual([
+      ["bob", "es"],
+      ["alice", "fr"],
+    ]);
+  });
+
+  it("keeps the last errors", () => {
+    let state = initialRoomView("Bob");
+    for (let i = 0; i < 8; i++) state = apply(state, { event: "error", data: { code: `e${i}`, message: "m" } });
+    expect(state.errors.map((e) => e.code)).toEqual(["e3", "e4", "e5", "e6", "e7"]);
+  });
+});

@@ -1,0 +1,362 @@
+/**
+ * The conversation page's state, and the one pure function that applies a
+ * server frame to it. Pure so the rules that matter (a resumed frame is never
+ * shown twice, captions give way to their final text, an answer streams in
+ * by its id) are unit-tested without a socket.
+ */
+import type { Lang, ServerFrame, ServerFrames } from "./protocol";
+
+export interface Participant {
+  userId: string;
+  name: string;
+  /** The language they hear, when known (the room's roster or a voice session). */
+  language?: Lang;
+  voice: boolean;
+  away: boolean;
+}
+
+export interface Message {
+  id: string;
+  pos?: number;
+  kind: "own" | "translated" | "solo";
+  speakerName: string;
+  fromUserId?: string;
+  originalText: string;
+  translatedText?: string;
+  sourceLang: Lang;
+  targetLang?: Lang;
+  errorCode?: string;
+  answerId?: string;
+  /** When the page received it (frames carry no time). */
+  receivedAt: number;
+}
+
+export interface Caption {
+  id: string;
+  speakerName: string;
+  text: string;
+  sourceLang: Lang;
+  receivedAt: number;
+}
+
+export interface Answer {
+  answerId: string;
+  userId: string;
+  language: Lang;
+  /** The streamed pieces so far, joined. */
+  streamed: string;
+  question?: string;
+  answer?: string;
+  delivered?: string;
+  interruptedAt?: number | null;
+  errorCode?: string;
+  done: boolean;
+}
+
+export interface Notice {
+  key: string;
+  text: string;
+  receivedAt: number;
+}
+
+export interface ErrorNote {
+  code: string;
+  message: string;
+  receivedAt: number;
+}
+
+export interface VoiceSession {
+  url: string;
+  token: string;
+  language: Lang;
+  expiresAt: string;
+}
+
+export interface RoomView {
+  myName: string;
+  me?: { userId: string; language: Lang; roomId: string };
+  /** The last stored-event position seen: frames at or before it are duplicates. */
+  lastPos: number;
+  participants: Participant[];
+  messages: Message[];
+  captions: Caption[];
+  answers: Answer[];
+  notices: Notice[];
+  errors: ErrorNote[];
+  voice: VoiceSession | null;
+}
+
+export type Action =
+  | { type: "frame"; frame: ServerFrame; now: number }
+  | { type: "expire-captions"; now: number }
+  | { type: "disconnected" }
+  | { type: "roster"; members: RosterEntry[] }
+  | { type: "local-error"; code: string; message: string; now: number }
+  | { type: "dismiss-error"; index: number };
+
+export interface RosterEntry {
+  userId: string;
+  language: Lang;
+}
+
+/** A caption not updated for this long is dropped (its speaker stopped or left). */
+export const CAPTION_TTL_MS = 4000;
+const KEPT_ERRORS = 5;
+const KEPT_NOTICES = 20;
+const KEPT_ANSWERS = 10;
+
+export function initialRoomView(myName: string): RoomView {
+  return {
+    myName,
+    lastPos: 0,
+    participants: [],
+    messages: [],
+    captions: [],
+    answers: [],
+    notices: [],
+    errors: [],
+    voice: null,
+  };
+}
+
+export function reduce(state: RoomView, action: Action): RoomView {
+  switch (action.type) {
+    case "frame":
+      return applyFrame(state, action.frame, action.now);
+    case "expire-captions": {
+      const captions = state.captions.filter((c) => action.now - c.receivedAt < CAPTION_TTL_MS);
+      return captions.length === state.captions.length ? state : { ...state, captions };
+    }
+    case "disconnected":
+      // The server ends a voice session when its WebSocket drops, and partial
+      // captions are not resumed: neither survives a reconnect.
+      return { ...state, voice: null, captions: [], participants: setVoice(state, state.me?.userId, false) };
+    case "roster":
+      return { ...state, participants: mergeRoster(state.participants, action.members) };
+    case "local-error":
+      return addError(state, { code: action.code, message: action.message, receivedAt: action.now });
+    case "dismiss-error":
+      return { ...state, errors: state.errors.filter((_, i) => i !== action.index) };
+  }
+}
+
+/** Apply one server frame. A stored frame at or before `lastPos` was seen: ignored. */
+export function applyFrame(state: RoomView, frame: ServerFrame, now: number): RoomView {
+  if (frame.pos !== undefined) {
+    if (frame.pos <= state.lastPos) return state;
+    state = { ...state, lastPos: frame.pos };
+  }
+  switch (frame.event) {
+    case "joined-room":
+      return joined(state, frame.data);
+    case "user-joined":
+      return {
+        ...state,
+        participants: upsert(state.participants, frame.data.userId, (p) => ({
+          ...p,
+          name: frame.data.name,
+          language: frame.data.language ?? p.language,
+          away: false,
+        })),
+      };
+    case "user-left":
+      return userLeft(state, frame.data);
+    case "user-started-voice":
+      return {
+        ...state,
+        participants: upsert(state.participants, frame.data.userId, (p) => ({
+          ...p,
+          voice: true,
+          language: p.language ?? frame.data.language,
+        })),
+      };
+    case "user-stopped-voice":
+      return { ...state, participants: setVoice(state, frame.data.userId, false) };
+    case "voice-session-ready": {
+      const d = frame.data;
+      return {
+        ...state,
+        voice: { url: d.liveKitUrl, token: d.liveKitToken, language: d.language, expiresAt: d.expiresAt },
+        participants: setVoice(state, state.me?.userId, true),
+      };
+    }
+    case "voice-session-ended":
+      return { ...state, voice: null, participants: setVoice(state, state.me?.userId, false) };
+    case "partial-speech":
+      return partial(state, frame.data, now);
+    case "recognized-speech":
+      return addMessage(state, {
+        id: frame.data.id,
+        pos: frame.pos,
+        kind: "own",
+        speakerName: frame.data.speakerName,
+        fromUserId: state.me?.userId,
+        originalText: frame.data.text,
+        sourceLang: frame.data.sourceLang,
+        receivedAt: now,
+      });
+    case "translated-message":
+    case "solo-translated": {
+      const d = frame.data;
+      return addMessage(state, {
+        id: d.id,
+        pos: frame.pos,
+        kind: frame.event === "solo-translated" ? "solo" : "translated",
+        speakerName: d.speakerName,
+        fromUserId: "fromUserId" in frame.data ? frame.data.fromUserId : state.me?.userId,
+        originalText: d.originalText,
+        translatedText: d.translatedText,
+        sourceLang: d.sourceLang,
+        targetLang: d.targetLang,
+        errorCode: d.errorCode,
+        answerId: d.answerId,
+        receivedAt: now,
+      });
+    }
+    case "assistant-text":
+      return {
+        ...state,
+        answers: upsertAnswer(state.answers, frame.data.answerId, frame.data.userId, frame.data.language, (a) => ({
+          ...a,
+          streamed: a.streamed + frame.data.text,
+        })),
+      };
+    case "assistant-interrupted":
+      return {
+        ...state,
+        answers: state.answers.map((a) =>
+          a.answerId === frame.data.answerId ? { ...a, interruptedAt: frame.data.at } : a,
+        ),
+      };
+    case "assistant-response": {
+      const d = frame.data;
+      return {
+        ...state,
+        answers: upsertAnswer(state.answers, d.answerId, d.userId, d.language, (a) => ({
+          ...a,
+          question: d.question,
+          answer: d.answer,
+          delivered: d.delivered,
+          interruptedAt: d.interruptedAt,
+          errorCode: d.errorCode,
+          streamed: a.streamed || d.answer,
+          done: true,
+        })),
+      };
+    }
+    case "command-recognized":
+      return addNotice(state, `${frame.data.source} command: ${frame.data.intent}`, frame, now);
+    case "context-cleared":
+      return addNotice(state, "The assistant's context was cleared", frame, now);
+    case "error":
+      return addError(state, { code: frame.data.code, message: frame.data.message, receivedAt: now });
+    default:
+      return state;
+  }
+}
+
+function joined(state: RoomView, d: ServerFrames["joined-room"]): RoomView {
+  return {
+    ...state,
+    me: { userId: d.userId, language: d.language, roomId: d.roomId },
+    participants: upsert(state.participants, d.userId, (p) => ({
+      ...p,
+      name: state.myName,
+      language: d.language,
+      away: false,
+    })),
+  };
+}
+
+function userLeft(state: RoomView, d: ServerFrames["user-left"]): RoomView {
+  if (d.reason === "left") {
+    return { ...state, participants: state.participants.filter((p) => p.userId !== d.userId) };
+  }
+  // A dropped connection keeps them a member, away, until they come back.
+  return {
+    ...state,
+    participants: upsert(state.participants, d.userId, (p) => ({ ...p, away: true, voice: false })),
+  };
+}
+
+function partial(state: RoomView, d: ServerFrames["partial-speech"], now: number): RoomView {
+  if (state.messages.some((m) => m.id === d.id)) return state; // its final text is here already
+  const caption: Caption = { id: d.id, speakerName: d.speakerName, text: d.text, sourceLang: d.sourceLang, receivedAt: now };
+  const index = state.captions.findIndex((c) => c.id === d.id);
+  const captions =
+    index < 0 ? [...state.captions, caption] : state.captions.map((c, i) => (i === index ? caption : c));
+  return { ...state, captions };
+}
+
+function addMessage(state: RoomView, message: Message): RoomView {
+  const captions = state.captions.filter((c) => c.id !== message.id);
+  const index = state.messages.findIndex((m) => m.id === message.id);
+  const messages =
+    index < 0
+      ? [...state.messages, message]
+      : state.messages.map((m, i) => (i === index ? { ...m, ...defined(message), receivedAt: m.receivedAt } : m));
+  return { ...state, messages, captions };
+}
+
+function defined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function upsert(
+  participants: Participant[],
+  userId: string,
+  change: (p: Participant) => Participant,
+): Participant[] {
+  const index = participants.findIndex((p) => p.userId === userId);
+  if (index < 0) {
+    return [...participants, change({ userId, name: userId, voice: false, away: false })];
+  }
+  return participants.map((p, i) => (i === index ? change(p) : p));
+}
+
+function setVoice(state: RoomView, userId: string | undefined, voice: boolean): Participant[] {
+  if (userId === undefined || !state.participants.some((p) => p.userId === userId)) return state.participants;
+  return upsert(state.participants, userId, (p) => ({ ...p, voice }));
+}
+
+/** The roster (from the room's event log) says what the frames do not: who hears which language. */
+function mergeRoster(participants: Participant[], members: RosterEntry[]): Participant[] {
+  const byId = new Map(members.map((m) => [m.userId, m]));
+  let changed = false;
+  const merged = participants.map((p) => {
+    const m = byId.get(p.userId);
+    if (m === undefined || m.language === p.language) return p;
+    changed = true;
+    return { ...p, language: m.language };
+  });
+  return changed ? merged : participants;
+}
+
+function upsertAnswer(
+  answers: Answer[],
+  answerId: string,
+  userId: string,
+  language: Lang,
+  change: (a: Answer) => Answer,
+): Answer[] {
+  const index = answers.findIndex((a) => a.answerId === answerId);
+  if (index < 0) {
+    const fresh: Answer = { answerId, userId, language, streamed: "", done: false };
+    return [...answers, change(fresh)].slice(-KEPT_ANSWERS);
+  }
+  return answers.map((a, i) => (i === index ? change(a) : a));
+}
+
+function addNotice(state: RoomView, text: string, frame: ServerFrame, now: number): RoomView {
+  const notice = { key: `${frame.pos ?? now}-${state.notices.length}`, text, receivedAt: now };
+  return { ...state, notices: [...state.notices, notice].slice(-KEPT_NOTICES) };
+}
+
+function addError(state: RoomView, note: ErrorNote): RoomView {
+  return { ...state, errors: [...state.errors, note].slice(-KEPT_ERRORS) };
+}
+
+/** Whether someone is speaking now: they have a live caption. */
+export function isSpeaking(state: RoomView, participant: Participant): boolean {
+  return state.captions.some((c) => c.speakerName === participant.name);
+}
