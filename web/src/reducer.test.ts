@@ -224,3 +224,36 @@ describe("reduce", () => {
     expect(state.errors.map((e) => e.code)).toEqual(["e3", "e4", "e5", "e6", "e7"]);
   });
 });
+
+describe("answers as sentences", () => {
+  const sentence = (id: string, pos: number, text: string): ServerFrame => ({
+    event: "translated-message",
+    pos,
+    data: {
+      id,
+      originalText: text,
+      translatedText: text,
+      sourceLang: "en",
+      targetLang: "en",
+      fromUserId: "assistant",
+      toUserId: "bob",
+      speakerName: "Assistant",
+      answerId: "H",
+    },
+  });
+
+  it("a command's answer (help) is whole when its sentence arrives", () => {
+    const state = apply(initialRoomView("Bob"), joined, sentence("s1", 11, "You can say: help."));
+    expect(state.answers).toMatchObject([{ answerId: "H", sentences: ["You can say: help."], done: true }]);
+    expect(state.messages).toHaveLength(1);
+  });
+
+  it("a streamed answer's sentences do not end it before its response", () => {
+    let state = apply(initialRoomView("Bob"), joined, {
+      event: "assistant-text",
+      data: { answerId: "H", userId: "bob", text: "Paris", language: "en" },
+    });
+    state = apply(state, sentence("s1", 11, "Paris."));
+    expect(state.answers[0]).toMatchObject({ streamed: "Paris", sentences: ["Paris."], done: false });
+  });
+});

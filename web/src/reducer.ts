@@ -43,8 +43,10 @@ export interface Answer {
   answerId: string;
   userId: string;
   language: Lang;
-  /** The streamed pieces so far, joined. */
+  /** The streamed pieces so far, joined (in the answer's language). */
   streamed: string;
+  /** Its sentences as this listener got them (translated-message / solo-translated), in their language. */
+  sentences: string[];
   question?: string;
   answer?: string;
   delivered?: string;
@@ -198,7 +200,8 @@ export function applyFrame(state: RoomView, frame: ServerFrame, now: number): Ro
     case "translated-message":
     case "solo-translated": {
       const d = frame.data;
-      return addMessage(state, {
+      const withAnswer = d.answerId === undefined ? state : answerSentence(state, d.answerId, d.translatedText, d.targetLang);
+      return addMessage(withAnswer, {
         id: d.id,
         pos: frame.pos,
         kind: frame.event === "solo-translated" ? "solo" : "translated",
@@ -253,6 +256,23 @@ export function applyFrame(state: RoomView, frame: ServerFrame, now: number): Ro
     default:
       return state;
   }
+}
+
+/**
+ * A sentence of an answer. Answers to commands (help, repeat) come only as
+ * sentences, whole at once; a model's answer streams first and is over with
+ * its assistant-response.
+ */
+function answerSentence(state: RoomView, answerId: string, text: string, language: Lang): RoomView {
+  const userId = state.me?.userId ?? "";
+  return {
+    ...state,
+    answers: upsertAnswer(state.answers, answerId, userId, language, (a) => ({
+      ...a,
+      sentences: [...a.sentences, text],
+      done: a.done || a.streamed === "",
+    })),
+  };
 }
 
 function joined(state: RoomView, d: ServerFrames["joined-room"]): RoomView {
@@ -341,7 +361,7 @@ function upsertAnswer(
 ): Answer[] {
   const index = answers.findIndex((a) => a.answerId === answerId);
   if (index < 0) {
-    const fresh: Answer = { answerId, userId, language, streamed: "", done: false };
+    const fresh: Answer = { answerId, userId, language, streamed: "", sentences: [], done: false };
     return [...answers, change(fresh)].slice(-KEPT_ANSWERS);
   }
   return answers.map((a, i) => (i === index ? change(a) : a));

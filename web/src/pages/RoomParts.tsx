@@ -2,6 +2,7 @@
  * The conversation page's read-only parts: who is here, live captions, the
  * messages, and the assistant's answer. Presentational; the page owns state.
  */
+import { useEffect, useRef } from "react";
 import { languageName } from "../languages";
 import { isSpeaking, type Answer, type Message, type Notice, type RoomView } from "../reducer";
 import type { ConnectionStatus } from "../useVoicemode";
@@ -109,17 +110,33 @@ function MessageItem({ message, mine }: { message: Message; mine: boolean }) {
 }
 
 export function Messages({ state }: { state: RoomView }) {
+  const list = useRef<HTMLOListElement>(null);
+  const count = state.messages.length;
+  // Follow new messages, unless the reader scrolled up to read older ones.
+  useEffect(() => {
+    const element = list.current;
+    if (element && element.scrollHeight - element.scrollTop - element.clientHeight < 160) {
+      element.scrollTop = element.scrollHeight;
+    }
+  }, [count]);
   return (
-    <ol aria-label="Messages" className="messages">
-      {state.messages.map((m) => (
-        <MessageItem key={m.id} message={m} mine={m.kind === "own" || m.fromUserId === state.me?.userId} />
-      ))}
-    </ol>
+    <>
+      {count === 0 && <p className="muted empty">No messages yet. Speak, or type below.</p>}
+      <ol aria-label="Messages" className="messages" ref={list}>
+        {state.messages.map((m) => (
+          <MessageItem key={m.id} message={m} mine={m.kind === "own" || m.fromUserId === state.me?.userId} />
+        ))}
+      </ol>
+    </>
   );
 }
 
 function AnswerView({ answer }: { answer: Answer }) {
-  const text = answer.done ? answer.delivered || answer.answer || answer.streamed : answer.streamed;
+  // Live: the model's pieces; once over: the sentences as this listener got them (their language).
+  const text =
+    answer.done || !answer.streamed
+      ? answer.sentences.join(" ") || answer.delivered || answer.answer || answer.streamed
+      : answer.streamed;
   return (
     <article className="answer" data-answer-id={answer.answerId} data-done={answer.done}>
       {answer.question && <p className="question">{answer.question}</p>}

@@ -80,8 +80,10 @@ function useEvents(code: string, token: string | null, live: boolean) {
   return { events, error };
 }
 
-function Waterfall({ utterance }: { utterance: Utterance }) {
-  const scale = Math.max(utterance.totalMs, 1);
+/** The shortest time axis: a few milliseconds of typed text do not fill the width. */
+const MIN_SCALE_MS = 500;
+
+function Waterfall({ utterance, scale }: { utterance: Utterance; scale: number }) {
   return (
     <figure aria-label="Latency waterfall" className="waterfall">
       {utterance.bars.map((bar, i) => (
@@ -128,6 +130,8 @@ export function TimelinePage({ code, session, navigate, onSession }: Props) {
   const types = useMemo(() => eventTypes(events), [events]);
   const shown = useMemo(() => filterEvents(events, type, filter), [events, type, filter]);
   const spoken = useMemo(() => utterances(events).reverse().slice(0, SHOWN_UTTERANCES), [events]);
+  // one axis for all, so utterances compare at a glance
+  const scale = Math.max(MIN_SCALE_MS, ...spoken.map((u) => u.totalMs));
 
   useEffect(() => {
     if (!token || at <= 0) return;
@@ -246,16 +250,16 @@ export function TimelinePage({ code, session, navigate, onSession }: Props) {
                   <tbody>
                     {shown.slice(-SHOWN_ROWS).map((e) => (
                       <tr key={e.position} className={e.position === at ? "current" : undefined}>
-                        <td>
+                        <td className="pos">
                           <button type="button" className="link" onClick={() => setPosition(e.position)} aria-label={`Show the room at position ${e.position}`}>
                             {e.position}
                           </button>
                         </td>
-                        <td>
+                        <td className="time">
                           <time dateTime={e.time}>{time(e.time)}</time>
                         </td>
-                        <td>{e.type}</td>
-                        <td>{e.who}</td>
+                        <td className="type">{e.type}</td>
+                        <td className="who">{e.who}</td>
                         <td className="line">{e.line}</td>
                       </tr>
                     ))}
@@ -266,6 +270,10 @@ export function TimelinePage({ code, session, navigate, onSession }: Props) {
 
             <section className="card">
               <h2 id="utterances-title">Where the time went</h2>
+              <p className="legend small">
+                <span className="key wf-decode" /> decode <span className="key wf-translation" /> translation{" "}
+                <span className="key wf-synthesis" /> synthesis <span className="key wf-delivery" /> delivery
+              </p>
               <p className="muted small">
                 Per utterance, from the end of speech: decode (the voice detector's silence and the final
                 transcript), translation per language, synthesis to the first audio, and the rest of the audio
@@ -278,7 +286,7 @@ export function TimelinePage({ code, session, navigate, onSession }: Props) {
                       <strong>{u.speaker}</strong> <span className="lang-tag">{u.sourceLang}</span> “{u.text}”{" "}
                       <span className="muted small">#{u.position}</span>
                     </p>
-                    <Waterfall utterance={u} />
+                    <Waterfall utterance={u} scale={scale} />
                   </li>
                 ))}
               </ol>
