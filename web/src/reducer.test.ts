@@ -208,13 +208,22 @@ describe("reduce", () => {
     expect(state.participants[0].voice).toBe(false);
   });
 
-  it("the roster fills in languages the frames do not carry", () => {
-    let state = apply(initialRoomView("Bob"), joined, { event: "user-joined", pos: 11, data: { userId: "alice", name: "Alice" } });
+  it("the roster adds who was here before me and fills in languages", () => {
+    const roster = (userId: string, language: string, away = false) => ({ userId, name: userId.toUpperCase(), language, voice: false, away });
+    let state = apply(
+      initialRoomView("Bob"),
+      joined,
+      { event: "user-joined", pos: 11, data: { userId: "alice", name: "Alice" } },
+      { event: "user-joined", pos: 12, data: { userId: "dave", name: "Dave" } },
+      { event: "user-left", pos: 13, data: { userId: "dave", reason: "left" } },
+    );
     expect(state.participants[1].language).toBeUndefined();
-    state = reduce(state, { type: "roster", members: [{ userId: "alice", language: "fr" }, { userId: "carol", language: "de" }] });
-    expect(state.participants.map((p) => [p.userId, p.language])).toEqual([
-      ["bob", "es"],
-      ["alice", "fr"],
+    // a roster polled before dave left must not bring him back
+    state = reduce(state, { type: "roster", members: [roster("alice", "fr"), roster("carol", "de", true), roster("dave", "en")] });
+    expect(state.participants.map((p) => [p.userId, p.name, p.language, p.away])).toEqual([
+      ["bob", "Bob", "es", false],
+      ["alice", "Alice", "fr", false],
+      ["carol", "CAROL", "de", true],
     ]);
   });
 

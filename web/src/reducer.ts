@@ -79,6 +79,8 @@ export interface RoomView {
   me?: { userId: string; language: Lang; roomId: string };
   /** The last stored-event position seen: frames at or before it are duplicates. */
   lastPos: number;
+  /** Members the frames told about (joined, left, voice): the frames know better than the roster. */
+  heardOf: string[];
   participants: Participant[];
   messages: Message[];
   captions: Caption[];
@@ -96,10 +98,16 @@ export type Action =
   | { type: "local-error"; code: string; message: string; now: number }
   | { type: "dismiss-error"; index: number };
 
+/** A member as the room's event log says (GET .../events): see `rosterFrom`. */
 export interface RosterEntry {
   userId: string;
+  name: string;
   language: Lang;
+  voice: boolean;
+  away: boolean;
 }
+
+const MEMBERSHIP = new Set(["joined-room", "user-joined", "user-left", "user-started-voice", "user-stopped-voice"]);
 
 /** A caption not updated for this long is dropped (its speaker stopped or left). */
 export const CAPTION_TTL_MS = 4000;
@@ -111,6 +119,7 @@ export function initialRoomView(myName: string): RoomView {
   return {
     myName,
     lastPos: 0,
+    heardOf: [],
     participants: [],
     messages: [],
     captions: [],
@@ -133,8 +142,10 @@ export function reduce(state: RoomView, action: Action): RoomView {
       // The server ends a voice session when its WebSocket drops, and partial
       // captions are not resumed: neither survives a reconnect.
       return { ...state, voice: null, captions: [], participants: setVoice(state, state.me?.userId, false) };
-    case "roster":
-      return { ...state, participants: mergeRoster(state.participants, action.members) };
+    case "roster": {
+      const participants = mergeRoster(state.participants, action.members, new Set(state.heardOf));
+      return participants === state.participants ? state : { ...state, participants };
+    }
     case "local-error":
       return addError(state, { code: action.code, message: action.message, receivedAt: action.now });
     case "dismiss-error":
@@ -147,6 +158,10 @@ export function applyFrame(state: RoomView, frame: ServerFrame, now: number): Ro
   if (frame.pos !== undefined) {
     if (frame.pos <= state.lastPos) return state;
     state = { ...state, lastPos: frame.pos };
+  }
+  if (MEMBERSHIP.has(frame.event)) {
+    const { userId } = frame.data as { userId: string };
+    if (!state.heardOf.includes(userId)) state = { ...state, heardOf: [...state.heardOf, userId] };
   }
   switch (frame.event) {
     case "joined-room":
@@ -339,17 +354,25 @@ function setVoice(state: RoomView, userId: string | undefined, voice: boolean): 
   return upsert(state.participants, userId, (p) => ({ ...p, voice }));
 }
 
-/** The roster (from the room's event log) says what the frames do not: who hears which language. */
-function mergeRoster(participants: Participant[], members: RosterEntry[]): Participant[] {
-  const byId = new Map(members.map((m) => [m.userId, m]));
-  let changed = false;
-  const merged = participants.map((p) => {
-    const m = byId.get(p.userId);
-    if (m === undefined || m.language === p.language) return p;
-    changed = true;
-    return { ...p, language: m.language };
-  });
-  return changed ? merged : participants;
+/**
+ * The roster (the room's event log) says what the frames do not: who was
+ * here before this member joined, and who hears which language. Members the
+ * frames told about keep their state from the frames (fresher than a poll);
+ * only their language comes from the roster.
+ */
+function mergeRoster(participants: Participant[], members: RosterEntry[], heardOf: Set<string>): Participant[] {
+  let merged = participants;
+  for (const m of members) {
+    const known = merged.find((p) => p.userId === m.userId);
+    if (known === undefined) {
+      if (!heardOf.has(m.userId)) {
+        merged = [...merged, { userId: m.userId, name: m.name, language: m.language, voice: m.voice, away: m.away }];
+      }
+    } else if (known.language !== m.language) {
+      merged = upsert(merged, m.userId, (p) => ({ ...p, language: m.language }));
+    }
+  }
+  return merged;
 }
 
 function upsertAnswer(

@@ -65,21 +65,25 @@ describe("utterances", () => {
 
 describe("rosterFrom and filterEvents", () => {
   const log = [
-    event(1, "2026-01-01T00:00:00Z", "ParticipantJoined", { user_id: "alice", language: "en" }),
-    event(2, "2026-01-01T00:00:01Z", "ParticipantJoined", { user_id: "bob", language: "es" }),
+    event(1, "2026-01-01T00:00:00Z", "ParticipantJoined", { user_id: "alice", name: "Alice", language: "en" }),
+    event(2, "2026-01-01T00:00:01Z", "ParticipantJoined", { user_id: "bob", name: "Bob", language: "es" }),
     event(3, "2026-01-01T00:00:02Z", "LanguageChanged", { user_id: "bob", language: "fr" }),
+    event(4, "2026-01-01T00:00:03Z", "VoiceSessionStarted", { user_id: "bob", language: "fr" }),
+    event(5, "2026-01-01T00:00:04Z", "ParticipantJoined", { user_id: "carol", name: "Carol", language: "ca" }),
+    event(6, "2026-01-01T00:00:05Z", "ParticipantLeft", { user_id: "alice", reason: "disconnected" }),
+    event(7, "2026-01-01T00:00:06Z", "ParticipantLeft", { user_id: "carol", reason: "left" }),
   ];
 
-  it("follows joins and language changes", () => {
-    expect([...rosterFrom(log)]).toEqual([
-      ["alice", "en"],
-      ["bob", "fr"],
+  it("follows joins, language changes, voice sessions and leaves", () => {
+    expect([...rosterFrom(log).values()]).toEqual([
+      { userId: "alice", name: "Alice", language: "en", voice: false, away: true },
+      { userId: "bob", name: "Bob", language: "fr", voice: true, away: false },
     ]);
   });
 
   it("filters by type and by text", () => {
     expect(filterEvents(log, "LanguageChanged", "").map((e) => e.position)).toEqual([3]);
-    expect(filterEvents(log, "", "BOB").map((e) => e.position)).toEqual([2, 3]);
+    expect(filterEvents(log, "", "BOB").map((e) => e.position)).toEqual([2, 3, 4]);
   });
 });
 

@@ -115,18 +115,35 @@ export function utterances(events: TimelineEvent[]): Utterance[] {
   });
 }
 
-/** Who hears which language, as the log says (joins and language changes). */
-export function rosterFrom(events: TimelineEvent[], roster: Map<string, Lang> = new Map()): Map<string, Lang> {
+/** The room's members as the log says: joins (name, language), language changes, voice sessions, leaves. */
+export function rosterFrom(events: TimelineEvent[], roster: Map<string, RosterEntry> = new Map()): Map<string, RosterEntry> {
   for (const event of events) {
-    if (event.type === "ParticipantJoined" || event.type === "LanguageChanged") {
-      roster.set(str(event.data.user_id), str(event.data.language));
+    const userId = str(event.data.user_id);
+    const member = roster.get(userId);
+    switch (event.type) {
+      case "ParticipantJoined":
+        roster.set(userId, {
+          userId,
+          name: str(event.data.name) || userId,
+          language: str(event.data.language),
+          voice: member?.voice ?? false,
+          away: false,
+        });
+        break;
+      case "LanguageChanged":
+        if (member) member.language = str(event.data.language);
+        break;
+      case "VoiceSessionStarted":
+      case "VoiceSessionEnded":
+        if (member) member.voice = event.type === "VoiceSessionStarted";
+        break;
+      case "ParticipantLeft":
+        if (str(event.data.reason) === "left") roster.delete(userId);
+        else if (member) Object.assign(member, { away: true, voice: false });
+        break;
     }
   }
   return roster;
-}
-
-export function rosterEntries(roster: Map<string, Lang>): RosterEntry[] {
-  return [...roster].map(([userId, language]) => ({ userId, language }));
 }
 
 /** The event types present, sorted (the type filter's options). */

@@ -125,6 +125,8 @@ export function useVoicemode(options: VoicemodeOptions): Voicemode {
       else if (frame.event === "synthesized-speech-end") latest.current.speech?.end(frame.data);
       if (frame.event === "joined-room" && socket.current === ws) {
         attempt = 0;
+        // Nothing before the first join is ours: resume from there at least.
+        if (lastPos.current === 0) lastPos.current = frame.data.position;
         setStatus("connected");
       }
       dispatch({ type: "frame", frame, now: Date.now() });
@@ -152,10 +154,12 @@ export function useVoicemode(options: VoicemodeOptions): Voicemode {
       ws.binaryType = "arraybuffer";
       socket.current = ws;
       ws.onopen = () => {
-        // join and resume in one step: since 0 the first time (the room's
-        // members and this member's own history), the last pos seen after.
+        // The first join starts from now; a rejoin resumes in the same frame
+        // from the last position seen (a history replayed from 0 could
+        // overflow the server's outbox in a long room).
         const { language } = latest.current;
-        ws.send(JSON.stringify({ event: "join-room", data: { roomCode, language, since: lastPos.current } }));
+        const since = lastPos.current > 0 ? { since: lastPos.current } : {};
+        ws.send(JSON.stringify({ event: "join-room", data: { roomCode, language, ...since } }));
       };
       ws.onmessage = (event) => receive(ws, event);
       ws.onclose = (event) => {

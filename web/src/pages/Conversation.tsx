@@ -9,9 +9,9 @@ import { OPUS_SAMPLE_RATE, OpusRecorder, canRecordOpus } from "../audio/recorder
 import { SpeechPlayer } from "../audio/player";
 import { languageName } from "../languages";
 import type { ClientFrames, ServerConfig, ServerFrame } from "../protocol";
-import type { RoomView } from "../reducer";
+import type { Action, RoomView, RosterEntry } from "../reducer";
 import { roomPath, timelinePath } from "../router";
-import { rosterEntries, rosterFrom } from "../timeline";
+import { rosterFrom } from "../timeline";
 import { useLiveKitVoice } from "../useLiveKitVoice";
 import { CommandError, useVoicemode } from "../useVoicemode";
 import { AssistantAnswers, Captions, Messages, Participants, StatusPill } from "./RoomParts";
@@ -53,13 +53,17 @@ function EngineOptions({ engines }: { engines: string[] }) {
   );
 }
 
-/** Keep the room's roster languages fresh from its event log (the frames do not carry them). */
-function useRoster(code: string, token: string, dispatch: (a: { type: "roster"; members: ReturnType<typeof rosterEntries> }) => void) {
+/**
+ * The room's members from its event log: who was here before this page
+ * joined, and everyone's language (the frames carry neither).
+ */
+function useRoster(code: string, token: string, dispatch: (action: Action) => void) {
   useEffect(() => {
     let after = 0;
     let stopped = false;
-    const roster = new Map<string, string>();
+    const roster = new Map<string, RosterEntry>();
     const poll = async () => {
+      if (!navigator.onLine) return;
       try {
         for (;;) {
           const page = await getEvents(code, token, after, 2000);
@@ -68,9 +72,9 @@ function useRoster(code: string, token: string, dispatch: (a: { type: "roster"; 
           after = Math.max(after, page.last);
           if (page.events.length < 2000) break;
         }
-        dispatch({ type: "roster", members: rosterEntries(roster) });
+        dispatch({ type: "roster", members: [...roster.values()].map((m) => ({ ...m })) });
       } catch {
-        // the roster only adds languages; the room works without it
+        // the roster only adds what the frames do not say; the room works without it
       }
     };
     void poll();
@@ -300,7 +304,8 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
   const connected = status === "connected";
   const voices = config.engines.voices.filter((v) => v.language === language);
   const otherLanguages = config.languages.filter((l) => l !== language);
-  const mySpeaking = speaking === "speaking" || lk.isRecording;
+  // A voice session's open microphone is not speech: its captions say when (isSpeaking).
+  const mySpeaking = speaking === "speaking";
 
   return (
     <div className="page room">
@@ -391,6 +396,11 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
               <span className="muted small">
                 LiveKit: {lk.isConnected ? (lk.isRecording ? "microphone on" : "connected") : "connecting…"}
                 {lk.transcript && <> · last heard: “{lk.transcript}”</>}
+              </span>
+            )}
+            {voiceActive && lk.error && (
+              <span className="error small" role="alert">
+                {lk.error}
               </span>
             )}
           </div>

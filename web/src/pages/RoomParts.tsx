@@ -35,13 +35,13 @@ export function Participants({ state, mySpeaking }: { state: RoomView; mySpeakin
               <span className="who">
                 {p.name}
                 {me && <span className="muted"> (you)</span>}
-              </span>
+              </span>{" "}
               <span className="lang" title={p.language ? languageName(p.language) : "language not known"}>
                 {p.language ?? "?"}
-              </span>
+              </span>{" "}
               <span className="tags">
-                {speaking && <span className="tag tag-speaking">speaking</span>}
-                {p.voice && <span className="tag tag-voice">voice</span>}
+                {speaking && <span className="tag tag-speaking">speaking</span>}{" "}
+                {p.voice && <span className="tag tag-voice">voice</span>}{" "}
                 {p.away && <span className="tag tag-away">away</span>}
               </span>
             </li>
