@@ -57,8 +57,9 @@ function EngineOptions({ engines }: { engines: string[] }) {
  * The room's members from its event log: who was here before this page
  * joined, and everyone's language (the frames carry neither).
  */
-function useRoster(code: string, token: string, dispatch: (action: Action) => void) {
+function useRoster(code: string, token: string, joined: boolean, dispatch: (action: Action) => void) {
   useEffect(() => {
+    if (!joined) return; // before the join the room may not exist, or we may not be a member
     let after = 0;
     let stopped = false;
     const roster = new Map<string, RosterEntry>();
@@ -83,7 +84,7 @@ function useRoster(code: string, token: string, dispatch: (action: Action) => vo
       stopped = true;
       window.clearInterval(timer);
     };
-  }, [code, token, dispatch]);
+  }, [code, token, joined, dispatch]);
 }
 
 export function ConversationPage({ config, session, code, navigate, onSignOut }: Props) {
@@ -124,7 +125,7 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
   });
   const { state, status, request, dispatch } = vm;
   stateRef.current = state;
-  useRoster(code, session.token, dispatch);
+  useRoster(code, session.token, state.me !== undefined, dispatch);
 
   const voiceActive = state.voice !== null;
   const lk = useLiveKitVoice(state.voice?.url ?? "", state.voice?.token ?? "", language);

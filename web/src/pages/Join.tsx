@@ -10,6 +10,12 @@ import type { ServerConfig } from "../protocol";
 
 const ROOM_CODE = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The browser's language if the server offers it, else English, else the first offered. */
+function defaultLanguage(offered: string[]): string {
+  const wanted = [...navigator.languages.map((tag) => tag.split("-")[0].toLowerCase()), "en"];
+  return wanted.find((code) => offered.includes(code)) ?? offered[0] ?? "en";
+}
+
 interface Props {
   config: ServerConfig;
   initialRoom: string;
@@ -19,7 +25,7 @@ interface Props {
 
 export function JoinPage({ config, initialRoom, stored, onJoin }: Props) {
   const [name, setName] = useState(stored?.name ?? "");
-  const [language, setLanguage] = useState(stored?.language ?? config.languages[0] ?? "en");
+  const [language, setLanguage] = useState(stored?.language ?? defaultLanguage(config.languages));
   const [room, setRoom] = useState(initialRoom);
   const [token, setToken] = useState(config.dev ? "" : (stored?.token ?? ""));
   const [busy, setBusy] = useState(false);
