@@ -73,7 +73,8 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
         if event.user_id == me:
             listener.language = event.language
             return []
-        return [server_frame("user-joined", {"userId": event.user_id, "name": event.name}, pos)]
+        data = {"userId": event.user_id, "name": event.name, "language": event.language}
+        return [server_frame("user-joined", data, pos)]
     if isinstance(event, Room.ParticipantLeft):
         if event.user_id == me:
             return []

@@ -251,7 +251,7 @@ def test_others_coming_going_and_talking_over_livekit_are_announced_with_their_p
     log.commit()
     got = live(alice, log, since)
     assert [(f["event"], f["data"], f["pos"]) for f in got] == [
-        ("user-joined", {"userId": "bob", "name": "Bob"}, since + 1),
+        ("user-joined", {"userId": "bob", "name": "Bob", "language": "es"}, since + 1),
         ("user-started-voice", {"userId": "bob", "language": "es"}, since + 2),
         ("user-stopped-voice", {"userId": "bob", "reason": "stopped"}, since + 3),
         ("user-left", {"userId": "bob", "reason": "disconnected"}, since + 4),
