@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,3 +18,13 @@ def served(tmp_path: Path) -> Iterator[ServedInstance]:
     instance.start()
     yield instance
     instance.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the browser tests' screenshots are (only when a browser test ran)."""
+    browser = sys.modules.get("tests.support.browser")
+    folders = sorted({str(shots.folder) for shots in getattr(browser, "TAKEN", [])})
+    if folders:
+        terminalreporter.write_sep("-", "screenshots")
+        for folder in folders:
+            terminalreporter.write_line(folder)
