@@ -25,7 +25,7 @@ from pathlib import Path
 import common
 from common import Row, heading, machine_note
 
-BENCHES = ("store", "replay", "delivery", "voice", "livekit_rooms", "assistant")
+BENCHES = ("store", "replay", "delivery", "voice", "livekit_rooms", "assistant", "web_client")
 QUICK_ARGS = {
     "store": ["--rooms", "20", "--seconds", "2"],
     "replay": ["--events", "50000", "--rooms", "20"],
@@ -33,6 +33,7 @@ QUICK_ARGS = {
     "voice": ["--speakers", "1,2", "--sentences", "4"],
     "livekit_rooms": ["--quick"],
     "assistant": ["--questions", "4"],
+    "web_client": ["--sentences", "4"],
 }
 
 

@@ -63,6 +63,13 @@ HEADLINES = {
         rf"embedded smollm2: load {NUMBER} s, first token p50 {NUMBER} ms, {NUMBER} tokens/s, "
         rf"RSS \+{NUMBER} MB",
     ],
+    "web_client": [
+        rf"GOAL (MET|MISSED): page weight, gzipped JS\+CSS: {NUMBER} KB",
+        rf"GOAL (MET|MISSED): start of speech -> first caption rendered p50, .*: {NUMBER} ms",
+        rf"GOAL (MET|MISSED): end of speech -> translated text visible p50, .*: {NUMBER} ms "
+        rf"\(goal <= {NUMBER} ms: the Python client's {NUMBER} ms",
+        rf"joined-room -> first rendered caption: {NUMBER} ms",
+    ],
 }
 
 
@@ -88,7 +95,14 @@ def run_smoke(name: str, timeout: float) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "timeout"),
-    [("store", 120), ("replay", 120), ("delivery", 240), ("voice", 240), ("assistant", 300)],
+    [
+        ("store", 120),
+        ("replay", 120),
+        ("delivery", 240),
+        ("voice", 240),
+        ("assistant", 300),
+        ("web_client", 240),
+    ],
 )
 def test_bench_smoke(name: str, timeout: float) -> None:
     """The bench measures for real at tiny sizes and prints its verdicts with numbers."""

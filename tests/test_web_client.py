@@ -12,18 +12,48 @@ Screenshots of every page at desktop and phone size are saved under
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
-from tests.support.browser import Chromium, chromium, sentences
-from tests.support.web_page import PROBES, eventually, probes
+from tests.support.browser import Chromium, Screenshots, Speech, chromium, screenshots, sentences
+from tests.support.service import ServedInstance
+from tests.support.vendor_fakes import FakeOpenAI, Paced
+from tests.support.web_page import (
+    PROBES,
+    assistant,
+    audio_energy,
+    captions,
+    eventually,
+    join,
+    message_ids,
+    messages,
+    probes,
+    status,
+)
+from tests.test_assistant_ws import (
+    ANSWERS,
+    FRANCE,
+    FRANCE_ANSWER,
+    MODEL,
+    OPENAI_KEY,
+    AnswerBook,
+    llm_env,
+)
+from tests.test_voice import close_all, encoded, say, start_speech, stop_speech, stream
+from tests.test_voice import member as ws_member
+from tests.test_voice_sessions import events_named
 
-__all__ = ["chromium"]  # the fixture, imported to be found by pytest
+__all__ = ["chromium", "screenshots"]  # fixtures, imported to be found by pytest
 
 pytestmark = pytest.mark.slow
 
 WEATHER = "The weather today is sunny with a light breeze from the west."
 REPORT = "Please send me the report before the meeting on Friday."
+SPANISH_WEATHER = {"tiempo", "soleado", "hoy", "oeste", "brisa"}
+"""Words Apertium's Spanish for WEATHER contains (any two will do: tiny.en may mishear one)."""
 
 RECORDER_PAGE = """<!doctype html><title>microphone</title><script>
 window.recorded = (async () => {
@@ -64,6 +94,203 @@ def test_the_fake_microphone_speaks_the_sentences_to_getusermedia_and_mediarecor
         # Opus pages of speech are far larger than those of silence, which ends the recording.
         sizes = recorded["sizes"]
         assert max(sizes) > 10 * sizes[-1], sizes
+        await page.context.close()
+
+    chromium.run(scenario())
+
+
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """The assistant's language model: answers by a word of the question."""
+    with FakeOpenAI(OPENAI_KEY, models={MODEL}) as vendor:
+        vendor.chat_replies = AnswerBook(ANSWERS)
+        yield vendor
+
+
+@pytest.fixture(scope="module")
+def served(
+    fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedInstance]:
+    """``voicemode serve --dev`` with speech and the assistant, serving the built page."""
+    instance = ServedInstance(
+        db=str(tmp_path_factory.mktemp("web") / "voicemode.db"),
+        env={"VOICEMODE_SPEECH": "on", **llm_env(fake_openai)},
+        args=("--dev",),
+    )
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def base_url(served: ServedInstance) -> str:
+    return f"http://127.0.0.1:{served.http_port}"
+
+
+async def opened(chromium: Chromium, speech: Speech | None = None, size: str = "desktop") -> Page:
+    """A fresh page (its own session) with the probes installed."""
+    page = await chromium.page(speech, size)
+    await page.add_init_script(PROBES)
+    return page
+
+
+def spanish(text: str) -> bool:
+    return len(SPANISH_WEATHER & set(re.findall(r"[a-záéíóúñ]+", text.lower()))) >= 2
+
+
+def test_english_speech_over_the_websocket_is_captioned_translated_and_heard_in_spanish(
+    chromium: Chromium, served: ServedInstance, screenshots: Screenshots
+) -> None:
+    room = "web-speech"
+    base = base_url(served)
+
+    async def scenario() -> None:
+        listener = await opened(chromium)
+        speaker = await opened(chromium, sentences(WEATHER))
+        await speaker.goto(f"{base}/room/{room}")
+        await screenshots.both_sizes(speaker, "join")
+        await join(listener, base, room, "Lucía", "es")
+        await join(speaker, base, room, "Sam", "en")
+        await expect(listener.get_by_role("list", name="Participants")).to_contain_text("Sam")
+
+        await speaker.get_by_role("button", name="Start speaking").click()
+        await expect(captions(listener).locator("[data-id]")).not_to_have_count(0, timeout=30_000)
+        await screenshots.take(listener, "conversation-captions-listener")
+        await expect(messages(listener)).to_have_count(1, timeout=30_000)
+        text = await messages(listener).first.inner_text()
+        assert spanish(text), text
+        assert "weather" in text.lower(), f"the original is shown too: {text}"
+        await eventually(lambda: audio_energy(listener), 30, "the Spanish speech to be played")
+        await speaker.get_by_role("button", name="Stop speaking").click()
+        await expect(speaker.get_by_role("button", name="Start speaking")).to_be_enabled()
+
+        for page in (speaker, listener):
+            seen = await probes(page)
+            assert seen.captions, "a caption was rendered while speaking"
+        await expect(messages(speaker)).to_have_count(1)
+        await screenshots.both_sizes(speaker, "conversation-speaker")
+        await screenshots.both_sizes(listener, "conversation-listener")
+        for page in (speaker, listener):
+            await page.context.close()
+
+    chromium.run(scenario())
+
+
+def test_assistant_buttons_send_commands_and_an_answer_streams_into_the_assistant_region(
+    chromium: Chromium,
+    served: ServedInstance,
+    fake_openai: FakeOpenAI,
+    screenshots: Screenshots,
+) -> None:
+    room = "web-assistant"
+    fake_openai.script(Paced(first_text_s=0.3, interval_s=0.15))
+
+    async def scenario() -> None:
+        page = await opened(chromium)
+        await join(page, base_url(served), room, "Ada", "en")
+        await page.get_by_role("checkbox", name="Assistant mode").check()
+        await page.get_by_role("button", name="Help").click()
+        await page.get_by_role("button", name="Clear context").click()
+        await page.get_by_role("textbox", name="Ask the assistant").fill(FRANCE)
+        await page.get_by_role("button", name="Ask").click()
+        answer = assistant(page).locator("[data-answer-id]")
+        shown: list[str] = []
+        while await answer.get_attribute("data-done") != "true":
+            if await answer.count():
+                shown.append(await answer.locator(".answer-text").inner_text())
+            await page.wait_for_timeout(50)
+        await expect(assistant(page)).to_contain_text(FRANCE_ANSWER)
+        partial = [text for text in shown if text and len(text) < len(FRANCE_ANSWER)]
+        assert partial, f"the answer streamed in pieces: {shown[-3:]}"
+        assert all(FRANCE_ANSWER.startswith(text.rstrip()) for text in partial), partial
+        await screenshots.both_sizes(page, "conversation-assistant")
+        await page.context.close()
+
+    chromium.run(scenario())
+    intents = [event["intent"] for event in events_named(served, room, "CommandRecognized")]
+    assert intents == ["help", "clear_context"], intents
+
+
+def test_a_page_that_goes_offline_reconnects_and_shows_every_message_once(
+    chromium: Chromium, served: ServedInstance, screenshots: Screenshots
+) -> None:
+    room = "web-reconnect"
+    base = base_url(served)
+
+    async def scenario() -> None:
+        writer = await opened(chromium)
+        reader = await opened(chromium, size="phone")
+        await join(writer, base, room, "Wes", "en")
+        await join(reader, base, room, "Rita", "es")
+
+        async def type_message(text: str) -> None:
+            await writer.get_by_role("textbox", name="Type a message").fill(text)
+            await writer.get_by_role("textbox", name="Type a message").press("Enter")
+
+        await type_message("Good morning to everyone.")
+        await expect(messages(reader)).to_have_count(1, timeout=15_000)
+        await reader.context.set_offline(True)
+        await expect(status(reader)).to_have_attribute(
+            "data-state", re.compile("reconnecting|offline"), timeout=15_000
+        )
+        await expect(status(reader)).to_have_text(re.compile("Reconnecting|Offline"))
+        await screenshots.take(reader, "conversation-reconnecting-phone")
+        for text in ("The train is late.", "We start at ten.", "Bring the slides."):
+            await type_message(text)
+        await expect(messages(writer)).to_have_count(4, timeout=15_000)
+        await reader.context.set_offline(False)
+        await expect(status(reader)).to_have_attribute("data-state", "connected", timeout=30_000)
+        await type_message("Welcome back.")
+        await expect(messages(reader)).to_have_count(5, timeout=15_000)
+        await reader.wait_for_timeout(1500)  # a late duplicate would show by now
+        ids = await message_ids(reader)
+        assert len(ids) == len(set(ids)) == 5, ids
+        assert ids == await message_ids(writer), "the same messages in the same order"
+        await screenshots.take(reader, "conversation-reconnected-phone")
+        for page in (writer, reader):
+            await page.context.close()
+
+    chromium.run(scenario())
+
+
+def test_the_timeline_shows_a_recorded_room_with_its_waterfall_and_state_at_a_position(
+    chromium: Chromium, served: ServedInstance, screenshots: Screenshots
+) -> None:
+    room = "web-timeline"
+    speech = say([WEATHER], 16000)
+
+    async def scenario() -> None:
+        page = await opened(chromium)
+        await join(page, base_url(served), room, "Tom", "es")
+        speaker = await ws_member(served, "sam", "en", room)
+        try:
+            await start_speech(speaker)
+            await stream(speaker, encoded(speech, "LINEAR16", 20), 0.02)
+            await stop_speech(speaker)
+            await expect(messages(page)).to_have_count(1, timeout=30_000)
+        finally:
+            await close_all(speaker)
+
+        await page.get_by_role("link", name="Timeline").click()
+        events = page.get_by_role("table", name="Events")
+        await expect(events.get_by_role("row")).not_to_have_count(0, timeout=15_000)
+        waterfall = page.get_by_role("list", name="Utterances").get_by_role(
+            "figure", name="Latency waterfall"
+        )
+        await expect(waterfall).to_have_count(1, timeout=15_000)
+        bars = await waterfall.locator("[aria-label]").evaluate_all(
+            "bars => bars.map(bar => bar.getAttribute('aria-label'))"
+        )
+        steps = {label.split()[0] for label in bars if re.fullmatch(r"\w+ \d+ ms", label)}
+        assert {"decode", "translation"} <= steps, bars
+        await screenshots.both_sizes(page, "timeline")
+
+        state = page.get_by_role("region", name="State at position")
+        latest = await state.inner_text()
+        slider = page.get_by_role("slider", name="Position")
+        await slider.focus()
+        await slider.press("Home")
+        await expect(state).not_to_have_text(latest, timeout=10_000)
+        await screenshots.take(page, "timeline-at-start-desktop")
         await page.context.close()
 
     chromium.run(scenario())

@@ -54,6 +54,8 @@ class Speech:
     gap_s: float = 1.5
     tail_s: float = 3.0
     voice: str = "en-us"
+    loop: bool = False
+    """Say it again and again (for a listener that may join late), not once."""
 
     def pcm(self) -> bytes:
         """The whole recording as 16-bit mono PCM at 48 kHz."""
@@ -119,7 +121,8 @@ class Chromium:
             if speech is not None:
                 wav = speech.write(self.workdir / f"mic-{len(self._browsers)}.wav")
             self._browsers[speech] = await self._playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=launch_args(wav)
+                executable_path=str(CHROMIUM),
+                args=launch_args(wav, loop=speech is not None and speech.loop),
             )
         return self._browsers[speech]
 

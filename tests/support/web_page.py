@@ -7,13 +7,15 @@ read, :data:`PROBES` is a script installed in every page before it loads
 (``performance.timeOrigin + performance.now()``, comparable across pages and
 with Python's ``time.time()``):
 
-- ``frames``: when the first WebSocket frame of each interesting event arrived,
-  and every ``translated-message`` with its transcript id;
+- ``frames``: when the first WebSocket frame of each event arrived;
+  ``messages``: every ``translated-message`` (its id, when it arrived);
+  ``partials``: the first ``partial-speech`` frame of each utterance id;
 - ``loud``: the end of each 256-sample block of the microphone that was loud
   (the page's own ``getUserMedia`` stream, tapped), so the end of each spoken
   sentence is known as the page's microphone heard it;
-- ``seen``: when an element with a ``data-id`` first appeared in the document
-  (a message rendered), and when the "Live captions" region first held text.
+- ``seen``: when each item of the "Messages" list (by ``data-id``) first
+  appeared, and ``captions``: when each caption (by ``data-id``, an utterance)
+  first appeared in the "Live captions" region (its placeholder has none).
 
 The tests and ``bench/web_client.py`` read them with :func:`probes`.
 """
@@ -21,6 +23,7 @@ The tests and ``bench/web_client.py`` read them with :func:`probes`.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -32,7 +35,7 @@ from playwright.async_api import Locator, Page, expect
 PROBES = r"""
 (() => {
   const now = () => performance.timeOrigin + performance.now();
-  const probe = { frames: {}, messages: [], loud: [], seen: {}, captionAt: null };
+  const probe = { frames: {}, messages: [], partials: {}, loud: [], seen: {}, captions: {} };
   window.__probe = probe;
   const Native = window.WebSocket;
   class Probed extends Native {
@@ -45,7 +48,10 @@ PROBES = r"""
         const t = now();
         if (!(frame.event in probe.frames)) probe.frames[frame.event] = t;
         if (frame.event === 'translated-message' && frame.data) {
-          probe.messages.push({ id: frame.data.transcriptId ?? frame.data.id, t });
+          probe.messages.push({ id: frame.data.id, t });
+        }
+        if (frame.event === 'partial-speech' && frame.data && !(frame.data.id in probe.partials)) {
+          probe.partials[frame.data.id] = t;
         }
       });
     }
@@ -75,13 +81,13 @@ PROBES = r"""
   }
   const watch = () => {
     new MutationObserver(() => {
-      for (const element of document.querySelectorAll('[data-id]')) {
+      for (const element of document.querySelectorAll('[aria-label="Messages"] [data-id]')) {
         const id = element.getAttribute('data-id');
         if (!(id in probe.seen)) probe.seen[id] = now();
       }
-      if (probe.captionAt === null) {
-        const region = document.querySelector('[aria-label="Live captions"]');
-        if (region && region.textContent.trim()) probe.captionAt = now();
+      for (const caption of document.querySelectorAll('[aria-label="Live captions"] [data-id]')) {
+        const id = caption.getAttribute('data-id');
+        if (!(id in probe.captions) && caption.textContent.trim()) probe.captions[id] = now();
       }
     }).observe(document.documentElement, { subtree: true, childList: true, characterData: true });
   };
@@ -97,24 +103,34 @@ class Probes:
 
     frames: dict[str, float]
     messages: list[dict[str, Any]]
+    partials: dict[str, float]
     loud: list[float]
     seen: dict[str, float]
-    caption_at: float | None
+    captions: dict[str, float]
+
+    def speech_starts(self, gap_ms: float = 700) -> list[float]:
+        """The start of each stretch of loud microphone audio after ``gap_ms`` of quiet."""
+        return [
+            following
+            for previous, following in zip([-math.inf, *self.loud], self.loud, strict=False)
+            if following - previous > gap_ms
+        ]
 
     def speech_ends(self, gap_ms: float = 700) -> list[float]:
         """The end of each stretch of loud microphone audio followed by ``gap_ms`` of quiet."""
-        ends = [
+        return [
             previous
-            for previous, following in zip(self.loud, self.loud[1:], strict=False)
+            for previous, following in zip(self.loud, [*self.loud[1:], math.inf], strict=False)
             if following - previous > gap_ms
         ]
-        return [*ends, self.loud[-1]] if self.loud else ends
 
 
 async def probes(page: Page) -> Probes:
     """Read :data:`PROBES`' notes from ``page``."""
     raw: dict[str, Any] = await page.evaluate("window.__probe")
-    return Probes(raw["frames"], raw["messages"], raw["loud"], raw["seen"], raw["captionAt"])
+    return Probes(
+        raw["frames"], raw["messages"], raw["partials"], raw["loud"], raw["seen"], raw["captions"]
+    )
 
 
 def wall_ms() -> float:

@@ -1,0 +1,97 @@
+"""The web client's voice session over a real LiveKit server, in a real Chromium.
+
+``voicemode serve --dev`` (speech on) with LiveKit configured, a
+``voicemode agent`` worker process (faster-whisper, Apertium, espeak-ng), and
+two pages in one Chromium: an English speaker whose microphone repeats an
+espeak-ng sentence and a Spanish listener. Both start a voice session from the
+page; livekit-client publishes the speaker's microphone, the agent transcribes
+and translates it and speaks it on ``tts-es``, which the listener's page
+plays: its ``getStats`` inbound-rtp ``totalAudioEnergy`` is exposed as
+``window.__voicemode.livekitAudioEnergy``. Run it under
+``flock /tmp/livekit.lock`` on a shared machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.support.agent_worker import AgentWorker
+from tests.support.browser import Chromium, Screenshots, Speech, chromium, screenshots
+from tests.support.livekit_server import LiveKitServer, livekit_server
+from tests.support.service import ServedInstance
+from tests.support.web_page import PROBES, audio_energy, eventually, join, messages
+from tests.test_voice_sessions import livekit_env
+from tests.test_web_client import WEATHER, base_url, spanish
+
+__all__ = ["chromium", "livekit_server", "screenshots"]  # fixtures, imported to be found
+
+pytestmark = pytest.mark.slow
+
+REPEATED = Speech((WEATHER,), lead_s=2.0, tail_s=2.5, loop=True)
+"""The speaker says the sentence every few seconds: the agent hears it whenever it listens."""
+
+
+@pytest.fixture(scope="module")
+def served(
+    livekit_server: LiveKitServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedInstance]:
+    """``serve --dev`` with speech and LiveKit, and an agent worker for its rooms."""
+    folder = tmp_path_factory.mktemp("web-livekit")
+    instance = ServedInstance(
+        db=str(folder / "voicemode.db"),
+        http_port=livekit_server.webhook_port,
+        env={"VOICEMODE_SPEECH": "on", **livekit_env(livekit_server)},
+        args=("--dev",),
+    )
+    instance.start()
+    worker = AgentWorker(instance, livekit_server, Path(folder) / "agent.log")
+    try:
+        worker.start()
+        yield instance
+    finally:
+        worker.stop()
+        instance.stop()
+
+
+async def in_voice_session(page: Page) -> None:
+    """Start the page's voice session and wait until LiveKit connected."""
+    await page.get_by_role("button", name="Start voice session").click()
+    await expect(page.get_by_role("button", name="End voice session")).to_be_visible(timeout=30_000)
+    connected = page.get_by_text("LiveKit: connected").or_(page.get_by_text("microphone on"))
+    await expect(connected).to_be_visible(timeout=30_000)
+
+
+def test_a_voice_session_in_the_browser_is_heard_in_spanish_on_the_listeners_tts_track(
+    chromium: Chromium, served: ServedInstance, screenshots: Screenshots
+) -> None:
+    room = "web-livekit"
+    base = base_url(served)
+
+    async def scenario() -> None:
+        listener = await chromium.page(None)
+        speaker = await chromium.page(REPEATED)
+        for page in (listener, speaker):
+            await page.add_init_script(PROBES)
+        await join(listener, base, room, "Lucía", "es")
+        await join(speaker, base, room, "Sam", "en")
+        await in_voice_session(listener)
+        await in_voice_session(speaker)
+        await expect(messages(listener).first).to_be_visible(timeout=60_000)
+        text = await messages(listener).first.inner_text()
+        assert spanish(text), text
+        energy = await eventually(
+            lambda: audio_energy(listener, "livekitAudioEnergy"), 60, "tts-es to be heard"
+        )
+        assert energy > 0
+        await screenshots.both_sizes(speaker, "voice-session-speaker")
+        await screenshots.both_sizes(listener, "voice-session-listener")
+        for page in (speaker, listener):
+            await page.get_by_role("button", name="End voice session").click()
+            await expect(page.get_by_role("button", name="Start voice session")).to_be_visible()
+            await page.context.close()
+
+    chromium.run(scenario(), timeout=240)
