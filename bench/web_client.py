@@ -194,7 +194,7 @@ def p50(values: list[float]) -> float:
 async def speak(chromium: Chromium, served: ServedInstance, speech: Speech, wait_s: float) -> Run:
     """The room: the listener page and the Python client join, then the speaker speaks."""
     base = f"http://127.0.0.1:{served.http_port}"
-    listener = await chromium.page(None)
+    listener = await chromium.page()
     speaker = await chromium.page(speech)
     page_errors: list[str] = []
     for page in (listener, speaker):
@@ -394,8 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, kb in weight.files.items():
         print(f"  {name}: {kb:.1f} KB")
     print(
-        f"  total {weight.total_kb:.1f} KB; livekit-client's ESM bundle alone "
-        f"{num(weight.livekit_kb, '.1f')} KB"
+        f"  total {weight.total_kb:.1f} KB; loaded by index.html {weight.initial_kb:.1f} KB; "
+        f"livekit-client's chunk (with the first voice session) {weight.livekit_kb:.1f} KB"
     )
 
     speech = Speech(SENTENCES[: args.sentences], lead_s=1.0, gap_s=args.gap, tail_s=3.0)

@@ -53,8 +53,8 @@ def served(
         worker.start()
         yield instance
     finally:
+        instance.stop()  # first: without serve the agent leaves its rooms, and drains at once
         worker.stop()
-        instance.stop()
 
 
 async def in_voice_session(page: Page) -> None:
@@ -72,7 +72,7 @@ def test_a_voice_session_in_the_browser_is_heard_in_spanish_on_the_listeners_tts
     base = base_url(served)
 
     async def scenario() -> None:
-        listener = await chromium.page(None)
+        listener = await chromium.page()
         speaker = await chromium.page(REPEATED)
         for page in (listener, speaker):
             await page.add_init_script(PROBES)

@@ -77,20 +77,22 @@ class Speech:
         return path
 
 
+SILENT = Speech((), lead_s=0.0, tail_s=1.0, loop=True)
+"""A microphone that hears nothing (Chromium's own fake device would beep)."""
+
+
 def _silence(seconds: float) -> bytes:
     return bytes(2 * round(seconds * MIC_RATE))
 
 
-def launch_args(wav: Path | None, loop: bool = False) -> list[str]:
+def launch_args(wav: Path, loop: bool = False) -> list[str]:
     """Chromium's flags: a fake microphone (reading ``wav``, once unless ``loop``), no prompts."""
-    args = [
+    return [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}{'' if loop else '%noloop'}",
         "--autoplay-policy=no-user-gesture-required",
     ]
-    if wav is not None:
-        args.append(f"--use-file-for-fake-audio-capture={wav}{'' if loop else '%noloop'}")
-    return args
 
 
 class Chromium:
@@ -106,29 +108,24 @@ class Chromium:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self._playwright: Playwright | None = None
-        self._browsers: dict[Speech | None, Browser] = {}
+        self._browsers: dict[Speech, Browser] = {}
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 180) -> T:
         """Run ``coroutine`` on the browser's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
-    async def browser(self, speech: Speech | None = None) -> Browser:
-        """A Chromium whose microphone says ``speech`` (or the fake device's beep if None)."""
+    async def browser(self, speech: Speech = SILENT) -> Browser:
+        """A Chromium whose microphone says ``speech`` (silence by default)."""
         if self._playwright is None:
             self._playwright = await async_playwright().start()
         if speech not in self._browsers:
-            wav = None
-            if speech is not None:
-                wav = speech.write(self.workdir / f"mic-{len(self._browsers)}.wav")
+            wav = speech.write(self.workdir / f"mic-{len(self._browsers)}.wav")
             self._browsers[speech] = await self._playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=launch_args(wav, loop=speech is not None and speech.loop),
+                executable_path=str(CHROMIUM), args=launch_args(wav, loop=speech.loop)
             )
         return self._browsers[speech]
 
-    async def page(
-        self, speech: Speech | None = None, size: str = "desktop", **options: Any
-    ) -> Page:
+    async def page(self, speech: Speech = SILENT, size: str = "desktop", **options: Any) -> Page:
         """A page in a fresh context (its own sessionStorage) at ``size`` (desktop or phone)."""
         browser = await self.browser(speech)
         context: BrowserContext = await browser.new_context(
