@@ -62,7 +62,7 @@ import common
 from common import Row, heading, machine_note, num, percentile
 from websockets.asyncio.client import connect
 
-from tests.support.browser import Chromium, Speech
+from tests.support.browser import MIC_RATE, Chromium, Speech
 from tests.support.service import ROOT, Client, ServedInstance
 from tests.support.web_page import PROBES, Probes, eventually, join, messages, probes, wall_ms
 
@@ -413,8 +413,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.sentences} sentences, {args.gap:g} s apart",
             flush=True,
         )
-        seconds = len(speech.pcm()) / 2 / 48000
+        seconds = len(speech.pcm()) / 2 / MIC_RATE
         run = chromium.run(speak(chromium, served, speech, seconds + 20), timeout=seconds + 120)
+        # Now, while Chromium's processes are still ours: once closed, its renderers are
+        # reparented as they exit and their CPU would count as other processes' load.
+        machine_load = load.report()
     finally:
         chromium.close()
         served.stop()
@@ -422,7 +425,6 @@ def main(argv: list[str] | None = None) -> int:
     heading("Summary", "-")
     rows = judge(weight, series, joined_to_caption, verdicts)
     print(common.markdown_table(rows))
-    machine_load = load.report()
     print(machine_load)
     if args.keep or verdicts.failures:
         print(f"Kept the work dir (store, server log): {workdir}")
