@@ -19,6 +19,7 @@ lint: setup
 	.venv/bin/mypy .
 
 test: lint
+	cd web && npm test --silent
 	.venv/bin/pytest -q $(ARGS)
 
 spec: setup

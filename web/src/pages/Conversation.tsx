@@ -281,7 +281,10 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
       sourceLang: language,
       ...(solo ? { soloMode: true, soloTargetLang: soloTarget } : {}),
     };
-    if ((await command("speech-transcript", data)) !== null) setTyped("");
+    if ((await command("speech-transcript", data)) !== null) {
+      // Keep whatever was typed while this one waited for its ack.
+      setTyped((current) => (current.trim() === text ? "" : current));
+    }
   };
 
   const leave = async () => {
