@@ -62,7 +62,8 @@ pytestmark = pytest.mark.slow
 WEATHER = "The weather today is sunny with a light breeze from the west."
 REPORT = "Please send me the report before the meeting on Friday."
 SPANISH_WEATHER = {"tiempo", "soleado", "hoy", "oeste", "brisa"}
-"""Words Apertium's Spanish for WEATHER contains (any two will do: tiny.en may mishear one)."""
+"""Words Apertium's Spanish for WEATHER contains (any two will do: tiny.en may mishear one,
+as it hears "weather" as "whether" at times)."""
 
 RECORDER_PAGE = """<!doctype html><title>microphone</title><script>
 window.recorded = (async () => {
@@ -170,7 +171,10 @@ def test_english_speech_over_the_websocket_is_captioned_translated_and_heard_in_
         await expect(messages(listener)).to_have_count(1, timeout=30_000)
         text = await messages(listener).first.inner_text()
         assert spanish(text), text
-        assert "weather" in text.lower(), f"the original is shown too: {text}"
+        english = set(re.findall(r"[a-z]+", text.lower()))
+        assert len(english & {"today", "sunny", "light", "breeze", "west"}) >= 2, (
+            f"the original is shown too: {text}"
+        )
         await eventually(lambda: audio_energy(listener), 30, "the Spanish speech to be played")
         await speaker.get_by_role("button", name="Stop speaking").click()
         await expect(speaker.get_by_role("button", name="Start speaking")).to_be_enabled()
