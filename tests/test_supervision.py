@@ -57,6 +57,12 @@ def test_room_actor_failure_is_restarted_from_the_store(
         )
         assert failed["event"] == "error"
         assert failed["data"]["code"] == "internal_error"
+        # The supervisor restarts the room on its own thread: a command sent before it did
+        # would start a fresh room itself (from the store too), which is not what is tested.
+        deadline = asyncio.get_running_loop().time() + 10
+        while inprocess.service.supervisor.restarts < 1:
+            assert asyncio.get_running_loop().time() < deadline, "the room was not restarted"
+            await asyncio.sleep(0.01)
 
         again = await alice.request(
             "speech-transcript", {"transcript": "The cat is small.", "sourceLang": "en"}
