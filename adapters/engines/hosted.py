@@ -274,17 +274,16 @@ def openai_client(api_key: str, base_url: str, timeout_s: float) -> openai.OpenA
     return client
 
 
-class OpenAIEngine(Generic[E]):
-    """The settings, client and error mapping of an engine on an OpenAI-compatible API.
+class HostedEngine(Generic[E]):
+    """The settings and error mapping every engine on a vendor's API has.
 
-    Engines of each kind inherit this beside their kind's interface.
-    Thread-safe: the client (one connection pool) is shared by every call.
+    Subclasses make their SDK's client in :meth:`_connect`.
 
     Args:
-        api_key: the bearer key; never logged or shown.
+        api_key: the key; never logged or shown.
         model: the model asked for.
-        base_url: the API root, ending in ``/v1``.
-        name: the engine name recorded in events (``openai``, ``grok``, ...).
+        base_url: the API root.
+        name: the engine name recorded in events.
         timeout_s: limit for each network phase of a call; keep it below the
             registry's limit so the engine's own error is the one recorded.
         failure: the kind's error class.
@@ -317,13 +316,34 @@ class OpenAIEngine(Generic[E]):
         self._endpoint: Endpoint[E] = Endpoint(
             name, base_url, timeout_s, failure, timeout, secret=api_key
         )
-        self._client = openai_client(api_key, base_url, timeout_s)
+        self._connect(api_key)
+
+    def _connect(self, api_key: str) -> None:
+        """Make the vendor SDK's client; each vendor's engines say how."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r}, "
             f"model={self.model!r}, timeout_s={self.timeout_s!r})"
         )
+
+
+class OpenAIEngine(HostedEngine[E]):
+    """The settings, client and error mapping of an engine on an OpenAI-compatible API.
+
+    Engines of each kind inherit this beside their kind's interface.
+    Thread-safe: the client (one connection pool) is shared by every call.
+    Arguments as :class:`HostedEngine`'s; ``base_url`` ends in ``/v1``.
+
+    Raises:
+        ValueError: ``api_key`` or ``model`` is empty.
+
+    """
+
+    def _connect(self, api_key: str) -> None:
+        """Make the OpenAI SDK client (one connection pool for every call)."""
+        self._client = openai_client(api_key, self.base_url, self.timeout_s)
 
     def close(self) -> None:
         """Close the SDK client's connection pool."""

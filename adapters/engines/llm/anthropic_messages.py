@@ -32,7 +32,7 @@ import anthropic
 import httpx2
 from anthropic.types import MessageParam
 
-from adapters.engines.hosted import UNAVAILABLE, Endpoint, env_required, env_seconds
+from adapters.engines.hosted import UNAVAILABLE, HostedEngine, env_required, env_seconds
 from adapters.engines.llm.base import (
     ChatModel,
     Conversation,
@@ -62,7 +62,7 @@ _ERROR_STATUS: Final[Mapping[str, int]] = {
 }
 
 
-class AnthropicChatModel(ChatModel):
+class AnthropicChatModel(HostedEngine[GenerationError], ChatModel):
     """Claude through Anthropic's Messages API, streamed.
 
     Thread-safe: the SDK client (one connection pool) is shared by every call.
@@ -89,25 +89,20 @@ class AnthropicChatModel(ChatModel):
         name: str = "anthropic",
         timeout_s: float = _TIMEOUT_S,
     ) -> None:
-        if not api_key:
-            raise ValueError(f"{name}: the API key is empty")
-        if not model:
-            raise ValueError(f"{name}: the model is empty")
-        self.name = name
-        self.model = model
-        self.base_url = base_url
-        self.timeout_s = timeout_s
-        self._endpoint: Endpoint[GenerationError] = Endpoint(
-            name, base_url, timeout_s, GenerationError, GenerationTimeoutError, secret=api_key
-        )
-        self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+        super().__init__(
+            api_key=api_key,
+            model=model,
+            base_url=base_url,
+            name=name,
+            timeout_s=timeout_s,
+            failure=GenerationError,
+            timeout=GenerationTimeoutError,
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r}, "
-            f"model={self.model!r}, timeout_s={self.timeout_s!r})"
+    def _connect(self, api_key: str) -> None:
+        """Make the Anthropic SDK client, without retries (a listener is waiting)."""
+        self._client = anthropic.Anthropic(
+            api_key=api_key, base_url=self.base_url, timeout=self.timeout_s, max_retries=0
         )
 
     @classmethod
