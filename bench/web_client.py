@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import common
+import voice
 from common import Row, heading, machine_note, num, percentile
 from websockets.asyncio.client import connect
 
@@ -66,16 +67,8 @@ from tests.support.browser import MIC_RATE, Chromium, Speech
 from tests.support.service import ROOT, Client, ServedInstance
 from tests.support.web_page import PROBES, Probes, eventually, join, messages, probes, wall_ms
 
-SENTENCES = (
-    "Good morning everyone, thank you for joining the call today.",
-    "The new version of the app is ready for testing.",
-    "Could you send me the report before the end of the week?",
-    "I think the weather will be better tomorrow afternoon.",
-    "Please remember to lock the door when you leave the office.",
-    "The train to the city was late again this morning.",
-    "We should ask the team what they think about the plan.",
-    "My sister lives in a small house near the river.",
-)
+SENTENCES = voice.SENTENCES[:8]
+"""The voice bench's first eight sentences: the same speech, so their figures compare."""
 DIST = Path(os.environ.get("VOICEMODE_WEB_DIR", ROOT / "web" / "dist"))
 LIVEKIT_BUNDLE = (
     ROOT / "web" / "node_modules" / "livekit-client" / "dist" / "livekit-client.esm.mjs"
