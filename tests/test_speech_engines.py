@@ -48,6 +48,7 @@ from adapters.engines.tts import (
 from adapters.engines.tts.espeak import EspeakSynthesizer
 from adapters.engines.vad import (
     SegmenterConfig,
+    SpeechScorer,
     SpeechSegmenter,
     UtteranceAudio,
     UtteranceClosed,
@@ -192,6 +193,57 @@ def test_webrtc_detector_segments_speech() -> None:
     events = segmenter.push(to_float(spoken(16000))) + segmenter.finish()
     ends = [e for e in events if isinstance(e, UtteranceClosed)]
     assert [e.reason for e in ends] == ["silence"] * len(SENTENCES)
+
+
+class CountingDetector(VoiceActivityDetector):
+    """Silero, counting the windows it is asked to score."""
+
+    name = "counting-silero"
+
+    def __init__(self, silero: SileroDetector) -> None:
+        self.silero = silero
+        self.window_samples = silero.window_samples
+        self.scored = 0
+
+    def scorer(self) -> SpeechScorer:
+        inner = self.silero.scorer()
+        detector = self
+
+        class Counting(SpeechScorer):
+            def score(self, window: np.ndarray) -> float:
+                detector.scored += 1
+                return inner.score(window)
+
+        return Counting()
+
+
+def test_the_silence_gate_keeps_every_syllable_and_skips_the_detector_in_silence(
+    silero: SileroDetector, registry: RecognizerRegistry
+) -> None:
+    """Speech after digital silence: same utterances, same words, a fraction of the scoring."""
+    pcm = b"".join(silence(2.0) + linear16(s, 16000) for s in SENTENCES) + silence(2.0)
+    runs = {}
+    for floor in (None, SegmenterConfig().silence_floor_dbfs):
+        detector = CountingDetector(silero)
+        segmenter = SpeechSegmenter(detector, SegmenterConfig(silence_floor_dbfs=floor))
+        run = run_pipeline(
+            pcm_chunks(pcm, 16000), open_decoder("LINEAR16", 16000), segmenter, registry
+        )
+        runs[floor] = (run, detector.scored)
+    (ungated, all_windows), (gated, gated_windows) = runs.values()
+    assert len(gated.ends) == len(ungated.ends) == len(SENTENCES)
+    window_ms = silero.window_samples * 1000 // 16000
+    for with_gate, without in zip(gated.ends, ungated.ends, strict=True):
+        # The gate starts no utterance later than one window and ends none before the quiet
+        # tail (below the floor: inaudible) that Silero still called speech.
+        assert (
+            with_gate.end_ms - with_gate.duration_ms
+            <= without.end_ms - without.duration_ms + window_ms
+        )
+        assert without.end_ms - 3 * window_ms <= with_gate.end_ms <= without.end_ms
+    assert [f.text for f in gated.finals] == [f.text for f in ungated.finals]
+    silent_windows = (2.0 * (len(SENTENCES) + 1)) * 16000 / silero.window_samples
+    assert gated_windows <= all_windows - 0.8 * silent_windows, (gated_windows, all_windows)
 
 
 # --- bad input -----------------------------------------------------------------------

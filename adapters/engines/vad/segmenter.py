@@ -19,6 +19,14 @@ The segmenter turns per-window speech probabilities into four kinds of event:
 They are signals about the audio, named apart from the ``Room`` events
 ``SpeechStarted`` and ``SpeechEnded``, which record a person's turn in the log.
 
+Windows quieter than ``silence_floor_dbfs`` are silence without asking the
+detector: digital silence, a muted microphone or the comfort noise of a
+silent WebRTC track cost nothing but an energy sum, and the detector (Silero
+runs a neural network on every 32 ms window) only runs once there is sound.
+They are still kept as prefix padding, so an utterance that starts after
+such silence keeps its first syllable; after a long gated stretch the
+detector starts afresh, as it would on a new stream.
+
 Silence after the end padding is held back while it lasts and never given to
 the recognizer unless speech resumes. Memory is bounded by the padding and
 silence windows held: a stream of any length keeps the same few kilobytes.
@@ -54,6 +62,10 @@ class SegmenterConfig:
         end_padding_ms: silence after the speech given with it, before
             :class:`UtterancePaused`; shorter than ``min_silence_ms``.
         max_utterance_ms: length at which continuous speech is cut.
+        silence_floor_dbfs: RMS level (dB full scale) below which a window
+            is silence without running the detector; None runs it on every
+            window. -55 dBFS is below any voice at a microphone and above
+            digital silence and WebRTC comfort noise.
 
     """
 
@@ -64,6 +76,7 @@ class SegmenterConfig:
     prefix_padding_ms: int = 200
     end_padding_ms: int = 96
     max_utterance_ms: int = 15_000
+    silence_floor_dbfs: float | None = -55.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.deactivation <= self.activation <= 1.0:
@@ -72,6 +85,8 @@ class SegmenterConfig:
             raise ValueError("need 0 <= end_padding_ms < min_silence_ms")
         if self.max_utterance_ms < 1000:
             raise ValueError("max_utterance_ms must be at least 1000")
+        if self.silence_floor_dbfs is not None and not self.silence_floor_dbfs < 0:
+            raise ValueError("silence_floor_dbfs must be below 0 dBFS")
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +123,10 @@ class UtteranceClosed:
 SegmentEvent = UtteranceOpened | UtteranceAudio | UtterancePaused | UtteranceClosed
 
 
+RESTART_AFTER_MS = 320
+"""A gated stretch this long makes the detector start afresh on the next sound."""
+
+
 def _ms(samples: int) -> int:
     """Convert a count of 16 kHz samples to milliseconds."""
     return samples * 1000 // SAMPLE_RATE
@@ -136,6 +155,9 @@ class SpeechSegmenter:
         prefix_windows = math.ceil(config.prefix_padding_ms / window_ms)
         self._prefix: deque[Pcm] = deque(maxlen=prefix_windows + self._min_speech)
         self._scorer = detector.scorer()
+        self._floor = _mean_square(config.silence_floor_dbfs)
+        self._restart_after = math.ceil(RESTART_AFTER_MS / window_ms)
+        self._gated = 0
         self._pending = empty_pcm()
         self._position = 0
         self._speaking = False
@@ -168,11 +190,12 @@ class SpeechSegmenter:
         self._run = 0
         self._continuing = False
         self._scorer = self._detector.scorer()
+        self._gated = 0
         return self._take_events()
 
     def _step(self, window: Pcm) -> None:
         """Score one window and move the state machine."""
-        probability = self._scorer.score(window)
+        probability = self._score(window)
         self._position += self._window
         if self._speaking:
             self._step_speaking(window, probability)
@@ -183,6 +206,16 @@ class SpeechSegmenter:
             mid_speech = self._run == 0
             self._end("max_length")
             self._continuing = mid_speech
+
+    def _score(self, window: Pcm) -> float:
+        """The detector's probability, or 0 for a window below the silence floor."""
+        if float(np.dot(window, window)) < self._floor * len(window):
+            self._gated += 1
+            return 0.0
+        if self._gated >= self._restart_after:
+            self._scorer = self._detector.scorer()
+        self._gated = 0
+        return self._scorer.score(window)
 
     def _step_idle(self, window: Pcm, probability: float) -> None:
         """Wait for ``min_speech`` speech windows (one, right after a forced cut)."""
@@ -258,3 +291,8 @@ class SpeechSegmenter:
         self._flush_audio()
         events, self._events = self._events, []
         return events
+
+
+def _mean_square(dbfs: float | None) -> float:
+    """The mean square of a float signal whose RMS is ``dbfs`` (0 when there is no floor)."""
+    return 0.0 if dbfs is None else 10.0 ** (dbfs / 10.0)
