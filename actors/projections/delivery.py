@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import pykka
@@ -29,16 +29,26 @@ from events.store import EventStore, Recorded, room_of
 
 log = logging.getLogger(__name__)
 
-SessionRef = pykka.ActorRef[Any]
+
+class Recipient(Protocol):
+    """Whoever is routed a room's events: a session's actor, or an agent's room follower.
+
+    ``tell`` is called under the lock that orders deliveries: on the
+    router's thread it must not block; a catch-up is told on the registering
+    thread, which may read the store.
+    """
+
+    def tell(self, message: Any) -> None:
+        """Take a :class:`~actors.messages.Deliver` or :class:`~actors.messages.CatchUp`."""
 
 
 class DeliveryRouter:
-    """Routes every new event of the log to the sessions of its room."""
+    """Routes every new event of the log to the sessions (and agents' followers) of its room."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._sessions: dict[UUID, dict[str, SessionRef]] = {}
+        self._sessions: dict[UUID, dict[str, Recipient]] = {}
         self.position = store.position()
         self._reader = LogReader(
             store,
@@ -49,7 +59,7 @@ class DeliveryRouter:
         )
         self._reader.start()
 
-    def register(self, room_id: UUID, key: str, session: SessionRef, after: int) -> None:
+    def register(self, room_id: UUID, key: str, session: Recipient, after: int) -> None:
         """Start delivering the room's events after position ``after`` to ``session``."""
         with self._lock:
             if self.position > after:

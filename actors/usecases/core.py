@@ -186,7 +186,7 @@ class VoiceCore:
         self, room_code: str, publish: Callable[[RoomUpdate | None], None]
     ) -> RoomFollower:
         """What an agent serving ``room_code`` must know, from the log (start it off the loop)."""
-        return RoomFollower(self.service.store, room_code, publish)
+        return RoomFollower(self.service.store, self.service.router, room_code, publish)
 
     def follow_voice_rooms(self, changed: Callable[[], None]) -> ActiveVoiceRooms:
         """Which LiveKit rooms have voice sessions, from the log (start it off the loop)."""
