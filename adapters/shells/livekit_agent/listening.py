@@ -30,6 +30,7 @@ from actors.pipeline import (
 )
 from adapters.engines.audio import SAMPLE_RATE
 from adapters.engines.stt.base import Transcript
+from adapters.shells.livekit_agent.streams import own_audio_stream
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,7 @@ class TrackListener:
         self._last_drop = 0.0
         self._ended = asyncio.Event()
         self._pipeline = self._open_pipeline()
-        self._stream = rtc.AudioStream.from_track(
-            track=track, sample_rate=SAMPLE_RATE, num_channels=1, frame_size_ms=FRAME_MS
-        )
+        self._stream = own_audio_stream(track, SAMPLE_RATE, FRAME_MS)
         self._reading = asyncio.create_task(self._read(), name=f"listen-{speaker_id}")
 
     async def aclose(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -22,10 +23,16 @@ from livekit.protocol.agent import Job
 from actors.agent_messages import DEFAULT_AGENT_NAME, ControlPlane, ControlPlaneError
 from actors.service import SpeechStack
 from adapters.shells.livekit_agent.agent import AgentSettings, VoiceAgent
+from adapters.shells.livekit_agent.streams import hear_own_room_only
 
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 60
+LOOP_MONITOR_SETTING = "LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS"
+"""livekit-agents watches each job's event loop for blocking calls with a heartbeat
+every 20 ms and a watchdog thread per job: two wake-ups per tick in every room,
+about 3 % of a core per idle room here. voicemode runs no blocking work on a
+job's loop, so the monitor is off ("0") unless the operator sets this."""
 DEFAULT_LOAD_THRESHOLD = 0.7
 """LiveKit's own production default."""
 
@@ -77,6 +84,7 @@ def build_agent_server(
             takes no new rooms, leaving them to other workers; ``math.inf``
             for a lone worker, which must take every room.
     """
+    os.environ.setdefault(LOOP_MONITOR_SETTING, "0")
     server = AgentServer(
         job_executor_type=JobExecutorType.THREAD,
         ws_url=livekit_url,
@@ -104,11 +112,14 @@ async def run_job(
 
     The connection is shielded: cancelling Room.connect() while it is in
     flight makes LiveKit's native layer panic and takes the whole worker
-    down, so a job cancelled then lets the connection finish instead. The
-    job ends when the channel to voicemode is lost for good.
+    down, so a job cancelled then lets the connection finish instead. Once
+    connected, the room's loop stops being woken by other rooms' events
+    (:mod:`~adapters.shells.livekit_agent.streams`). The job ends when the
+    channel to voicemode is lost for good.
     """
     connecting = asyncio.ensure_future(ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE))
     await asyncio.shield(connecting)
+    hear_own_room_only(ctx.room)
     agent = VoiceAgent(ctx.room, room_code_of(ctx.job), control, speech, settings)
     ctx.add_shutdown_callback(agent.aclose)
     try:
