@@ -54,6 +54,8 @@ __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
 FIRST = "The weather today is sunny with a light breeze from the west."
 SECOND = "Please send me the report before the meeting on Friday."
 WER_LIMIT = 0.3
+SILENT_S = 3.0
+"""How long a silent room is watched for audio the agent should not send."""
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
@@ -237,6 +239,10 @@ def test_a_dispatched_agent_transcribes_a_speaker_and_speaks_the_translation(
                     )
                 await asyncio.wait_for(alice.subscribed.wait(), 30)
                 await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+                silent_from = await bob.audio_packets_received()
+                await asyncio.sleep(SILENT_S)
+                silent_packets = await bob.audio_packets_received() - silent_from
+                assert silent_packets <= 1, "the agent sent audio while nobody spoke"
                 started = time.monotonic()
                 await alice.say(FIRST)
 
@@ -256,6 +262,7 @@ def test_a_dispatched_agent_transcribes_a_speaker_and_speaks_the_translation(
                 ), "captions carry the id of the transcript they lead to"
                 await assert_spoken_in_spanish(voicemode, code, bob)
                 await eventually(lambda: bob.heard_since(started), what="bob to hear Spanish")
+                assert await bob.audio_packets_received() - silent_from > 50, "speech was sent"
                 await asyncio.sleep(1)
                 assert len(await voicemode.transcripts(code)) == 1, "the agent heard itself"
         finally:

@@ -132,6 +132,20 @@ class Listener:
     def heard_since(self, moment: float) -> bool:
         return any(at > moment for at in self.loud_at)
 
+    async def audio_packets_received(self) -> int:
+        """RTP packets received so far on the audio tracks this listener subscribed to.
+
+        Both peer connections are looked at: LiveKit may carry subscribed
+        tracks on the publisher's connection (single peer connection mode).
+        """
+        stats = await self.room.get_rtc_stats()
+        return sum(
+            entry.inbound_rtp.received.packets_received
+            for entry in (*stats.subscriber_stats, *stats.publisher_stats)
+            if entry.WhichOneof("stats") == "inbound_rtp"
+            and entry.inbound_rtp.stream.kind == "audio"
+        )
+
     def _on_published(
         self, publication: rtc.RemoteTrackPublication, _: rtc.RemoteParticipant
     ) -> None:
