@@ -20,7 +20,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType
 
 from actors.projections.voice_rooms import ActiveVoiceRooms
 from adapters.shells.agent_channel import AttachedAgents
-from adapters.shells.livekit_agent.worker import room_code_of
+from adapters.shells.livekit_agent.worker import capped_load, room_code_of
 from adapters.shells.livekit_api import LiveKitSettings
 from adapters.shells.media_plane import LiveKitMediaPlane
 from tests.support.livekit_server import LiveKitServer, livekit_server
@@ -45,12 +45,12 @@ class VoiceRooms:
 
 
 def media_plane(
-    livekit: LiveKitServer, agents: AttachedAgents, room: str, **options: Any
+    livekit: LiveKitServer, agents: AttachedAgents, rooms: str | VoiceRooms, **options: Any
 ) -> LiveKitMediaPlane:
-    """The media plane of ``serve``, with one room in a voice session."""
+    """The media plane of ``serve``, with ``rooms`` (or this one room) in a voice session."""
     settings = LiveKitSettings(livekit.url, livekit.api_key, livekit.api_secret)
-    rooms = cast(ActiveVoiceRooms, VoiceRooms({room}))
-    return LiveKitMediaPlane(settings, lambda _changed: rooms, agents, **options)
+    voice = cast(ActiveVoiceRooms, VoiceRooms({rooms}) if isinstance(rooms, str) else rooms)
+    return LiveKitMediaPlane(settings, lambda _changed: voice, agents, **options)
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
@@ -174,6 +174,39 @@ def test_a_worker_that_frees_up_gets_the_refused_room_without_the_grace(
                 # LiveKit hears of it at the worker's next status update (every 2.5 s).
                 took = await until(lambda: room in agents.rooms(), 15, "the freed worker")
                 assert took < 2.5 + media.refusal_s + media.backoff_max_s, took
+        finally:
+            await media.aclose()
+
+    run(scenario)
+
+
+@pytest.mark.slow
+def test_a_lone_worker_on_a_saturated_machine_is_still_offered_rooms(
+    livekit_server: LiveKitServer,
+) -> None:
+    """LiveKit offers nothing to a worker at load 1, whatever its threshold: workers report less."""
+    agent_name = f"dispatch-{secrets.token_hex(4)}"
+    room = "saturated"
+
+    async def scenario() -> None:
+        agents = AttachedAgents()
+        voice = VoiceRooms(set())
+        media = media_plane(livekit_server, agents, voice, agent_name=agent_name)
+        await media.start()
+        try:
+            async with worker(livekit_server, agent_name, agents, math.inf, lambda: 1.0):
+                await asyncio.sleep(3.5)  # LiveKit hears the load at the first status update
+                voice.active.add(room)
+                media.voice_started(room)
+                await asyncio.sleep(media.refusal_s + 1)
+                assert agents.rooms() == frozenset(), "LiveKit gave a worker at load 1 a room"
+                voice.active.clear()
+            capped = lambda: capped_load(1.0)  # noqa: E731
+            async with worker(livekit_server, agent_name, agents, math.inf, capped):
+                await asyncio.sleep(3.5)
+                voice.active.add(room)
+                agents.worker_ready()
+                await until(lambda: room in agents.rooms(), 5, "the worker reporting 0.99")
         finally:
             await media.aclose()
 

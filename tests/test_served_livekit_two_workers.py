@@ -64,6 +64,16 @@ def all_served(served: ServedInstance, codes: set[str]) -> Callable[[], bool]:
     return lambda: codes <= serving(served).keys()
 
 
+def listening(client: Client) -> list[bool]:
+    """What the client was told of the room's agent, in order (``agent-listening``)."""
+    return [frame["data"]["listening"] for frame in client.named("agent-listening")]
+
+
+def told_of_the_move(client: Client) -> Callable[[], bool]:
+    """Whether the client was last told that the agent went, then that one came."""
+    return lambda: listening(client)[-2:] == [False, True]
+
+
 async def http_token(served: ServedInstance, room: str, user: str) -> str:
     async with (
         aiohttp.ClientSession() as http,
@@ -157,6 +167,11 @@ def test_two_workers_share_the_rooms_and_one_takes_over_when_the_other_dies(
             moved_in = time.monotonic() - killed_at
             print(f"\n{len(moving)} room(s) moved to the surviving worker in {moved_in:.1f} s")
             assert {serving(served)[room.code] for room in rooms} == {survivor}
+            for room in moving:
+                await eventually(
+                    told_of_the_move(room.bob), 5, f"{room.code} to hear its agent go and come"
+                )
+                assert listening(room.bob)[0] is False, "no agent listened when the session began"
             url = livekit_server.url
             await asyncio.gather(*(say_and_translate(served, url, room) for room in moving))
 
