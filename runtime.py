@@ -177,7 +177,12 @@ async def serve(
             else None
         )
         media = (
-            LiveKitMediaPlane(settings.livekit, core.follow_voice_rooms, attached)
+            LiveKitMediaPlane(
+                settings.livekit,
+                core.follow_voice_rooms,
+                attached,
+                announce=room_announcer(service),
+            )
             if settings.livekit is not None
             else None
         )
@@ -221,6 +226,18 @@ async def serve(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
+
+
+def room_announcer(service: VoiceService) -> Callable[[str, bool], None]:
+    """Tells a room's WebSocket clients whether its LiveKit agent listens (``agent-listening``)."""
+    from actors.messages import Transient  # noqa: PLC0415
+    from adapters.shells.frames import agent_listening  # noqa: PLC0415
+    from events.domain import room_id_for  # noqa: PLC0415
+
+    def announce(room: str, listening: bool) -> None:
+        service.router.broadcast(room_id_for(room), Transient(agent_listening(room, listening)))
+
+    return announce
 
 
 async def start_http(

@@ -89,16 +89,21 @@ class AttachedAgents:
     def __init__(self) -> None:
         self._rooms: dict[str, int] = {}
         self._subscribers: list[Callable[[str], None]] = []
+        self._watchers: list[Callable[[str, bool], None]] = []
 
     def claim(self, room_code: str, connection_id: int) -> bool:
         """Record that the connection serves the room; False if another one does."""
-        holder = self._rooms.setdefault(room_code, connection_id)
-        return holder == connection_id
+        if room_code in self._rooms:
+            return self._rooms[room_code] == connection_id
+        self._rooms[room_code] = connection_id
+        self._call(self._watchers, room_code, True)
+        return True
 
     def release(self, room_code: str, connection_id: int) -> None:
         """The connection no longer serves the room; subscribers hear ``released``."""
         if self._rooms.get(room_code) == connection_id:
             del self._rooms[room_code]
+            self._call(self._watchers, room_code, False)
             self._notify(RELEASED)
 
     def rooms(self) -> frozenset[str]:
@@ -113,12 +118,20 @@ class AttachedAgents:
         """Call ``callback(reason)`` whenever a room lost its agent or a worker became ready."""
         self._subscribers.append(callback)
 
+    def watch(self, callback: Callable[[str, bool], None]) -> None:
+        """Call ``callback(room_code, attached)`` whenever a room gains or loses its agent."""
+        self._watchers.append(callback)
+
     def _notify(self, reason: str) -> None:
-        for callback in list(self._subscribers):
+        self._call(self._subscribers, reason)
+
+    @staticmethod
+    def _call(callbacks: list[Callable[..., None]], *args: object) -> None:
+        for callback in list(callbacks):
             try:
-                callback(reason)
+                callback(*args)
             except Exception:
-                log.exception("an agent subscriber failed on %s", reason)
+                log.exception("an agent subscriber failed on %s", args)
 
 
 class AgentChannel:

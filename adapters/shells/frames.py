@@ -40,6 +40,7 @@ __all__ = [
     "Frame",
     "Listener",
     "ack",
+    "agent_listening",
     "error",
     "frames_for",
     "joined_room",
@@ -381,6 +382,16 @@ def voice_session_ended(ended: VoiceEnded, ref: str | int | None) -> Frame:
     return reply(
         "voice-session-ended", {"roomId": ended.room_code, "position": ended.position}, ref
     )
+
+
+def agent_listening(room_code: str, listening: bool) -> Outgoing:
+    """``agent-listening {roomId, listening}``: whether the room's voice sessions are heard.
+
+    Sent to the whole room, not stored: when its LiveKit agent attaches or
+    detaches, and when a voice session starts there.
+    """
+    data = {"roomId": room_code, "listening": listening}
+    return Outgoing(orjson.dumps(server_frame("agent-listening", data)))
 
 
 # What sessions send ---------------------------------------------------------

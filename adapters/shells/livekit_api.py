@@ -222,8 +222,14 @@ class LiveKitRooms:
             raise LiveKitUnavailableError(f"LiveKit did not create room {name}: not found")
         return room
 
-    async def dispatch_agent(self, room: str, agent_name: str, metadata: Mapping[str, str]) -> None:
+    async def dispatch_agent(self, room: str, agent_name: str, metadata: Mapping[str, str]) -> str:
         """Ask LiveKit to send the agent registered as ``agent_name`` into ``room``.
+
+        LiveKit answers at once, before it has offered the job to any worker:
+        whether a worker took it shows later, in :meth:`dispatch_jobs`.
+
+        Returns:
+            The dispatch's id.
 
         Raises:
             LiveKitUnavailableError: the server is unreachable or refused the call.
@@ -231,7 +237,25 @@ class LiveKitRooms:
         request = api.CreateAgentDispatchRequest(
             agent_name=agent_name, room=room, metadata=json.dumps(dict(metadata))
         )
-        await _answer(self._api.agent_dispatch.create_dispatch(request), f"dispatch to {room}")
+        call = self._api.agent_dispatch.create_dispatch(request)
+        dispatch = await _answer(call, f"dispatch to {room}")
+        if dispatch is None:
+            raise LiveKitUnavailableError(f"LiveKit did not dispatch to {room}: no such room")
+        return dispatch.id
+
+    async def dispatch_jobs(self, room: str, dispatch_id: str) -> int | None:
+        """How many jobs LiveKit gave workers for a dispatch so far; None if it is gone.
+
+        A job is listed as soon as a worker accepted it. A dispatch no worker
+        took (all full, or none registered) stays without one: LiveKit
+        reports that refusal nowhere else (its log aside).
+
+        Raises:
+            LiveKitUnavailableError: the server is unreachable or refused the call.
+        """
+        call = self._api.agent_dispatch.get_dispatch(dispatch_id, room)
+        dispatch = await _answer(call, f"list the dispatches of {room}")
+        return None if dispatch is None else len(dispatch.state.jobs)
 
     async def has_people(self, room: str) -> bool:
         """Whether anyone but agents is connected to ``room`` (False if there is no such room).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,8 @@ class AgentWorker:
     livekit: LiveKitServer
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    cpus: str | None = None
+    """Pin the worker to these cores (``taskset -c``), standing for a machine of its own."""
 
     def start(self, timeout_s: float = 90) -> None:
         """Start the worker and wait until it registered with LiveKit."""
@@ -43,8 +46,10 @@ class AgentWorker:
         }
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
+            pinned = ["taskset", "-c", self.cpus] if self.cpus is not None else []
             self.process = subprocess.Popen(
                 [
+                    *pinned,
                     sys.executable,
                     str(ROOT / "runtime.py"),
                     "agent",
@@ -67,6 +72,12 @@ class AgentWorker:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"voicemode agent did not register in {timeout_s} s:\n{self.output()}")
+
+    @property
+    def worker_id(self) -> str:
+        """The id the worker gives ``serve`` (``voicemode agent``'s default: host and pid)."""
+        assert self.process is not None
+        return f"agent-{socket.gethostname()}-{self.process.pid}"
 
     def kill(self) -> None:
         """SIGKILL: the worker vanishes without leaving its rooms."""

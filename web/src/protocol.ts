@@ -97,6 +97,8 @@ export interface ServerFrames {
     position: number;
   };
   "voice-session-ended": { roomId: string; position: number };
+  /** Whether the room's LiveKit agent hears its voice sessions (not stored). */
+  "agent-listening": { roomId: string; listening: boolean };
   "user-started-voice": { userId: string; language: Lang };
   "user-stopped-voice": { userId: string; reason: string };
   "partial-speech": { id: string; text: string; sourceLang: Lang; speakerName: string };

@@ -16,8 +16,15 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from typing import cast
 
-from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorType
+from livekit.agents import (
+    AgentServer,
+    AutoSubscribe,
+    JobContext,
+    JobExecutorType,
+    WorkerOptions,
+)
 from livekit.protocol.agent import Job
 
 from actors.agent_messages import DEFAULT_AGENT_NAME, ControlPlane, ControlPlaneError
@@ -35,11 +42,31 @@ about 3 % of a core per idle room here. voicemode runs no blocking work on a
 job's loop, so the monitor is off ("0") unless the operator sets this."""
 DEFAULT_LOAD_THRESHOLD = 0.7
 """LiveKit's own production default."""
+MAX_REPORTED_LOAD = 0.99
+"""The highest load a worker tells LiveKit, which offers nothing to one at 1 (capped_load)."""
 
 ControlPlaneFactory = Callable[[], ControlPlane]
 """Makes the control plane of one job (each job runs on its own event loop)."""
 OnRegistered = Callable[[], Awaitable[None]]
 """Called each time the worker (re)registers with LiveKit and can take rooms."""
+
+
+def capped_load(load: float) -> float:
+    """``load`` as told to LiveKit: never 1, so the worker's own threshold decides when it is full.
+
+    LiveKit picks among the workers that call themselves available at
+    random, weighted by ``1 - load``, and refuses the job ("no workers with
+    sufficient capacity") when every weight is 0. A saturated machine
+    reports exactly 1, so a lone worker with ``--load-threshold inf``, which
+    must take every room, was refused all of them while its CPU was busy.
+    """
+    return min(load, MAX_REPORTED_LOAD)
+
+
+def worker_load(server: AgentServer) -> float:
+    """livekit-agents' own load (its machine's CPU use, 0-1, over 2.5 s), capped."""
+    machine_load = cast(Callable[[AgentServer], float], WorkerOptions.load_fnc)
+    return capped_load(machine_load(server))
 
 
 def room_code_of(job: Job) -> str:
@@ -92,6 +119,7 @@ def build_agent_server(
         api_secret=api_secret,
         port=http_port,
         load_threshold=load_threshold,
+        load_fnc=worker_load,
         num_idle_processes=1,
     )
 
