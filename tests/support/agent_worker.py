@@ -30,6 +30,12 @@ class AgentWorker:
     livekit: LiveKitServer
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    wrapper: tuple[str, ...] = ()
+    """A command the worker runs under, e.g. ``("taskset", "-c", "1")`` to pin it to a core."""
+    args: tuple[str, ...] = ()
+    """More flags for ``agent`` (e.g. ``--worker-id``)."""
+    load_threshold: str = "inf"
+    """The only worker on a busy test machine must take every room."""
 
     def start(self, timeout_s: float = 90) -> None:
         """Start the worker and wait until it registered with LiveKit."""
@@ -45,14 +51,15 @@ class AgentWorker:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
+                    *self.wrapper,
                     sys.executable,
                     str(ROOT / "runtime.py"),
                     "agent",
                     "--control",
                     self.served.agent_url,
-                    # The only worker on a busy test machine: it must take every room.
                     "--load-threshold",
-                    "inf",
+                    self.load_threshold,
+                    *self.args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
