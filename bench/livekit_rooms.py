@@ -509,17 +509,25 @@ class Outcome:
 
     def kept_up(self, bound_ms: float, max_wer: float = math.inf) -> bool:
         """Every sentence heard in time by both listeners, words right, nothing dropped."""
-        return (
-            self.skipped is None
-            and self.taken == self.rooms
-            and self.expected > 0
-            and self.fully_heard == self.rooms * self.sentences
-            and self.heard == self.expected
-            and self.p(90) < bound_ms
-            and not self.wer > max_wer
-            and self.dropped_lines == 0
-            and self.unspoken_lines == 0
-        )
+        return not self.misses(bound_ms, max_wer)
+
+    def misses(self, bound_ms: float, max_wer: float = math.inf) -> list[str]:
+        """The keep-up criteria this run missed (none: it kept up)."""
+        if self.skipped is not None:
+            return [f"skipped: {self.skipped}"]
+        checks = [
+            (self.taken == self.rooms, f"agents took {self.taken}/{self.rooms} rooms"),
+            (self.expected > 0, "nothing expected"),
+            (
+                self.fully_heard == self.rooms * self.sentences and self.heard == self.expected,
+                f"heard {self.heard}/{self.expected}",
+            ),
+            (self.p(90) < bound_ms, f"p90 {num(self.p(90))} ms"),
+            (not self.wer > max_wer, f"WER {num(self.wer * 100, '.1f')}%"),
+            (self.dropped_lines == 0, f"{self.dropped_lines} 'audio dropped'"),
+            (self.unspoken_lines == 0, f"{self.unspoken_lines} 'not speaking one'"),
+        ]
+        return [why for ok, why in checks if not ok]
 
 
 async def run_rooms(
@@ -1042,7 +1050,12 @@ def verdict_line(outcome: Outcome, args: argparse.Namespace, max_wer: float) -> 
         f"listener) {outcome.heard}/{outcome.expected}; WER {num(outcome.wer * 100, '.1f')}% "
         f"vs <= {num(max_wer * 100, '.1f')}%; rooms taken {outcome.taken}/{outcome.rooms}; "
         f"dropped-audio lines {outcome.dropped_lines})"
-        + ("" if kept else f"; busiest: {busiest(outcome)}"),
+        + (
+            ""
+            if kept
+            else f"; missed: {', '.join(outcome.misses(args.keep_up_ms, max_wer))}; busiest: "
+            f"{busiest(outcome)}"
+        ),
         flush=True,
     )
 
@@ -1146,7 +1159,11 @@ def summary_rows(
             f"{', '.join(str(o.rooms) for o in outcomes)})",
             ">= 10",
             (f"{max(kept)} kept up" if kept else "none kept up")
-            + "".join(f"; not {o.rooms} (busiest: {busiest(o)})" for o in failed)
+            + "".join(
+                f"; not {o.rooms} ({', '.join(o.misses(args.keep_up_ms, max_wer))}; busiest: "
+                f"{busiest(o)})"
+                for o in failed
+            )
             + (f"; {', '.join(map(str, refused))} refused" if refused else "")
             + f" (every room taken, every sentence heard by both listeners, p90 < "
             f"{args.keep_up_ms:.0f} ms, WER within {WER_MARGIN:.0%} of 1 room's, no dropped "
