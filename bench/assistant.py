@@ -28,7 +28,7 @@ Baseline, same run: a second ``serve`` with ``VOICEMODE_ASSISTANT_STREAM_SPEECH=
 waits for the whole reply before speaking any of it; same questions, same fake.
 
 Over LiveKit (full size; ``--livekit`` with ``--smoke``): a real LiveKit server and the agent
-worker in a child process (``bench/livekit_rooms.py``'s, with the assistant and the asker
+worker in a child process (``bench/agent_child.py``, with the assistant and the asker
 seated in a voice session with ``assistant: true``); an rtc client speaks each question on its
 microphone in real time and listens to ``tts-en``; end of speech -> first loud audio of the
 answer on the track (goal p50 <= first token + 450 ms).

@@ -1,7 +1,7 @@
 """bench/assistant.py over LiveKit: a spoken question in a voice session -> the answer on tts-en.
 
 Not a benchmark of its own (``bench/assistant.py`` runs it). One LiveKit server and
-the agent process of ``bench/livekit_rooms.py`` (voicemode with the embedded speech
+the agent process of ``bench/agent_child.py`` (voicemode with the embedded speech
 engines, the agent worker, the in-process control plane), given the assistant: its
 language model is the fake that ``bench/assistant.py`` runs in this process, and the
 asker is seated in a voice session with ``assistant: true``. The asker is one rtc
@@ -9,7 +9,7 @@ client (``tests.support.rtc_people.Speaker``) that speaks each question on its
 microphone, 20 ms frames in real time, and hears its answers on the agent's ``tts-en``
 track (auto-subscribed, as a client does). End of speech: the frame holding the
 question's last non-silent sample was pushed. Heard: the first loud 10 ms of audio on
-the track after it (``livekit_rooms.Ear``). The next question comes once the answer
+the track after it (``rtc_load.Ear``). The next question comes once the answer
 has had time to be heard: a quiet second on the track, and at least the answer's
 length at the server's speaking rate since its first sound (else the server would
 count the question as the asker speaking over the answer).
@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent_child import AGENT_NAME, AgentConfig, AgentProcess
 from assistant import (
     ANSWER_LIMIT_S,
     LANGUAGE,
@@ -36,16 +37,8 @@ from assistant import (
     ms,
 )
 from livekit import api
-from livekit_rooms import (
-    AGENT_NAME,
-    ROOM_SETUP_TIMEOUT_S,
-    AgentConfig,
-    AgentProcess,
-    BenchLiveKitServer,
-    Ear,
-    frame,
-    read_rooms,
-)
+from livekit_rooms import BenchLiveKitServer, read_rooms
+from rtc_load import ROOM_SETUP_TIMEOUT_S, Ear, frame
 
 from actors.assistant.speaking_clock import DEFAULT_CHARS_PER_S, DEFAULT_DELAY_S
 from adapters.shells.livekit_agent.speaking import track_name

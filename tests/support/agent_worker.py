@@ -33,6 +33,10 @@ class AgentWorker:
     process: subprocess.Popen[bytes] | None = None
     cpus: str | None = None
     """Pin the worker to these cores (``taskset -c``), standing for a machine of its own."""
+    args: tuple[str, ...] = ()
+    """More flags for ``agent`` (e.g. ``--worker-id``)."""
+    load_threshold: str = "inf"
+    """The only worker on a busy test machine must take every room."""
 
     def start(self, timeout_s: float = 90) -> None:
         """Start the worker and wait until it registered with LiveKit."""
@@ -55,9 +59,9 @@ class AgentWorker:
                     "agent",
                     "--control",
                     self.served.agent_url,
-                    # The only worker on a busy test machine: it must take every room.
                     "--load-threshold",
-                    "inf",
+                    self.load_threshold,
+                    *self.args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
