@@ -485,7 +485,7 @@ def parser() -> argparse.ArgumentParser:
         "--load-threshold",
         type=float,
         default=0.9,
-        help="CPU load (0-1) above which this worker takes no new rooms",
+        help="this worker's CPU use (0-1 of its cores) above which it takes no new rooms",
     )
     agent_parser.set_defaults(run=cmd_agent)
 

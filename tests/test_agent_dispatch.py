@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -20,7 +22,8 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType
 
 from actors.projections.voice_rooms import ActiveVoiceRooms
 from adapters.shells.agent_channel import AttachedAgents
-from adapters.shells.livekit_agent.worker import capped_load, room_code_of
+from adapters.shells.livekit_agent.load import ProcessLoad, capped_load
+from adapters.shells.livekit_agent.worker import room_code_of
 from adapters.shells.livekit_api import LiveKitSettings
 from adapters.shells.media_plane import LiveKitMediaPlane
 from tests.support.livekit_server import LiveKitServer, livekit_server
@@ -211,3 +214,23 @@ def test_a_lone_worker_on_a_saturated_machine_is_still_offered_rooms(
             await media.aclose()
 
     run(scenario)
+
+
+def test_a_worker_reports_its_own_cpu_not_its_machines() -> None:
+    """Two workers on one machine must not look alike to LiveKit: each tells its own load."""
+    load = ProcessLoad()
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.5)
+        while_another_process_burns = load()
+    finally:
+        burner.kill()
+        burner.wait()
+    load = ProcessLoad()  # measured from here: the reaped burner counts as our child
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        pass
+    while_this_process_burns = load()
+    assert while_another_process_burns < 0.15
+    assert while_this_process_burns > 0.3
+    assert capped_load(1.7) == 0.99

@@ -16,20 +16,14 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import cast
 
-from livekit.agents import (
-    AgentServer,
-    AutoSubscribe,
-    JobContext,
-    JobExecutorType,
-    WorkerOptions,
-)
+from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorType
 from livekit.protocol.agent import Job
 
 from actors.agent_messages import DEFAULT_AGENT_NAME, ControlPlane, ControlPlaneError
 from actors.service import SpeechStack
 from adapters.shells.livekit_agent.agent import AgentSettings, VoiceAgent
+from adapters.shells.livekit_agent.load import ProcessLoad
 from adapters.shells.livekit_agent.streams import hear_own_room_only
 
 log = logging.getLogger(__name__)
@@ -42,31 +36,10 @@ about 3 % of a core per idle room here. voicemode runs no blocking work on a
 job's loop, so the monitor is off ("0") unless the operator sets this."""
 DEFAULT_LOAD_THRESHOLD = 0.7
 """LiveKit's own production default."""
-MAX_REPORTED_LOAD = 0.99
-"""The highest load a worker tells LiveKit, which offers nothing to one at 1 (capped_load)."""
-
 ControlPlaneFactory = Callable[[], ControlPlane]
 """Makes the control plane of one job (each job runs on its own event loop)."""
 OnRegistered = Callable[[], Awaitable[None]]
 """Called each time the worker (re)registers with LiveKit and can take rooms."""
-
-
-def capped_load(load: float) -> float:
-    """``load`` as told to LiveKit: never 1, so the worker's own threshold decides when it is full.
-
-    LiveKit picks among the workers that call themselves available at
-    random, weighted by ``1 - load``, and refuses the job ("no workers with
-    sufficient capacity") when every weight is 0. A saturated machine
-    reports exactly 1, so a lone worker with ``--load-threshold inf``, which
-    must take every room, was refused all of them while its CPU was busy.
-    """
-    return min(load, MAX_REPORTED_LOAD)
-
-
-def worker_load(server: AgentServer) -> float:
-    """livekit-agents' own load (its machine's CPU use, 0-1, over 2.5 s), capped."""
-    machine_load = cast(Callable[[AgentServer], float], WorkerOptions.load_fnc)
-    return capped_load(machine_load(server))
 
 
 def room_code_of(job: Job) -> str:
@@ -107,7 +80,8 @@ def build_agent_server(
         agent_name: the name voicemode dispatches the agent by.
         settings: the agents' tunables.
         http_port: the worker's health-check port (0: any free port).
-        load_threshold: the machine's CPU load (0-1) above which the worker
+        load_threshold: the worker's own CPU use (0-1 of its cores, see
+            :mod:`~adapters.shells.livekit_agent.load`) above which the worker
             takes no new rooms, leaving them to other workers; ``math.inf``
             for a lone worker, which must take every room.
     """
@@ -119,7 +93,7 @@ def build_agent_server(
         api_secret=api_secret,
         port=http_port,
         load_threshold=load_threshold,
-        load_fnc=worker_load,
+        load_fnc=ProcessLoad(),
         num_idle_processes=1,
     )
 
