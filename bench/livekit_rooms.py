@@ -22,7 +22,8 @@ What runs where, every part a process of its own, as deployed:
   channel (``--control ws://.../agent``). A worker is up once it logged "registered worker".
   Each loads faster-whisper tiny.en and espeak-ng itself; espeak-ng runs are its children.
 * The load generator: ``--generators`` child processes (``bench/rtc_load.py``; by default one
-  per 4 rooms, at least 2, never more than the rooms), room ``k`` in generator ``k mod G``.
+  per 4 rooms, at least 2, never more than the rooms), room ``k`` in generator ``k mod G``,
+  each at ``nice -10`` (:data:`GENERATOR_NICE`: people's devices are not the system's cores).
   Every person joins as a user does: a WebSocket to ``serve`` with their own token,
   ``join-room`` in their language, ``start-voice-session`` (``serve`` creates the LiveKit room
   and dispatches an agent: the bench dispatches nothing), then a livekit.rtc client (LiveKit's
@@ -176,6 +177,10 @@ GENERATOR_CPU_BOUND = 0.9
 WER_MARGIN = 0.05
 """A concurrent run keeps up only with a word error rate within this of the 1-room run's."""
 ROOMS_PER_GENERATOR = 4
+GENERATOR_NICE = -10
+"""The generators stand for people's own devices, which do not share the system's cores: they
+run at a higher scheduling priority (``nice``; as root) than serve, the agents and LiveKit, so
+when the cores are short it is the system's figures that suffer, not the generators' timing."""
 WARM_ROUNDS = 3
 """Warm-up rounds at most (LiveKit, not the bench, picks the worker of each room)."""
 
@@ -286,6 +291,9 @@ class Generator:
         """Start the child; it opens its rooms at once."""
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
+                "nice",
+                "-n",
+                str(GENERATOR_NICE),
                 sys.executable,
                 str(common.BENCH_DIR / "rtc_load.py"),
                 json.dumps(asdict(config)),
