@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from adapters.engines.cores import usable_cores
 from adapters.languages import UnknownLanguageError
 from adapters.settings import DevSecrets, ServeSettings, serve_settings, worker_settings
 from adapters.shells.auth import (
@@ -89,7 +90,8 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
         on_failure.callback(synthesizers.close)
         detector = vad.build()
         on_failure.pop_all()
-    return SpeechStack(SpeechEngines(detector, recognizers, RecognitionPool(2)), synthesizers)
+    pool = RecognitionPool(usable_cores())
+    return SpeechStack(SpeechEngines(detector, recognizers, pool), synthesizers)
 
 
 def build_service(settings: ServeSettings, store: EventStore) -> VoiceService:

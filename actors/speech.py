@@ -17,7 +17,6 @@ synthesizer, or that would make the waiting line longer than
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict, deque
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from adapters.engines.cores import usable_cores
 from adapters.engines.registry import NO_ENGINE
 from adapters.engines.tts.base import SynthesisError
 from adapters.engines.tts.registry import SynthesizerRegistry
@@ -43,7 +43,7 @@ T = TypeVar("T")
 
 def synthesis_threads() -> int:
     """Threads that synthesize: one core is always left for text delivery."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    return max(1, usable_cores() - 1)
 
 
 @dataclass(frozen=True)

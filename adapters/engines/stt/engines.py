@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from adapters.engines.cores import usable_cores
 from adapters.engines.registry_startup import start_registry
 from adapters.engines.stt.base import SpeechRecognizer
 from adapters.engines.stt.registry import RecognizerRegistry
@@ -48,7 +49,7 @@ def faster_whisper() -> SpeechRecognizer:
     from adapters.engines.stt.whisper import MODEL_ENV, FasterWhisperRecognizer  # noqa: PLC0415
 
     try:
-        return FasterWhisperRecognizer()
+        return FasterWhisperRecognizer(num_workers=usable_cores())
     except Exception as error:
         if MODEL_ENV not in os.environ:
             raise

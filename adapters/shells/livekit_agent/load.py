@@ -18,6 +18,8 @@ import threading
 import time
 from collections import deque
 
+from adapters.engines.cores import usable_cores
+
 MAX_REPORTED_LOAD = 0.99
 """The highest load a worker tells LiveKit, which offers nothing to one at 1 (capped_load)."""
 WINDOW_S = 2.5
@@ -46,7 +48,7 @@ class ProcessLoad:
     """
 
     def __init__(self) -> None:
-        self._cores = max(1, len(os.sched_getaffinity(0)))
+        self._cores = usable_cores()
         self._lock = threading.Lock()
         self._samples: deque[tuple[float, float]] = deque([(time.monotonic(), self._cpu_s())])
         self._load = 0.0
