@@ -71,7 +71,11 @@ class RecognitionPool:
     Partial captions are a courtesy; final transcripts are the product. When
     every thread is taken, pipelines skip the partial decodes that are not
     forced by a pause, so finals never queue behind captions and a loaded
-    machine shows sparser captions instead of late transcripts.
+    machine shows sparser captions instead of late transcripts. Captions
+    also space out as more people speak at once (:attr:`partial_spacing`):
+    every caption decodes the whole utterance so far, so with more speakers
+    than threads the threads would otherwise spend all their time on
+    captions, and utterances ending together would find them busy.
     """
 
     def __init__(self, workers: int) -> None:
@@ -79,6 +83,26 @@ class RecognitionPool:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="recognize")
         self._lock = threading.Lock()
         self._pending = 0
+        self._speaking = 0
+
+    @property
+    def partial_spacing(self) -> int:
+        """How many caption intervals of new audio an utterance waits for before a caption.
+
+        One while there are no more utterances being spoken than threads;
+        then the utterances per thread, rounded up.
+        """
+        return max(1, -(-self._speaking // self.workers))
+
+    def utterance_opened(self) -> None:
+        """Someone started an utterance (it will want captions)."""
+        with self._lock:
+            self._speaking += 1
+
+    def utterance_closed(self) -> None:
+        """An utterance ended (or its pipeline stopped)."""
+        with self._lock:
+            self._speaking = max(0, self._speaking - 1)
 
     @property
     def saturated(self) -> bool:
@@ -215,12 +239,14 @@ class SpeechPipelineActor(pykka.ThreadingActor):
         self._last_overrun = 0.0
 
     def on_stop(self) -> None:
-        """Release the decoder (Opus decoders hold a thread)."""
+        """Release the decoder (Opus decoders hold a thread) and the utterance being spoken."""
         self._decoder.close()
+        self._drop_utterance()
 
     def on_failure(self, *_: object) -> None:
         """Tell the speaker; they start speaking again to get a fresh pipeline."""
         self._decoder.close()
+        self._drop_utterance()
         self.output.error("speech_pipeline_failed", "speech processing failed; start again")
         self.output.ended()
 
@@ -315,6 +341,7 @@ class SpeechPipelineActor(pykka.ThreadingActor):
                     self.engines.partial_interval_ms,
                 )
                 self._utterance = _Utterance(uuid4(), self._sequence, stream)
+                self.engines.pool.utterance_opened()
                 stream.push(event.audio)
                 self.output.began(self._utterance.id)
             elif isinstance(event, UtteranceAudio) and self._utterance is not None:
@@ -323,7 +350,7 @@ class SpeechPipelineActor(pykka.ThreadingActor):
                 self._request_partial(force=True)
             elif isinstance(event, UtteranceClosed) and self._utterance is not None:
                 self._request_final(self._utterance, event.duration_ms)
-                self._utterance = None
+                self._drop_utterance()
         if self._utterance is not None:
             self._request_partial(force=False)
 
@@ -333,7 +360,7 @@ class SpeechPipelineActor(pykka.ThreadingActor):
         if not force and (
             utterance.partial_running
             or self.engines.pool.saturated
-            or not utterance.stream.partial_due()
+            or not utterance.stream.partial_due(self.engines.pool.partial_spacing)
         ):
             return
         utterance.partial_running = True
@@ -353,6 +380,12 @@ class SpeechPipelineActor(pykka.ThreadingActor):
             self._tell(_FinalDone(utterance.sequence, utterance.id, transcript, duration_ms))
 
         future.add_done_callback(finished)
+
+    def _drop_utterance(self) -> None:
+        """The utterance being spoken is over (or never will be): it wants no more captions."""
+        if self._utterance is not None:
+            self._utterance = None
+            self.engines.pool.utterance_closed()
 
     def _maybe_ended(self) -> None:
         if self._ending and self._utterance is None and self._next_final > self._sequence:

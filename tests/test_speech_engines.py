@@ -538,6 +538,28 @@ def test_utterance_stream_decodes_at_most_every_interval_and_caps_length() -> No
     assert final.audio_ms == 30_000
 
 
+def test_captions_space_out_when_more_people_speak_than_threads_decode() -> None:
+    """Each caption decodes the whole utterance: with 3 speakers on 1 thread, one per 1.5 s."""
+    pool = RecognitionPool(1)
+    stream = UtteranceStream(
+        RecognizerRegistry([CountingRecognizer()]), "en", partial_interval_ms=500
+    )
+    stream.push(np.zeros(16000, dtype=np.float32))  # 1 s of new audio
+    try:
+        spacings = []
+        for _ in range(3):
+            pool.utterance_opened()
+            spacings.append(pool.partial_spacing)
+        due = [stream.partial_due(spacing) for spacing in spacings]
+        for _ in range(4):
+            pool.utterance_closed()
+        assert spacings == [1, 2, 3]
+        assert due == [True, True, False]
+        assert pool.partial_spacing == 1
+    finally:
+        pool.shutdown()
+
+
 def test_model_is_the_wheel_s_tiny_en_and_loads_offline(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

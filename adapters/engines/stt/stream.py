@@ -97,9 +97,14 @@ class UtteranceStream:
         finally:
             self._decoding.release()
 
-    def partial_due(self) -> bool:
-        """Whether enough new audio came for a partial decode (cheap; lets callers skip a task)."""
-        return self._due(False)
+    def partial_due(self, spacing: int = 1) -> bool:
+        """Whether ``spacing`` intervals of new audio came for a partial decode (cheap).
+
+        Lets callers skip a task; ``spacing`` asks for more new audio when
+        the recognition threads are shared by many speakers.
+        """
+        with self._lock:
+            return self._samples - self._decoded >= self._interval * max(1, spacing)
 
     def finalize(self) -> Transcript:
         """Return the final transcript: the latest decode if it covers all audio, else a new one.
