@@ -242,7 +242,8 @@ def test_a_dispatched_agent_transcribes_a_speaker_and_speaks_the_translation(
                 silent_from = await bob.audio_packets_received()
                 await asyncio.sleep(SILENT_S)
                 silent_packets = await bob.audio_packets_received() - silent_from
-                assert silent_packets <= 1, "the agent sent audio while nobody spoke"
+                # Opus DTX: comfort-noise packets a few times a second, not 50 packets/s of audio.
+                assert silent_packets < 10 * SILENT_S, "the agent sent audio while nobody spoke"
                 started = time.monotonic()
                 await alice.say(FIRST)
 
