@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,21 @@ def served(tmp_path: Path) -> Iterator[ServedInstance]:
     instance.start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_livekit_settings_left_behind() -> Iterator[None]:
+    """An in-process agent worker exports LIVEKIT_* (livekit-agents does): take them back.
+
+    Left behind, they reached the ``serve`` that later tests and benches
+    start, which then wanted an agent secret it had no use for.
+    """
+    before = {key: value for key, value in os.environ.items() if key.startswith("LIVEKIT_")}
+    yield
+    for key in [key for key in os.environ if key.startswith("LIVEKIT_")]:
+        if key not in before:
+            del os.environ[key]
+    os.environ.update(before)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
