@@ -18,13 +18,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.support.agent_worker import AgentWorker
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.rtc_people import Listener, Speaker, eventually
-from tests.support.service import Client, ServedInstance
+from tests.support.service import Client, ServedInstance, livekit_token
 from tests.support.speech import word_error_rate
 from tests.test_voice_sessions import WER_LIMIT, events_named, member, serve_with_livekit
 
@@ -75,20 +74,6 @@ def told_of_the_move(client: Client) -> Callable[[], bool]:
     return lambda: listening(client)[-2:] == [False, True]
 
 
-async def http_token(served: ServedInstance, room: str, user: str) -> str:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"http://127.0.0.1:{served.http_port}/api/voice/livekit/token",
-            json={"roomName": room, "participantId": user},
-            headers={"Authorization": f"Bearer {served.token(user)}"},
-        ) as answer,
-    ):
-        assert answer.status == 200, await answer.text()
-        body: dict[str, str] = await answer.json()
-        return body["token"]
-
-
 @asynccontextmanager
 async def voice_room(served: ServedInstance, code: str) -> AsyncIterator[VoiceRoom]:
     async with (
@@ -108,7 +93,7 @@ async def voice_room(served: ServedInstance, code: str) -> AsyncIterator[VoiceRo
 
 async def say_and_translate(served: ServedInstance, livekit_url: str, room: VoiceRoom) -> None:
     """Alice says a sentence in the room; Bob reads its Spanish translation (a stored event)."""
-    alice = await Speaker.connect(livekit_url, await http_token(served, room.code, "alice"))
+    alice = await Speaker.connect(livekit_url, await livekit_token(served, room.code, "alice"))
     try:
         await asyncio.wait_for(alice.subscribed.wait(), 30)
         await alice.say(SAID_AFTER_THE_MOVE)

@@ -28,7 +28,7 @@ from adapters.shells.protocol import COMMAND_EVENTS
 from tests.support.agent_worker import AgentWorker
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.rtc_people import Listener, Speaker, eventually
-from tests.support.service import ROOT, Client, ServedInstance, free_port
+from tests.support.service import ROOT, Client, ServedInstance, free_port, livekit_token
 from tests.support.speech import word_error_rate
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
@@ -324,19 +324,6 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
     worker = AgentWorker(served, livekit_server, tmp_path / "agent.log")
     worker.start()
 
-    async def http_token(user: str) -> str:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"http://127.0.0.1:{served.http_port}/api/voice/livekit/token",
-                json={"roomName": room, "participantId": user},
-                headers={"Authorization": f"Bearer {served.token(user)}"},
-            ) as answer,
-        ):
-            assert answer.status == 200, await answer.text()
-            body: dict[str, str] = await answer.json()
-            return body["token"]
-
     async def scenario() -> None:
         async with (
             member(served, "alice", room, "en"),
@@ -350,7 +337,8 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
                 lambda: agents_in(livekit_server, room), 60, "the agent to be dispatched"
             )
             bob = await Listener.connect(ready["data"]["liveKitUrl"], ready["data"]["liveKitToken"])
-            alice = await Speaker.connect(livekit_server.url, await http_token("alice"))
+            alice_token = await livekit_token(served, room, "alice")
+            alice = await Speaker.connect(livekit_server.url, alice_token)
             try:
                 await asyncio.wait_for(alice.subscribed.wait(), 30)
                 await eventually(lambda: bob.subscribed_at, 30, "bob to get tts-es")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -232,3 +233,18 @@ class Client:
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
+
+
+async def livekit_token(served: ServedInstance, room: str, user: str) -> str:
+    """A LiveKit token for ``user`` in ``room``, from serve's HTTP API as a client gets one."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://127.0.0.1:{served.http_port}/api/voice/livekit/token",
+            json={"roomName": room, "participantId": user},
+            headers={"Authorization": f"Bearer {served.token(user)}"},
+        ) as answer,
+    ):
+        assert answer.status == 200, await answer.text()
+        body: dict[str, str] = await answer.json()
+        return body["token"]
