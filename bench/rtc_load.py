@@ -42,6 +42,7 @@ from livekit import rtc  # the SDK, not this file: see bench/common.py
 from voice import SENTENCES, Plan, make_plan, sentence_audio
 
 from adapters.shells.livekit_agent.speaking import track_name
+from adapters.shells.livekit_agent.streams import own_audio_stream
 from tests.support.rtc_people import FRAME_MS, LOUD, MIC_RATE, Speaker
 from tests.support.service import Client
 
@@ -112,15 +113,13 @@ class Ear:
     async def _listen(self, track: rtc.Track) -> None:
         """Note the loud 10 ms pieces of what arrives, when a 10 ms reader would have had them.
 
-        The SDK hands every audio frame event of the process to every AudioStream's
-        queue (each drops the others'), a cost that grows with the square of the
-        streams; 50 ms frames make five times fewer events than the default 10 ms.
-        A piece ``k`` pieces before a frame's end came in ``k`` x 10 ms before the
-        frame did.
+        The stream is woken by its own frames only, as the agent's are
+        (:func:`~adapters.shells.livekit_agent.streams.own_audio_stream`: the SDK
+        would hand it every audio frame of the process); 50 ms frames make five
+        times fewer events than the default 10 ms. A piece ``k`` pieces before a
+        frame's end came in ``k`` x 10 ms before the frame did.
         """
-        stream = rtc.AudioStream.from_track(
-            track=track, sample_rate=EAR_RATE, frame_size_ms=EAR_FRAME_MS
-        )
+        stream = own_audio_stream(track, EAR_RATE, EAR_FRAME_MS)
         piece = EAR_RATE * EAR_PIECE_MS // 1000
         try:
             async for event in stream:
