@@ -58,6 +58,8 @@ class RoomFollower:
         self._languages: dict[str, str] = {}
         self._key = f"agent:{room_code}:{id(self)}"
         self._following = False
+        self._read_at = 0
+        """The log position the members were read at: older events are in them already."""
 
     def start(self) -> None:
         """Publish the room's members as they are now, then follow the log (blocking: it reads).
@@ -66,7 +68,7 @@ class RoomFollower:
         between is seen twice rather than never; applying a membership
         event twice changes nothing.
         """
-        position = self.store.position()
+        position = self._read_at = self.store.position()
         room = self.store.load_room(self.room_code)
         for member in room.members.values() if room is not None else ():
             self.names[member.user_id] = member.name
@@ -87,11 +89,15 @@ class RoomFollower:
 
         A catch-up (the router had gone past the position the members were
         read at, on the thread calling :meth:`start`) reads the events in
-        between from the store. What the router broadcasts to the room's
-        WebSocket clients besides (captions, notices) is not the agent's.
+        between from the store. An event the router had not yet delivered
+        when the members were read is in them already, and is skipped: a
+        translation handed over twice would be spoken twice. What the router
+        broadcasts to the room's WebSocket clients besides (captions,
+        notices) is not the agent's.
         """
         if isinstance(message, Deliver):
-            self._handle(message.recorded)
+            if message.recorded.position > self._read_at:
+                self._handle(message.recorded)
         elif isinstance(message, CatchUp):
             for recorded in self.store.read(message.after, message.until, topics=FOLLOWED_TOPICS):
                 self._handle(recorded)
