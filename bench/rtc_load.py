@@ -43,7 +43,7 @@ from voice import SENTENCES, Plan, make_plan, sentence_audio
 
 from adapters.shells.livekit_agent.speaking import track_name
 from adapters.shells.livekit_agent.streams import own_audio_stream
-from tests.support.rtc_people import FRAME_MS, LOUD, MIC_RATE, Speaker
+from tests.support.rtc_people import FRAME_MS, LOUD, MIC_RATE, Speaker, connect_choosing
 from tests.support.service import Client
 
 BURST_GAP_S = 0.25
@@ -83,12 +83,8 @@ class Ear:
     async def connect(cls, url: str, access_token: str, track: str) -> Ear:
         """Join with ``access_token`` without auto-subscribe; subscribe to ``track`` once there."""
         ear = cls(rtc.Room(), track)
-        ear.room.on("track_published", ear._on_published)
         ear.room.on("track_subscribed", ear._on_track)
-        await ear.room.connect(url, access_token, rtc.RoomOptions(auto_subscribe=False))
-        for participant in ear.room.remote_participants.values():
-            for publication in participant.track_publications.values():
-                ear._on_published(publication, participant)
+        await connect_choosing(ear.room, url, access_token, ear._on_published)
         return ear
 
     def bursts(self) -> list[tuple[float, float]]:

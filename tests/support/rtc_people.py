@@ -59,6 +59,25 @@ async def eventually(check: Callable[[], Any], timeout_s: float = 30, what: str 
         await asyncio.sleep(0.1)
 
 
+OnPublished = Callable[[rtc.RemoteTrackPublication, rtc.RemoteParticipant], None]
+"""Decides whether to subscribe to a track someone published."""
+
+
+async def connect_choosing(
+    room: rtc.Room, url: str, access_token: str, on_published: OnPublished
+) -> None:
+    """Join without auto-subscribe; ``on_published`` sees every track, present and future.
+
+    As a client picking its own language does: tracks published before the
+    join are offered to it too, once connected.
+    """
+    room.on("track_published", on_published)
+    await room.connect(url, access_token, rtc.RoomOptions(auto_subscribe=False))
+    for participant in room.remote_participants.values():
+        for publication in participant.track_publications.values():
+            on_published(publication, participant)
+
+
 @dataclass
 class Speaker:
     """A person with a microphone: speech is pushed in real time, 20 ms at a time."""
@@ -120,13 +139,9 @@ class Listener:
     async def connect(cls, url: str, access_token: str) -> Listener:
         """Join with ``access_token``, subscribing to ``tts-es`` only."""
         listener = cls(rtc.Room())
-        listener.room.on("track_published", listener._on_published)
         listener.room.on("track_subscribed", listener._on_track)
         listener.room.register_text_stream_handler("lk.transcription", listener._on_text)
-        await listener.room.connect(url, access_token, rtc.RoomOptions(auto_subscribe=False))
-        for participant in listener.room.remote_participants.values():
-            for publication in participant.track_publications.values():
-                listener._on_published(publication, participant)
+        await connect_choosing(listener.room, url, access_token, listener._on_published)
         return listener
 
     def heard_since(self, moment: float) -> bool:
