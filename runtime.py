@@ -23,7 +23,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,8 @@ from adapters.languages import UnknownLanguageError
 from adapters.settings import DevSecrets, ServeSettings, serve_settings, worker_settings
 from adapters.shells.auth import (
     AGENT_SECRET,
+    ROLES,
+    USER_ROLE,
     WeakSecretError,
     check_secret,
     issue_token,
@@ -192,7 +194,7 @@ async def serve(
             await media.start()
             started.push_async_callback(media.aclose)
         if settings.http_port is not None:
-            runner = await start_http(service, core, settings, settings.http_port)
+            runner = await start_http(service, core, settings, settings.http_port, attached.rooms)
             started.push_async_callback(runner.cleanup)
         gateway = Gateway(service, settings.gateway, media, channel)
         try:
@@ -243,9 +245,16 @@ def room_announcer(service: VoiceService) -> Callable[[str, bool], None]:
 
 
 async def start_http(
-    service: VoiceService, core: VoiceCore, settings: ServeSettings, port: int
+    service: VoiceService,
+    core: VoiceCore,
+    settings: ServeSettings,
+    port: int,
+    agent_rooms: Callable[[], Collection[str]] = frozenset,
 ) -> web.AppRunner:
-    """Serve the HTTP API (health, OpenAPI, LiveKit rooms, tokens, webhooks) and the web client."""
+    """Serve the HTTP API (health, OpenAPI, rooms, tokens, webhooks) and the web client.
+
+    ``agent_rooms`` are the rooms an agent is attached to now (rooms listings show it).
+    """
     from aiohttp import web  # noqa: PLC0415
 
     from adapters.shells.http_api import build_http_app  # noqa: PLC0415
@@ -256,7 +265,9 @@ async def start_http(
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, core.record_webhook, hook)
 
-    app = build_http_app(service, settings.livekit, settings.gateway.secret, record_webhook)
+    app = build_http_app(
+        service, settings.livekit, settings.gateway.secret, record_webhook, agent_rooms
+    )
     web_client = WebClientSettings(
         dev=settings.dev,
         ws_port=settings.port,
@@ -374,7 +385,12 @@ def cmd_token(args: argparse.Namespace) -> int:
     try:
         secret = check_secret(os.environ.get("VOICEMODE_SECRET"))
         token = issue_token(
-            secret, args.user, args.name or args.user, args.lang, parse_ttl(args.ttl)
+            secret,
+            args.user,
+            args.name or args.user,
+            args.lang,
+            parse_ttl(args.ttl),
+            role=args.role,
         )
     except (WeakSecretError, UnknownLanguageError, ValueError) as error:
         print(f"voicemode token: {error}", file=sys.stderr)
@@ -496,6 +512,12 @@ def parser() -> argparse.ArgumentParser:
     token_parser.add_argument("--name", default=None)
     token_parser.add_argument("--lang", default="en")
     token_parser.add_argument("--ttl", default="6h")
+    token_parser.add_argument(
+        "--role",
+        choices=ROLES,
+        default=USER_ROLE,
+        help="admin: an operator's token, which may manage every room",
+    )
     token_parser.set_defaults(run=cmd_token)
 
     replay_parser = commands.add_parser("replay", help="explain a room's history")

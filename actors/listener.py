@@ -22,13 +22,15 @@ class Listener:
     delivery only for transcripts recorded without an audience (older logs).
     ``in_voice_session``: the user has an active voice session, so the room's
     agent speaks their translations on LiveKit (see
-    :func:`adapters.shells.frames.spoken_on_websocket`).
+    :func:`adapters.shells.frames.spoken_on_websocket`). ``room_code``: the
+    room they listen to, which frames about the room itself name.
     """
 
     user_id: str
     language: str
     preferences: Preferences = field(default_factory=Preferences)
     in_voice_session: bool = False
+    room_code: str = ""
 
 
 #: The only events a session turns into frames or follows its listener by;
@@ -42,8 +44,18 @@ FRAMED_EVENTS: tuple[type[DomainEvent], ...] = (
     Room.LanguageChanged,
     Room.PreferencesChanged,
     Room.TranscriptRecognized,
+    Room.RoomClosed,
+    Room.ParticipantRemoved,
+    Room.TrackMuteChanged,
     TranslationProduced,
     Conversation.CommandRecognized,
     Conversation.ContextCleared,
     Conversation.AssistantResponded,
 )
+
+
+def ends_membership(listener: Listener, event: DomainEvent) -> bool:
+    """Whether ``event`` puts the listener out of their room: it was closed, or they removed."""
+    if isinstance(event, Room.ParticipantRemoved):
+        return event.user_id == listener.user_id
+    return isinstance(event, Room.RoomClosed)

@@ -50,6 +50,23 @@ class MediaPlane(Protocol):
         """Disconnect a user's media client (best effort)."""
 
 
+class RoomModerator(Protocol):
+    """What managing a room asks of the media plane (on the serve loop).
+
+    Every method raises :class:`MediaUnavailableError` when the media plane
+    is unreachable or refused, so the caller records nothing.
+    """
+
+    async def delete_room(self, room: str) -> None:
+        """Close the media room, disconnecting everyone in it (a room it does not know is fine)."""
+
+    async def remove_participant(self, room: str, identity: str) -> bool:
+        """Disconnect ``identity`` from the media room; False if they were not there."""
+
+    async def mute_microphone(self, room: str, identity: str, muted: bool) -> tuple[str, ...]:
+        """Mute or unmute ``identity``'s microphone tracks; their ids (empty: they have none)."""
+
+
 @dataclass(frozen=True)
 class LiveKitWebhook:
     """A verified webhook from the LiveKit server, as the fact to record (the shell verifies it).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from actors.assistant.notices import AssistantNotice
@@ -193,6 +194,43 @@ class SpeakAnswer:
     reply: Reply
 
 
+@dataclass(frozen=True)
+class OpenRoom:
+    """Open the room for ``owner`` (its creator), if it is not open yet."""
+
+    owner: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class CloseRoom:
+    """``by`` closes the room (see ``Room.close``)."""
+
+    by: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class RemoveParticipant:
+    """``by`` takes ``user_id`` out of the room, barring them until ``barred_until``."""
+
+    user_id: str
+    by: str
+    barred_until: datetime | None
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class RecordTrackMute:
+    """``by`` muted or unmuted ``user_id``'s LiveKit track ``track_sid`` (already done there)."""
+
+    user_id: str
+    by: str
+    track_sid: str
+    muted: bool
+    reply: Reply
+
+
 RoomCommand = (
     JoinRoom
     | LeaveRoom
@@ -206,6 +244,10 @@ RoomCommand = (
     | ReportClientError
     | SetAssistant
     | SpeakAnswer
+    | OpenRoom
+    | CloseRoom
+    | RemoveParticipant
+    | RecordTrackMute
 )
 
 

@@ -36,10 +36,14 @@ from actors.messages import (
     Accepted,
     ChangeLanguage,
     ChangePreferences,
+    CloseRoom,
     FlushRoom,
     JoinRoom,
     LeaveRoom,
+    OpenRoom,
+    RecordTrackMute,
     Refused,
+    RemoveParticipant,
     Reply,
     ReportClientError,
     RoomCommitted,
@@ -60,6 +64,8 @@ log = logging.getLogger(__name__)
 
 
 RESTARTING = Refused("room_restarting", "the room restarted; please retry")
+CLOSED = Refused("room_closed", "the room was closed; nobody may join it again")
+UNKNOWN_ROOM = Refused("unknown_room", "no room with this code was ever opened")
 
 #: Events after which the translations a room may need can have changed.
 LANGUAGE_EVENTS = (
@@ -148,7 +154,15 @@ class RoomActor(DispatchedActor):
     @handle.register
     def _join(self, message: JoinRoom) -> None:
         if self.room is None:
-            self.room = Room(code=self.code)
+            self.room = Room(code=self.code, owner=message.user_id)
+        if self.room.closed:
+            message.reply(CLOSED)
+            return
+        barred = self.room.barred_until(message.user_id, Room.Event.create_timestamp())
+        if barred is not None:
+            until = barred.isoformat(timespec="seconds")
+            message.reply(Refused("removed_from_room", f"you were removed; rejoin after {until}"))
+            return
         member = self.room.members.get(message.user_id)
         previous = member.language if member is not None else None
         self.room.join(message.user_id, message.name, message.language)
@@ -254,7 +268,10 @@ class RoomActor(DispatchedActor):
     @handle.register
     def _set_assistant(self, message: SetAssistant) -> None:
         if self.room is None:
-            self.room = Room(code=self.code)
+            self.room = Room(code=self.code, owner=message.user_id)
+        if self.room.closed:
+            message.reply(CLOSED)
+            return
         self.room.set_assistant(message.user_id, message.enabled)
         self._decided(message.reply)
 
@@ -289,6 +306,46 @@ class RoomActor(DispatchedActor):
                 message.user_id, message.code, message.message, message.details
             )
             self._decided(message.reply)
+
+    @handle.register
+    def _open(self, message: OpenRoom) -> None:
+        if self.room is None:
+            self.room = Room(code=self.code, owner=message.owner)
+        self._decided(message.reply)
+
+    @handle.register
+    def _close(self, message: CloseRoom) -> None:
+        room = self._open_room(message.reply)
+        if room is not None:
+            room.close(message.by)
+            self._decided(message.reply)
+
+    @handle.register
+    def _remove(self, message: RemoveParticipant) -> None:
+        room = self._open_room(message.reply, message.user_id)
+        if room is not None:
+            room.remove(message.user_id, message.by, message.barred_until)
+            self._decided(message.reply)
+
+    @handle.register
+    def _mute(self, message: RecordTrackMute) -> None:
+        room = self._open_room(message.reply, message.user_id)
+        if room is not None:
+            room.change_mute(message.user_id, message.by, message.track_sid, muted=message.muted)
+            self._decided(message.reply)
+
+    def _open_room(self, reply: Reply, user_id: str | None = None) -> Room | None:
+        """The room if it is open (and ``user_id``, if given, is a member of it)."""
+        room = self.room
+        if room is None:
+            reply(UNKNOWN_ROOM)
+        elif room.closed:
+            reply(CLOSED)
+        elif user_id is not None and user_id not in room.members:
+            reply(Refused("unknown_participant", f"{user_id} is not in room {self.code}"))
+        else:
+            return room
+        return None
 
     @handle.register
     def _flush(self, _: FlushRoom) -> None:

@@ -20,6 +20,7 @@ from actors.messages import Refused, RoomCommand
 from actors.pipeline import PipelineOutput, PipelineSpec, SpeechEngines, SpeechPipelineActor
 from actors.projections.delivery import DeliveryRouter
 from actors.projections.fanout import TranslationFanout
+from actors.projections.open_rooms import OpenRooms
 from actors.room import RoomActor
 from actors.session import ParticipantSessionActor, SessionSpec
 from actors.speech import SpeechSynthesis
@@ -90,6 +91,8 @@ class VoiceService:
             store, self.writer, registry, workers=settings.translation_workers
         )
         self.warmer = TranslationWarmer(registry)
+        self.open_rooms = OpenRooms(store)
+        self.open_rooms.start()
         self.assistant = (
             AssistantDesk(
                 store,
@@ -163,6 +166,7 @@ class VoiceService:
     def close(self) -> None:
         """Stop everything, projections first, then actors, writer and store."""
         self.warmer.stop()
+        self.open_rooms.stop()
         if self.assistant is not None:
             self.assistant.stop()
             self.assistant.chat.close()

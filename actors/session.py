@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from typing import Any, Protocol
@@ -22,7 +22,7 @@ import pykka
 
 from actors.assistant.notices import AnswerStopped
 from actors.dispatch import DispatchedActor
-from actors.listener import Listener
+from actors.listener import Listener, ends_membership
 from actors.messages import (
     CatchUp,
     Deliver,
@@ -84,6 +84,9 @@ class SessionSpec:
     preferences: Preferences = field(default_factory=Preferences)
     speech: SpeechSynthesis | None = None
     in_voice_session: bool = False
+    on_removed: Callable[[], None] | None = None
+    """Called (on the session's thread) once the frames of the event that put the
+    participant out of the room (closed, or they were removed) are sent."""
 
 
 class ParticipantSessionActor(DispatchedActor):
@@ -101,7 +104,7 @@ class ParticipantSessionActor(DispatchedActor):
         self.spec = spec
         self._report_failure = on_failure
         self.listener = Listener(
-            spec.user_id, spec.language, spec.preferences, spec.in_voice_session
+            spec.user_id, spec.language, spec.preferences, spec.in_voice_session, spec.room_code
         )
         self._speech_queue: deque[SpeechKey] = deque()
         self._speech_pieces: dict[SpeechKey, list[SpeechPiece]] = {}
@@ -111,6 +114,7 @@ class ParticipantSessionActor(DispatchedActor):
         self._held: list[Recorded] | None = [] if spec.hold_s > 0 else None
         self._timer: threading.Timer | None = None
         self._wire = spec.wire
+        self._removed = False
 
     def on_start(self) -> None:
         """Open the resume window: live frames wait briefly for a ``resume``."""
@@ -144,6 +148,7 @@ class ParticipantSessionActor(DispatchedActor):
             self._held.append(message.recorded)
         else:
             self._send(self._live_frames(message.recorded))
+            self._check_removed((message.recorded,))
 
     @handle.register
     def _catch_up(self, message: CatchUp) -> None:
@@ -155,7 +160,9 @@ class ParticipantSessionActor(DispatchedActor):
     def _resume(self, message: Resume) -> None:
         since = self._within_log(message.since)
         missed = list(self.spec.store.read_room(self.spec.room_code, since, self.spec.joined_at))
-        listener = Listener(self.spec.user_id, self._language_before(missed))
+        listener = Listener(
+            self.spec.user_id, self._language_before(missed), room_code=self.spec.room_code
+        )
         frames_for = self._wire.frames_for
         self._send(frame for recorded in missed for frame in frames_for(listener, recorded))
         self.spec.cursor.advance(since)
@@ -180,6 +187,16 @@ class ParticipantSessionActor(DispatchedActor):
     def _release(self) -> None:
         held, self._held = self._held or [], None
         self._send(frame for recorded in held for frame in self._live_frames(recorded))
+        self._check_removed(held)
+
+    def _check_removed(self, delivered: Iterable[Recorded]) -> None:
+        """Tell the participant, once, that an event just sent put them out of the room."""
+        on_removed = self.spec.on_removed
+        if on_removed is None or self._removed:
+            return
+        if any(ends_membership(self.listener, recorded.event) for recorded in delivered):
+            self._removed = True
+            on_removed()
 
     def _live_frames(self, recorded: Recorded) -> list[Frame]:
         """Frames for an event not yet handled; nothing for one already seen."""

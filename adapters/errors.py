@@ -73,6 +73,14 @@ WEBSOCKET_ERRORS: dict[str, str] = {
     "timeout": "the room did not answer in time; retry",
     "agent_already_attached": "agent channel: another agent already serves the room",
     "not_attached": "agent channel: a frame for a room the agent has not attached",
+    # room management (close-room, remove-participant, mute-participant; joining)
+    "not_room_owner": "a management frame from someone who neither owns the room nor is an "
+    "operator",
+    "unknown_room": "a management frame naming a room never opened",
+    "unknown_participant": "remove-participant or mute-participant naming someone not in the room",
+    "track_not_found": "mute-participant for someone who publishes no microphone on LiveKit",
+    "room_closed": "join-room, or a management frame, for a room that was closed",
+    "removed_from_room": "join-room by someone removed from the room before their bar ended",
 }
 """Codes of ``error`` frames, on the users' WebSocket and the agents' channel."""
 
@@ -118,6 +126,12 @@ HTTP_ERRORS: dict[str, str] = {
     "internal_error": "500: the server failed; nothing was recorded",
     "livekit_unavailable": "502: the LiveKit server did not answer or refused",
     "livekit_not_configured": "503: LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET are unset",
+    # room management (/api/rooms...)
+    "not_room_owner": "403: only the room's owner or an operator (a `role: admin` token) may "
+    "manage it",
+    "unknown_participant": "404: the user is not a participant of the room",
+    "track_not_found": "404: the participant publishes no microphone track on LiveKit",
+    "room_closed": "409: the room was closed (nothing more happens in it; its history stays)",
 }
 """Codes of the HTTP API's ``{"error": {"code", "message"}}``, each with its status."""
 

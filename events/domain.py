@@ -27,6 +27,11 @@ WEBHOOK_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:livekit-webhook")
 CONVERSATION_NAMESPACE = uuid5(NAMESPACE_URL, "voicemode:assistant-conversation")
 
 
+ROOM_CLOSED: Final = "room_closed"
+"""The reason recorded for voice sessions ended because their room was closed."""
+REMOVED: Final = "removed"
+"""The reason recorded for the voice session of a participant taken out of the room."""
+
 ASSISTANT_ID: Final = "assistant"
 """The speaker id of the assistant's answers (no user may take it)."""
 ASSISTANT_NAME: Final = "Assistant"
@@ -134,9 +139,14 @@ class Room(Aggregate):
 
     @dataclass(frozen=True)
     class RoomOpened(Aggregate.Created, Event):
-        """The room came into being the first time someone joined it."""
+        """The room came into being: someone joined it first, or created it over HTTP.
+
+        ``owner`` is that user, who may manage the room; None in rooms
+        opened before rooms had owners (only operators manage those).
+        """
 
         code: str
+        owner: str | None = None
 
     @dataclass(frozen=True)
     class ParticipantJoined(Event):
@@ -358,16 +368,98 @@ class Room(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             """Client errors do not change the room."""
 
-    def __init__(self, code: str) -> None:
+    @dataclass(frozen=True)
+    class RoomClosed(Event):
+        """The room's owner or an operator (``by``) closed it: nobody is in it any more.
+
+        The voice sessions still going were ended just before (reason
+        ``room_closed``). Nobody may join a closed room again; its history
+        stays for replay.
+        """
+
+        by: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Empty the room and remember who closed it."""
+            assert isinstance(aggregate, Room)
+            aggregate.members.clear()
+            aggregate.closed_by = self.by
+
+    @dataclass(frozen=True)
+    class ParticipantRemoved(Event):
+        """``by`` took ``user_id`` out of the room (a kick).
+
+        Their voice session was ended just before (reason ``removed``). They
+        may not join again before ``barred_until`` (None: at once).
+        """
+
+        user_id: str
+        by: str
+        barred_until: datetime | None
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Forget the member and remember until when they are barred."""
+            assert isinstance(aggregate, Room)
+            aggregate.members.pop(self.user_id, None)
+            if self.barred_until is not None:
+                aggregate.barred[self.user_id] = self.barred_until
+
+    @dataclass(frozen=True)
+    class TrackMuteChanged(Event):
+        """``by`` muted (or unmuted) ``user_id``'s published track ``track_sid`` on LiveKit."""
+
+        user_id: str
+        by: str
+        track_sid: str
+        muted: bool
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """LiveKit keeps the track's state; the room only records who did it."""
+
+    def __init__(self, code: str, owner: str | None = None) -> None:
         self.code = code
+        self.owner = owner
         self.members: dict[str, Member] = {}
         self.transcripts = 0
         self.assistant = False
+        self.closed_by: str | None = None
+        self.barred: dict[str, datetime] = {}
 
     @staticmethod
     def create_id(code: str) -> UUID:
         """Derive the room's id from its code (see :func:`room_id_for`)."""
         return room_id_for(code)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the room was closed (see ``RoomClosed``)."""
+        return self.closed_by is not None
+
+    def barred_until(self, user_id: str, now: datetime) -> datetime | None:
+        """Until when ``user_id`` may not join, if a removal still bars them at ``now``."""
+        until = self.barred.get(user_id)
+        return until if until is not None and until > now else None
+
+    def close(self, by: str) -> None:
+        """Close the room: every voice session ends, then everyone is out (once)."""
+        if self.closed:
+            return
+        for user_id in sorted(self.members):
+            self.end_voice(user_id, ROOM_CLOSED)
+        self.trigger_event(self.RoomClosed, by=by)
+
+    def remove(self, user_id: str, by: str, barred_until: datetime | None) -> None:
+        """Take a member out: their voice session ends, then they are no longer a member."""
+        self.end_voice(user_id, REMOVED)
+        self.trigger_event(
+            self.ParticipantRemoved, user_id=user_id, by=by, barred_until=barred_until
+        )
+
+    def change_mute(self, user_id: str, by: str, track_sid: str, *, muted: bool) -> None:
+        """Record that ``by`` muted or unmuted one of ``user_id``'s tracks."""
+        self.trigger_event(
+            self.TrackMuteChanged, user_id=user_id, by=by, track_sid=track_sid, muted=muted
+        )
 
     def present(self, user_id: str) -> bool:
         """Whether the user is a member who is currently connected."""

@@ -208,6 +208,8 @@ def describe_room(room: Room, position: int) -> list[str]:
     lines = [
         f"room {room.code} at position {position}: {len(room.members)} participant(s){assistant}"
     ]
+    if room.closed:
+        lines.append(f"  closed by {room.closed_by}")
     for member in sorted(room.members.values(), key=lambda m: m.user_id):
         mode = f"solo -> {member.solo_target}" if member.solo_target else "group"
         status = "away" if member.away_since else "present"
@@ -221,7 +223,9 @@ def describe_room(room: Room, position: int) -> list[str]:
 
 def _people(state: State) -> set[str]:
     return {
-        str(state[key]) for key in ("user_id", "speaker_id", "owner") if state.get(key) is not None
+        str(state[key])
+        for key in ("user_id", "speaker_id", "owner", "by")
+        if state.get(key) is not None
     }
 
 
@@ -234,7 +238,8 @@ def _generic(state: State) -> tuple[str, str]:
 
 
 def _opened(state: State) -> tuple[str, str]:
-    return "", f"room {state['code']} opened"
+    owner = state.get("owner")
+    return owner or "", f"room {state['code']} opened" + (f", owned by {owner}" if owner else "")
 
 
 def _joined(state: State) -> tuple[str, str]:
@@ -348,6 +353,21 @@ def _client_error(state: State) -> tuple[str, str]:
     return state["user_id"], f"{state['code']}: {_quote(state['message'])}"
 
 
+def _closed(state: State) -> tuple[str, str]:
+    return state["by"], "closed the room: everyone is out, nobody may join again"
+
+
+def _removed(state: State) -> tuple[str, str]:
+    until = state["barred_until"]
+    bar = f", may not rejoin before {until}" if until else ", may rejoin at once"
+    return state["user_id"], f"removed from the room by {state['by']}{bar}"
+
+
+def _muted(state: State) -> tuple[str, str]:
+    what = "muted" if state["muted"] else "unmuted"
+    return state["user_id"], f"microphone {state['track_sid']} {what} by {state['by']}"
+
+
 def _assistant_mode(state: State) -> tuple[str, str]:
     return state["user_id"], f"assistant {'on' if state['enabled'] else 'off'} for the room"
 
@@ -402,6 +422,9 @@ _SUMMARIES: dict[str, Callable[[State], tuple[str, str]]] = {
     "PreferencesChanged": _preferences,
     "LiveKitWebhookReceived": _webhook,
     "AssistantModeChanged": _assistant_mode,
+    "RoomClosed": _closed,
+    "ParticipantRemoved": _removed,
+    "TrackMuteChanged": _muted,
     "ConversationStarted": _conversation,
     "CommandRecognized": _command,
     "AssistantResponded": _answered,

@@ -32,6 +32,8 @@ FOLLOWED_TOPICS: Final = tuple(
         Room.ParticipantJoined,
         Room.ParticipantLeft,
         Room.LanguageChanged,
+        Room.ParticipantRemoved,
+        Room.RoomClosed,
         TranslationProduced,
         Conversation.AssistantResponded,
     )
@@ -120,8 +122,10 @@ class RoomFollower:
             self._languages[event.user_id] = event.language
         elif isinstance(event, Room.LanguageChanged):
             self._languages[event.user_id] = event.language
-        elif isinstance(event, Room.ParticipantLeft):
+        elif isinstance(event, Room.ParticipantLeft | Room.ParticipantRemoved):
             self._languages.pop(event.user_id, None)
+        elif isinstance(event, Room.RoomClosed):
+            self._languages.clear()
         else:
             return  # the router delivers all the room shows its clients; the rest is not ours
         self._publish(RoomMembers(self.room_code, dict(self._languages)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 
 from actors.agent_messages import FinalTranscript, RoomUpdate, SynthesisReport
 from actors.assistant.commands import CommandError, CommandSource, parse_command
-from actors.media import MediaPlane
+from actors.media import MediaPlane, RoomModerator
 from actors.messages import Outcome, Refused, Reply, SetAssistant, SubmitTranscript, Transient
 from actors.projections.room_follower import RoomFollower
 from actors.projections.voice_rooms import ActiveVoiceRooms
@@ -28,6 +28,7 @@ from actors.service import VoiceService
 from actors.usecases import history
 from actors.usecases.asking import ask_room, await_outcome
 from actors.usecases.history import RoomEvents, RoomState
+from actors.usecases.management import Caller, RoomManagement
 from actors.usecases.offered import Offered, offered
 from actors.usecases.participant import Participant, ParticipantOutput, User
 from actors.wire import Caption, ClientWire
@@ -68,6 +69,8 @@ class VoiceCore:
         media: LiveKit, or None to refuse voice sessions.
         command_timeout_s: how long a room may take to answer a command.
         audio_buffer_bytes: speech audio a speaker may have queued.
+        moderator: LiveKit's rooms, for managing rooms (None: without LiveKit).
+        agent_rooms: the rooms an agent is attached to right now.
 
     """
 
@@ -79,12 +82,16 @@ class VoiceCore:
         *,
         command_timeout_s: float = 15.0,
         audio_buffer_bytes: int = 512 * 1024,
+        moderator: RoomModerator | None = None,
+        agent_rooms: Callable[[], Collection[str]] = frozenset,
     ) -> None:
         self.service = service
         self.wire = wire
         self.media = media
         self.command_timeout_s = command_timeout_s
         self.audio_buffer_bytes = audio_buffer_bytes
+        self.management = RoomManagement(service, moderator, agent_rooms, command_timeout_s)
+        """Listing, closing, removing and muting (see :mod:`actors.usecases.management`)."""
 
     @property
     def speech_available(self) -> bool:
@@ -252,11 +259,9 @@ class VoiceCore:
         """How far the event log has come."""
         return await asyncio.get_running_loop().run_in_executor(None, self.service.store.position)
 
-    async def is_member(self, room_code: str, user_id: str) -> bool:
-        """Whether ``user_id`` is a member of the room (read off the loop)."""
-        loop = asyncio.get_running_loop()
-        room = await loop.run_in_executor(None, self.service.store.load_room, room_code)
-        return room is not None and user_id in room.members
+    async def may_manage(self, room_code: str, identity: Caller) -> bool:
+        """Whether ``identity`` may manage the room: its owner, or an operator."""
+        return await self.management.may_manage(room_code, identity)
 
 
 def _submit(transcript: FinalTranscript, reply: Reply) -> SubmitTranscript:

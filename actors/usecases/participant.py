@@ -145,6 +145,8 @@ class Participant:
         self.voice_room: str | None = None
         """The LiveKit room of this user's voice session, if one is active."""
         self._holding = False
+        self._joins = 0
+        """How many rooms this participant entered: tells a removal from an old room apart."""
 
     # membership ---------------------------------------------------------------
 
@@ -188,12 +190,37 @@ class Participant:
             preferences=outcome.preferences or Preferences(),
             speech=self.service.synthesis,
             in_voice_session=outcome.in_voice_session,
+            on_removed=self._removal_notice(),
         )
         self.service.open_session(self.session_key, outcome.room_id, spec)
         self._holding = spec.hold_s > 0 and since is None
         if since is not None:
             self._tell_session(Resume(since))
         return joined
+
+    def _removal_notice(self) -> Callable[[], None]:
+        """What the session calls, on its thread, once the user was told they are out."""
+        loop = asyncio.get_running_loop()
+        self._joins += 1
+        joined = self._joins
+
+        def removed() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is connected
+                loop.call_soon_threadsafe(self._put_out, joined)
+
+        return removed
+
+    def _put_out(self, joined: int) -> None:
+        """The room was closed, or the user removed from it: they are out of it (on the loop).
+
+        The room recorded it, ended their voice session, and LiveKit
+        disconnected them already; only this connection's side is left.
+        """
+        if joined != self._joins or self.room_code is None:
+            return  # they left that room already
+        self._stop_pipeline()
+        self.voice_room = None
+        self._close_session()
 
     async def leave(self) -> Left | Refused:
         """Leave the room, ending the user's speech and voice session."""

@@ -2,7 +2,9 @@
 
 User tokens are HS256 JWTs signed with ``VOICEMODE_SECRET``: ``sub`` (user
 id), ``name``, ``lang`` (default language), ``kind`` (``user``), ``iat`` and
-``exp``. Agent workers have credentials of their own: tokens signed with a
+``exp``, and ``role: admin`` on an operator's token (``voicemode token --role
+admin``), which may manage every room; a token without ``role`` is a plain
+user's. Agent workers have credentials of their own: tokens signed with a
 separate ``VOICEMODE_AGENT_SECRET`` whose ``sub`` is the worker id and whose
 ``kind`` is ``agent``, so a user's token can never open the agent channel.
 """
@@ -27,6 +29,9 @@ USER_SECRET = "VOICEMODE_SECRET"
 AGENT_SECRET = "VOICEMODE_AGENT_SECRET"
 AGENT_KIND = "agent"
 USER_KIND = "user"
+USER_ROLE = "user"
+ADMIN_ROLE = "admin"
+ROLES = (USER_ROLE, ADMIN_ROLE)
 
 
 class TokenError(Exception):
@@ -50,6 +55,8 @@ class Identity:
     name: str
     language: str
     kind: str
+    role: str = USER_ROLE
+    """``admin`` for an operator, who may manage every room; else ``user``."""
 
 
 def check_secret(secret: str | None, name: str = USER_SECRET) -> str:
@@ -95,13 +102,25 @@ def parse_ttl(text: str) -> int:
 
 
 def issue_token(
-    secret: str, user_id: str, name: str, language: str, ttl_s: int, kind: str = USER_KIND
+    secret: str,
+    user_id: str,
+    name: str,
+    language: str,
+    ttl_s: int,
+    kind: str = USER_KIND,
+    role: str = USER_ROLE,
 ) -> str:
-    """Sign a token for ``user_id``, valid for ``ttl_s`` seconds."""
+    """Sign a token for ``user_id``, valid for ``ttl_s`` seconds.
+
+    Only an ``admin`` role is written into the token: a user's token stays
+    what it always was.
+    """
     if not USER_ID.fullmatch(user_id):
         raise ValueError("user id is 1-128 letters, digits or . _ @ : -")
+    if role not in ROLES:
+        raise ValueError(f"role is one of {', '.join(ROLES)}")
     now = int(time.time())
-    claims = {
+    claims: dict[str, object] = {
         "sub": user_id,
         "name": name,
         "lang": normalize_language(language),
@@ -109,6 +128,8 @@ def issue_token(
         "iat": now,
         "exp": now + ttl_s,
     }
+    if role != USER_ROLE:
+        claims["role"] = role
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -169,9 +190,13 @@ def verify_token(secret: str, token: str) -> Identity:
         language = normalize_language(str(claims.get("lang") or "en"))
     except UnknownLanguageError as error:
         raise TokenError("invalid_token", str(error)) from error
+    role = claims.get("role", USER_ROLE)
+    if role not in ROLES:
+        raise TokenError("invalid_token", f"the token's role is not one of {', '.join(ROLES)}")
     return Identity(
         user_id=user_id,
         name=str(claims.get("name") or user_id)[:100],
         language=language,
         kind=str(claims.get("kind") or USER_KIND),
+        role=role,
     )

@@ -32,6 +32,7 @@ from events.store import Recorded
 
 if TYPE_CHECKING:
     from actors.usecases import Joined, Left, VoiceEnded, VoiceReady
+    from actors.usecases.management import MuteChanged
 
 __all__ = [
     "CLIENT_FRAMES",
@@ -45,6 +46,7 @@ __all__ = [
     "frames_for",
     "joined_room",
     "left_room",
+    "mute_changed",
     "reply",
     "server_frame",
     "spoken_on_websocket",
@@ -105,6 +107,8 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
         return []
     if isinstance(event, Room.TranscriptRecognized):
         return _transcript_frames(listener, event, pos)
+    if isinstance(event, Room.RoomClosed | Room.ParticipantRemoved | Room.TrackMuteChanged):
+        return _moderation_frames(listener, event, pos)
     if isinstance(event, TranslationProduced):
         return _translation_frames(listener, event, pos)
     if isinstance(event, Conversation.Event):
@@ -259,6 +263,41 @@ def _conversation_frames(listener: Listener, event: Conversation.Event, pos: int
     return []
 
 
+def _moderation_frames(
+    listener: Listener,
+    event: Room.RoomClosed | Room.ParticipantRemoved | Room.TrackMuteChanged,
+    pos: int,
+) -> list[Frame]:
+    """What the room's owner or an operator did: a closing, a removal, a (un)muted track.
+
+    The removed participant is told ``removed`` (and until when they may not
+    rejoin); the others see them leave with the reason ``removed``.
+    """
+    room = listener.room_code
+    data: dict[str, Any]
+    if isinstance(event, Room.RoomClosed):
+        return [server_frame("room-closed", {"roomId": room, "by": event.by}, pos)]
+    if isinstance(event, Room.ParticipantRemoved):
+        if event.user_id != listener.user_id:
+            data = {"userId": event.user_id, "reason": "removed", "by": event.by}
+            return [server_frame("user-left", data, pos)]
+        until = event.barred_until
+        data = {
+            "roomId": room,
+            "by": event.by,
+            "until": None if until is None else until.isoformat().replace("+00:00", "Z"),
+        }
+        return [server_frame("removed", data, pos)]
+    data = {
+        "roomId": room,
+        "userId": event.user_id,
+        "trackSid": event.track_sid,
+        "muted": event.muted,
+        "by": event.by,
+    }
+    return [server_frame("track-muted", data, pos)]
+
+
 def _heard(listener: Listener, event: Room.TranscriptRecognized) -> str | None:
     """The language ``listener`` heard when the transcript was recorded (None: not theirs)."""
     if event.audience is None:
@@ -382,6 +421,18 @@ def voice_session_ended(ended: VoiceEnded, ref: str | int | None) -> Frame:
     return reply(
         "voice-session-ended", {"roomId": ended.room_code, "position": ended.position}, ref
     )
+
+
+def mute_changed(changed: MuteChanged, ref: str | int | None) -> Frame:
+    """The answer to ``mute-participant`` (and of the HTTP route): the tracks changed."""
+    data = {
+        "roomId": changed.room_code,
+        "userId": changed.user_id,
+        "trackSids": list(changed.track_sids),
+        "muted": changed.muted,
+        "position": changed.position,
+    }
+    return reply("participant-muted", data, ref)
 
 
 def agent_listening(room_code: str, listening: bool) -> Outgoing:

@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from http import HTTPStatus
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +28,7 @@ from websockets.http11 import Request, Response
 from actors.messages import Accepted, Outgoing, Refused
 from actors.service import VoiceService
 from actors.usecases import EngineChoice, Participant, PreferenceChange, VoiceCore
+from actors.usecases.management import DEFAULT_BAR
 from adapters.shells import frames
 from adapters.shells.agent_channel import AGENT_PATH, AgentChannel
 from adapters.shells.auth import Identity, TokenError, verify_user_token
@@ -39,11 +41,14 @@ from adapters.shells.protocol import (
     Authenticate,
     ClientErrorFrame,
     ClientFrame,
+    CloseRoomFrame,
     Command,
     JoinRoomFrame,
     LeaveRoomFrame,
+    MuteParticipantFrame,
     ProtocolError,
     Ref,
+    RemoveParticipantFrame,
     ResumeFrame,
     SetAssistantFrame,
     SetLanguage,
@@ -103,6 +108,8 @@ class Gateway:
             media,
             command_timeout_s=settings.command_timeout_s,
             audio_buffer_bytes=settings.audio_buffer_bytes,
+            moderator=media.moderator if media is not None else None,
+            agent_rooms=media.agents.rooms if media is not None else frozenset,
         )
         self._identities: weakref.WeakKeyDictionary[ServerConnection, Identity] = (
             weakref.WeakKeyDictionary()
@@ -363,6 +370,33 @@ class ClientConnection:
                 self._ack("assistant-command", await me.assistant_command(command.text), ref)
             case SetAssistantFrame():
                 self._ack("set-assistant", await me.set_assistant(command.enabled), ref)
+            case CloseRoomFrame() | RemoveParticipantFrame() | MuteParticipantFrame():
+                await self._manage(command, ref)
+
+    async def _manage(
+        self, command: CloseRoomFrame | RemoveParticipantFrame | MuteParticipantFrame, ref: Ref
+    ) -> None:
+        """A room owner's (or operator's) action, on the named room or the connection's."""
+        code = command.room_code or self._me.room_code
+        if code is None:
+            self.error("not_in_room", "name a roomId or join the room first", ref)
+            return
+        manage = self.core.management
+        assert self.identity is not None
+        caller = self.identity
+        match command:
+            case CloseRoomFrame():
+                self._ack("close-room", await manage.close(code, caller), ref)
+            case RemoveParticipantFrame():
+                bar = DEFAULT_BAR if command.bar_s is None else timedelta(seconds=command.bar_s)
+                removed = await manage.remove(code, command.user_id, caller, bar)
+                self._ack("remove-participant", removed, ref)
+            case MuteParticipantFrame():
+                muted = await manage.mute(code, command.user_id, caller, muted=command.muted)
+                if not isinstance(muted, Refused):
+                    self.send(frames.mute_changed(muted, ref))
+                else:
+                    self.error(muted.code, muted.message, ref)
 
     async def _join(
         self, room_code: str, language: str | None, since: int | None, ref: Ref, reply_ref: Ref

@@ -7,18 +7,19 @@ stable ``code`` from :data:`adapters.errors.HTTP_ERRORS`, like the
 WebSocket's ``error`` frames, and ``GET /openapi.json`` describes every route
 (:func:`adapters.shells.http_openapi.openapi_document`).
 
-Who may get a LiveKit token for a room: its creator (through this API) and
-the members of the voicemode room whose code is the room's name. Creators are
-remembered in this process until LiveKit reports the room finished; who is a
-member of a voicemode room is the core's to say
-(:meth:`~actors.usecases.VoiceCore.is_member`).
+Who may get a LiveKit token for a room: its owner (who created it through
+this API: the room is recorded with its owner, so that outlives a restart)
+and the members of the voicemode room whose code is the room's name, while
+the room is open; who owns and who is a member of a room is the core's to
+say (:meth:`~actors.usecases.management.RoomManagement.room`). The routes that
+list and manage rooms are :mod:`adapters.shells.http_rooms`'.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,7 @@ from adapters.shells.livekit_api import (
 
 if TYPE_CHECKING:
     from actors.service import VoiceService
+    from actors.usecases import VoiceCore
 
 log = logging.getLogger(__name__)
 
@@ -279,27 +281,34 @@ def token_body(token: ParticipantToken) -> dict[str, str]:
 
 @dataclass
 class LiveKitHttpApi:
-    """The handlers, with what they share: settings, the rooms client and creators."""
+    """The handlers, with what they share: settings, the rooms client and the core."""
 
     service: VoiceService
     livekit: LiveKitSettings | None
     secret: str
     record_webhook: RecordWebhook
+    agent_rooms: Callable[[], Collection[str]] = frozenset
+    """The rooms an agent is attached to right now (serve's attached agents)."""
 
     def __post_init__(self) -> None:
+        self.rooms: LiveKitRooms | None = None
+        self.core = self._core()
+        self.verifier = WebhookVerifier(self.livekit) if self.livekit is not None else None
+
+    def _core(self) -> VoiceCore:
+        """The use cases, managing rooms through LiveKit once its client exists."""
         from actors.usecases import VoiceCore  # noqa: PLC0415
         from adapters.shells.frames import CLIENT_FRAMES  # noqa: PLC0415
 
-        self.core = VoiceCore(self.service, CLIENT_FRAMES)
-        self.verifier = WebhookVerifier(self.livekit) if self.livekit is not None else None
-        self.rooms: LiveKitRooms | None = None
-        self.creators: dict[str, str] = {}
-        """Room name to the user who created it here; dropped when the room finishes."""
+        return VoiceCore(
+            self.service, CLIENT_FRAMES, moderator=self.rooms, agent_rooms=self.agent_rooms
+        )
 
     async def rooms_client(self, _: web.Application) -> AsyncIterator[None]:
         """Own the LiveKit API client for the app's lifetime (its session needs the loop)."""
         if self.livekit is not None:
             self.rooms = LiveKitRooms(self.livekit)
+            self.core = self._core()
         yield
         if self.rooms is not None:
             await self.rooms.aclose()
@@ -319,11 +328,15 @@ class LiveKitHttpApi:
         """The user behind the request's bearer token."""
         return bearer_user(request, self.secret)
 
-    async def belongs(self, user_id: str, room_name: str) -> bool:
-        """Whether the user created the room here or is a member of the voicemode room."""
-        if self.creators.get(room_name) == user_id:
-            return True
-        return await self.core.is_member(room_name, user_id)
+    async def belongs(self, identity: Identity, room_name: str) -> bool:
+        """Whether the user owns the room or is a member of it (refused: it was closed)."""
+        room = await self.core.management.room(room_name, identity)
+        if isinstance(room, Refused):
+            return False
+        if room.closed_by is not None:
+            raise ApiError(409, "room_closed", f"room {room_name} was closed")
+        user_id = identity.user_id
+        return room.owner == user_id or any(p.user_id == user_id for p in room.participants)
 
     async def health(self, _: web.Request) -> web.Response:
         """``GET /healthz``: alive, and how far the event log has come."""
@@ -349,7 +362,9 @@ class LiveKitHttpApi:
             await self.rooms.create(name, config)
         except LiveKitUnavailableError as error:
             raise ApiError(502, "livekit_unavailable", str(error)) from error
-        self.creators[name] = identity.user_id
+        opened = await self.core.management.open(name, identity.user_id)
+        if isinstance(opened, Refused):
+            raise ApiError(500, "internal_error", f"the room was not recorded: {opened.message}")
         if assistant:
             await self._turn_assistant_on(name, identity.user_id)
         token = mint_participant_token(
@@ -375,7 +390,7 @@ class LiveKitHttpApi:
             raise ApiError(403, "user_mismatch", "participantId must be the authenticated user")
         permissions = parse_permissions(optional_object(body, "permissions"))
         ttl = optional_int(body, "ttlSeconds", MIN_TTL_S, MAX_TTL_S) or DEFAULT_TTL_S
-        if not await self.belongs(identity.user_id, room):
+        if not await self.belongs(identity, room):
             raise ApiError(403, "not_a_member", f"{identity.user_id} is not a member of {room}")
         token = mint_participant_token(
             settings, room, identity.user_id, identity.name, permissions, ttl
@@ -397,8 +412,6 @@ class LiveKitHttpApi:
             status = 400 if error.code == "malformed_json" else 401
             raise ApiError(status, error.code, error.message) from error
         await self.record_webhook(hook)
-        if hook.event == "room_finished":
-            self.creators.pop(hook.room_name, None)
         return json_response({"status": "recorded"})
 
 
@@ -407,6 +420,7 @@ def build_http_app(
     livekit: LiveKitSettings | None,
     secret: str,
     record_webhook: RecordWebhook,
+    agent_rooms: Callable[[], Collection[str]] = frozenset,
 ) -> web.Application:
     """The aiohttp application of ``--http-port``.
 
@@ -416,8 +430,11 @@ def build_http_app(
             LiveKit (its routes then answer 503 ``livekit_not_configured``).
         secret: ``VOICEMODE_SECRET``, which signs the users' bearer tokens.
         record_webhook: records a verified webhook as an event.
+        agent_rooms: the rooms an agent is attached to right now.
     """
-    handlers = LiveKitHttpApi(service, livekit, secret, record_webhook)
+    from adapters.shells.http_rooms import add_room_management  # noqa: PLC0415
+
+    handlers = LiveKitHttpApi(service, livekit, secret, record_webhook, agent_rooms)
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_WEBHOOK_BYTES)
     app.cleanup_ctx.append(handlers.rooms_client)
     app.router.add_get("/healthz", handlers.health)
@@ -425,4 +442,5 @@ def build_http_app(
     app.router.add_post(ROOMS_PATH, handlers.create_room)
     app.router.add_post(TOKEN_PATH, handlers.issue_token)
     app.router.add_post(WEBHOOK_PATH, handlers.webhook)
+    add_room_management(app, handlers)
     return app

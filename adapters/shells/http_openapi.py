@@ -13,6 +13,7 @@ from typing import Any
 
 from adapters.errors import HTTP_ERRORS
 from adapters.shells.livekit_api import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ROOM_NAME
+from adapters.shells.protocol import MAX_BAR_S
 
 ROOMS_PATH = "/api/voice/livekit/rooms"
 TOKEN_PATH = "/api/voice/livekit/token"
@@ -21,6 +22,10 @@ CONFIG_PATH = "/api/config"
 DEV_TOKEN_PATH = "/api/dev/token"
 ROOM_EVENTS_PATH = "/api/rooms/{code}/events"
 ROOM_STATE_PATH = "/api/rooms/{code}/state"
+MANAGED_ROOMS_PATH = "/api/rooms"
+MANAGED_ROOM_PATH = "/api/rooms/{code}"
+PARTICIPANT_PATH = "/api/rooms/{code}/participants/{userId}"
+PARTICIPANT_MUTE_PATH = "/api/rooms/{code}/participants/{userId}/mute"
 
 DEV_TOKEN_TTL_S = 12 * 3600
 MAX_NAME_CHARS = 64
@@ -40,6 +45,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         408: "Body too slow",
         403: "Forbidden",
         404: "Not found",
+        409: "Conflict",
         502: "LiveKit failed",
         503: "LiveKit not configured",
     }
@@ -232,6 +238,7 @@ def _whole_document() -> dict[str, Any]:
                     "properties": {"status": {"const": "recorded"}},
                 },
                 **web_client_schemas(),
+                **room_management_schemas(),
             },
         },
         "paths": {
@@ -276,6 +283,7 @@ def _whole_document() -> dict[str, Any]:
                 }
             },
             **web_client_paths(),
+            **room_management_paths(),
             WEBHOOK_PATH: {
                 "post": {
                     "summary": "LiveKit's webhooks; verified ones are recorded as events",
@@ -475,5 +483,139 @@ def web_client_paths() -> dict[str, Any]:
             "The room as it was right after a position",
             [_position_query("at", "The position (default and at most: the log's end).")],
             "RoomState",
+        ),
+    }
+
+
+def _object(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def room_management_schemas() -> dict[str, Any]:
+    """The schemas of the routes that list and manage rooms."""
+    text, nullable = {"type": "string"}, {"type": ["string", "null"]}
+    time = {"type": "string", "format": "date-time"}
+    voice = {
+        "oneOf": [
+            {"type": "null"},
+            _object(
+                ["language", "soloTarget", "livekitRoom"],
+                language=text,
+                soloTarget=nullable,
+                livekitRoom=text,
+            ),
+        ]
+    }
+    participant = _object(
+        ["userId", "name", "language", "mode", "voiceSession", "away", "awaySince"],
+        userId=text,
+        name=text,
+        language=text,
+        mode={"enum": ["group", "solo", "assistant"]},
+        voiceSession=voice,
+        away={"type": "boolean", "description": "Disconnected without having left."},
+        awaySince={**nullable, "format": "date-time"},
+    )
+    room = _object(
+        ["code", "owner", "createdAt", "closedBy", "agentAttached", "participants"],
+        code=text,
+        owner={**nullable, "description": "Null for rooms opened before rooms had owners."},
+        createdAt=time,
+        closedBy={**nullable, "description": "Who closed it (null: open)."},
+        agentAttached={"type": "boolean", "description": "A LiveKit agent serves it now."},
+        participants={"type": "array", "items": participant},
+    )
+    position = {"type": "integer", "description": "The log position of what was recorded."}
+    return {
+        "ManagedRoom": room,
+        "ManagedRooms": _object(
+            ["rooms"],
+            rooms={"type": "array", "items": {"$ref": "#/components/schemas/ManagedRoom"}},
+        ),
+        "RoomClosed": _object(
+            ["roomId", "closedBy", "position"], roomId=text, closedBy=text, position=position
+        ),
+        "ParticipantRemoved": _object(
+            ["roomId", "userId", "removedBy", "barSeconds", "position"],
+            roomId=text,
+            userId=text,
+            removedBy=text,
+            barSeconds={"type": "integer"},
+            position=position,
+        ),
+        "MuteRequest": _object(["muted"], muted={"type": "boolean"}),
+        "ParticipantMuted": _object(
+            ["roomId", "userId", "trackSids", "muted", "position"],
+            roomId=text,
+            userId=text,
+            trackSids=_strings(),
+            muted={"type": "boolean"},
+            position=position,
+        ),
+    }
+
+
+def _managed(
+    method: str, summary: str, answer: str, statuses: tuple[int, ...], **more: Any
+) -> dict[str, Any]:
+    """A room-management route: a bearer token; ``answer`` the 200's schema."""
+    return {
+        method: {
+            "summary": summary,
+            "security": [{"bearer": []}],
+            **more,
+            "responses": {"200": _json_answer("Done", answer), **_error_responses(*statuses)},
+        }
+    }
+
+
+def room_management_paths() -> dict[str, Any]:
+    """The routes that list and manage rooms (the room's owner, or an operator)."""
+    code = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+    user = {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}}
+    bar = {
+        "name": "barSeconds",
+        "in": "query",
+        "description": "How long they may not rejoin (default 300; 0: at once).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_BAR_S, "default": 300},
+    }
+    return {
+        MANAGED_ROOMS_PATH: _managed(
+            "get",
+            "The open rooms the caller may see: all for an operator, else owned or joined",
+            "ManagedRooms",
+            (401,),
+        ),
+        MANAGED_ROOM_PATH: {
+            **_managed(
+                "get",
+                "One room, open or closed, for its owner, its members and operators",
+                "ManagedRoom",
+                (401, 403, 404),
+                parameters=[code],
+            ),
+            **_managed(
+                "delete",
+                "Close the room: LiveKit's room is deleted, voice sessions end, everyone is out",
+                "RoomClosed",
+                (401, 403, 404, 409, 502),
+                parameters=[code],
+                description="Joining a closed room is refused `room_closed`; its history stays.",
+            ),
+        },
+        PARTICIPANT_PATH: _managed(
+            "delete",
+            "Remove a participant: disconnected from LiveKit and the room, barred a while",
+            "ParticipantRemoved",
+            (400, 401, 403, 404, 409, 502),
+            parameters=[code, user, bar],
+        ),
+        PARTICIPANT_MUTE_PATH: _managed(
+            "post",
+            "Mute or unmute a participant's microphone on LiveKit; the room is told",
+            "ParticipantMuted",
+            (400, 401, 403, 404, 408, 409, 502, 503),
+            parameters=[code, user],
+            requestBody=_json_body("MuteRequest"),
         ),
     }

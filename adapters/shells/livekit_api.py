@@ -191,7 +191,9 @@ class RoomConfig:
 
 
 class LiveKitRooms:
-    """Creates rooms on the LiveKit server through its server API.
+    """Rooms, participants and tracks on the LiveKit server, through its server API.
+
+    It is the :class:`~actors.media.RoomModerator` the core manages rooms with.
 
     Owns one ``LiveKitAPI`` client (an aiohttp session), so it must be made
     and closed on the event loop that uses it.
@@ -277,6 +279,44 @@ class LiveKitRooms:
         request = api.RoomParticipantIdentity(room=room, identity=identity)
         removed = await _answer(self._api.room.remove_participant(request), f"remove {identity}")
         return removed is not None
+
+    async def delete_room(self, room: str) -> None:
+        """Close ``room``, disconnecting everyone in it; a room LiveKit does not know is fine.
+
+        Raises:
+            LiveKitUnavailableError: the server is unreachable or refused the call.
+        """
+        await _answer(
+            self._api.room.delete_room(api.DeleteRoomRequest(room=room)), f"delete {room}"
+        )
+
+    async def mute_microphone(self, room: str, identity: str, muted: bool) -> tuple[str, ...]:
+        """Mute or unmute every microphone track ``identity`` publishes in ``room``.
+
+        Unmuting needs ``room.enable_remote_unmute`` in LiveKit's configuration
+        (``livekit.yaml`` sets it).
+
+        Returns:
+            The ids of the tracks changed; empty if they publish none (or are not there).
+
+        Raises:
+            LiveKitUnavailableError: the server is unreachable or refused the call.
+        """
+        who = api.RoomParticipantIdentity(room=room, identity=identity)
+        participant = await _answer(self._api.room.get_participant(who), f"find {identity}")
+        if participant is None:
+            return ()
+        sids = tuple(
+            track.sid
+            for track in participant.tracks
+            if track.type == api.TrackType.AUDIO and track.source == api.TrackSource.MICROPHONE
+        )
+        for sid in sids:
+            request = api.MuteRoomTrackRequest(
+                room=room, identity=identity, track_sid=sid, muted=muted
+            )
+            await _answer(self._api.room.mute_published_track(request), f"mute {sid}")
+        return sids
 
     async def aclose(self) -> None:
         """Close the HTTP session."""

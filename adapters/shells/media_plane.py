@@ -121,6 +121,11 @@ class LiveKitMediaPlane:
         """Where users' LiveKit clients connect."""
         return self.settings.url
 
+    @property
+    def moderator(self) -> LiveKitRooms:
+        """LiveKit's rooms, participants and tracks, for managing rooms."""
+        return self._rooms
+
     async def start(self) -> None:
         """Read which rooms need an agent and start keeping them served."""
         await self._loop.run_in_executor(None, self._voice_rooms.start)

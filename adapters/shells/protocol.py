@@ -28,6 +28,10 @@ NAME = re.compile(r"[!-~]{0,64}")
 """Engine and voice names: up to 64 visible ASCII characters (empty resets)."""
 MAX_POSITION = 2**63 - 1
 """The largest log position: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
+MAX_BAR_S = 24 * 3600
+"""The longest a removed participant may be kept from rejoining."""
+USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,128}")
+"""A user id, as tokens name them (matched whole)."""
 MAX_REF = 2**53 - 1
 """Integer refs stay exact in JavaScript clients (``Number.MAX_SAFE_INTEGER``)."""
 
@@ -129,6 +133,31 @@ class SetAssistantFrame:
 
 
 @dataclass(frozen=True)
+class CloseRoomFrame:
+    """``close-room {roomId?}``: close the room (default: the connection's), for its owner."""
+
+    room_code: str | None
+
+
+@dataclass(frozen=True)
+class RemoveParticipantFrame:
+    """``remove-participant {userId, roomId?, barSeconds?}``: take someone out of the room."""
+
+    user_id: str
+    room_code: str | None
+    bar_s: int | None
+
+
+@dataclass(frozen=True)
+class MuteParticipantFrame:
+    """``mute-participant {userId, muted, roomId?}``: mute or unmute someone's microphone."""
+
+    user_id: str
+    muted: bool
+    room_code: str | None
+
+
+@dataclass(frozen=True)
 class StopVoiceSessionFrame:
     """``stop-voice-session``."""
 
@@ -193,6 +222,9 @@ Command = (
     | AskAssistantFrame
     | AssistantCommandFrame
     | SetAssistantFrame
+    | CloseRoomFrame
+    | RemoveParticipantFrame
+    | MuteParticipantFrame
 )
 
 
@@ -500,6 +532,36 @@ def _set_preferences(fields: Fields) -> Command:
     return SetPreferencesFrame(speech, *names)
 
 
+def _user_id(fields: Fields) -> str:
+    user_id = fields.required_text("userId")
+    if not USER_ID.fullmatch(user_id):
+        raise ProtocolError(
+            "invalid_field", "data.userId is 1-128 letters, digits or . _ @ : -", fields.ref
+        )
+    return user_id
+
+
+def _close_room(fields: Fields) -> Command:
+    return CloseRoomFrame(room_code(fields, "roomId", required=False))
+
+
+def _remove_participant(fields: Fields) -> Command:
+    return RemoveParticipantFrame(
+        _user_id(fields),
+        room_code(fields, "roomId", required=False),
+        fields.integer("barSeconds", required=False, low=0, high=MAX_BAR_S),
+    )
+
+
+def _mute_participant(fields: Fields) -> Command:
+    muted = fields.optional_flag("muted")
+    if muted is None:
+        raise ProtocolError("missing_field", "data.muted is required", fields.ref)
+    return MuteParticipantFrame(
+        _user_id(fields), muted, room_code(fields, "roomId", required=False)
+    )
+
+
 def _resume(fields: Fields) -> Command:
     since = _position(fields, "since", required=True)
     assert since is not None
@@ -527,6 +589,9 @@ _PARSERS: dict[str, Callable[[Fields], Command]] = {
     "ask-assistant": _ask_assistant,
     "assistant-command": _assistant_command,
     "set-assistant": _set_assistant,
+    "close-room": _close_room,
+    "remove-participant": _remove_participant,
+    "mute-participant": _mute_participant,
 }
 
 COMMAND_EVENTS = frozenset(_PARSERS)

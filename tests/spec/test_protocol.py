@@ -25,10 +25,13 @@ from adapters.shells.protocol import (
     AssistantCommandFrame,
     Authenticate,
     ClientErrorFrame,
+    CloseRoomFrame,
     Command,
     JoinRoomFrame,
     LeaveRoomFrame,
+    MuteParticipantFrame,
     ProtocolError,
+    RemoveParticipantFrame,
     ResumeFrame,
     SetAssistantFrame,
     SetLanguage,
@@ -275,6 +278,17 @@ GOOD: list[tuple[str, str | bytes, Command]] = [
         "voice session with the assistant",
         frame("start-voice-session", {"assistant": True}),
         StartVoiceSessionFrame(None, None, None, assistant=True),
+    ),
+    ("close the room", frame("close-room", {"roomId": "r1"}), CloseRoomFrame("r1")),
+    (
+        "remove someone",
+        frame("remove-participant", {"userId": "bob"}),
+        RemoveParticipantFrame("bob", None, None),
+    ),
+    (
+        "mute someone",
+        frame("mute-participant", {"userId": "bob", "muted": True}),
+        MuteParticipantFrame("bob", True, None),
     ),
 ]
 
