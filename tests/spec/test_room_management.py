@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import jwt
 import pytest
+from eventsourcing.domain import DomainEvent
 
 from actors.listener import Listener, ends_membership
 from actors.usecases.management import may_manage_room, may_see_room, room_view
@@ -40,7 +42,9 @@ def room_with_members() -> Room:
 
 
 def recorded(room: Room) -> list[Recorded]:
-    return [Recorded(n, event) for n, event in enumerate(room.collect_events(), 1)]
+    events = room.collect_events()
+    assert all(isinstance(event, DomainEvent) for event in events)
+    return [Recorded(n, cast(DomainEvent, event)) for n, event in enumerate(events, 1)]
 
 
 def test_the_owner_and_operators_manage_a_room_and_nobody_else() -> None:
