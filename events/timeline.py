@@ -239,7 +239,7 @@ def _generic(state: State) -> tuple[str, str]:
 
 def _opened(state: State) -> tuple[str, str]:
     owner = state.get("owner")
-    return owner or "", f"room {state['code']} opened" + (f", owned by {owner}" if owner else "")
+    return "", f"room {state['code']} opened" + (f", owned by {owner}" if owner else "")
 
 
 def _joined(state: State) -> tuple[str, str]:

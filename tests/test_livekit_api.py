@@ -31,6 +31,12 @@ from actors.media import LiveKitWebhook
 from adapters.errors import HTTP_ERRORS
 from adapters.shells.auth import issue_token
 from adapters.shells.http_api import build_http_app
+from adapters.shells.http_openapi import (
+    MANAGED_ROOM_PATH,
+    MANAGED_ROOMS_PATH,
+    PARTICIPANT_MUTE_PATH,
+    PARTICIPANT_PATH,
+)
 from adapters.shells.livekit_api import LiveKitSettings
 from tests.support.inprocess import InProcessService
 from tests.support.livekit_server import LiveKitServer, livekit_server
@@ -535,6 +541,14 @@ def test_without_livekit_its_routes_say_so_and_health_still_answers(
     run(scenario)
 
 
+MANAGED_ROOM_PATHS = (
+    MANAGED_ROOMS_PATH,
+    MANAGED_ROOM_PATH,
+    PARTICIPANT_PATH,
+    PARTICIPANT_MUTE_PATH,
+)
+
+
 def test_the_openapi_document_describes_every_route(
     voicemode: InProcessService, livekit_server: LiveKitServer
 ) -> None:
@@ -549,7 +563,14 @@ def test_the_openapi_document_describes_every_route(
 
     document = run(scenario)
     assert document["openapi"] == "3.1.0"
-    assert set(document["paths"]) == {"/healthz", "/openapi.json", ROOMS, TOKEN, WEBHOOK}
+    assert set(document["paths"]) == {
+        "/healthz",
+        "/openapi.json",
+        ROOMS,
+        TOKEN,
+        WEBHOOK,
+        *MANAGED_ROOM_PATHS,
+    }
     assert document["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"][
         "enum"
     ] == list(HTTP_ERRORS)

@@ -56,6 +56,10 @@ export interface ClientFrames {
   "ask-assistant": { text: string };
   "assistant-command": { text: string };
   "set-assistant": { enabled: boolean };
+  /** Room management, for the room's owner or an operator. */
+  "close-room": { roomId?: string };
+  "remove-participant": { userId: string; roomId?: string; barSeconds?: number };
+  "mute-participant": { userId: string; muted: boolean; roomId?: string };
   resume: { since: number };
 }
 
@@ -87,7 +91,20 @@ export interface ServerFrames {
   "left-room": { roomId: string };
   /** `language` is not sent by servers of this version; read when present. */
   "user-joined": { userId: string; name: string; language?: Lang };
-  "user-left": { userId: string; reason: string };
+  /** `by` when `reason` is `removed`: who removed them. */
+  "user-left": { userId: string; reason: string; by?: string };
+  /** The room was closed by `by`; this client is out of it. */
+  "room-closed": { roomId: string; by: string };
+  /** This client was removed by `by` and may not rejoin before `until` (RFC 3339). */
+  removed: { roomId: string; by: string; until: string | null };
+  "track-muted": { roomId: string; userId: string; trackSid: string; muted: boolean; by: string };
+  "participant-muted": {
+    roomId: string;
+    userId: string;
+    trackSids: string[];
+    muted: boolean;
+    position: number;
+  };
   "voice-session-ready": {
     roomId: string;
     liveKitToken: string;
