@@ -187,7 +187,12 @@ EVERY_COMMAND: list[tuple[str, dict[str, Any], str]] = [
     ("set-assistant", {"enabled": True}, "ack"),
     ("ask-assistant", {"text": "Assistant, are you there?"}, "ack"),
     ("assistant-command", {"text": "help"}, "ack"),
+    # bob opened the room, so he owns it; he publishes no microphone on LiveKit
+    ("mute-participant", {"userId": "bob", "muted": True}, "error"),
+    ("remove-participant", {"userId": "bob", "barSeconds": 0}, "ack"),
+    ("join-room", {"roomCode": "answers"}, "joined-room"),
     ("leave-room", {}, "left-room"),
+    ("close-room", {"roomId": "answers"}, "ack"),
 ]
 
 
