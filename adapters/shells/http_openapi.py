@@ -278,7 +278,7 @@ def _whole_document() -> dict[str, Any]:
                     "requestBody": _json_body("TokenRequest"),
                     "responses": {
                         "200": _json_answer("Issued", "TokenResponse"),
-                        **_error_responses(400, 401, 403, 408, 503),
+                        **_error_responses(400, 401, 403, 408, 409, 503),
                     },
                 }
             },
