@@ -24,6 +24,7 @@ from actors.room import RoomActor
 from actors.session import ParticipantSessionActor, SessionSpec
 from actors.speech import SpeechSynthesis
 from actors.supervisor import Supervisor
+from actors.telemetry import NO_TELEMETRY, Telemetry
 from actors.warmup import TranslationWarmer
 from adapters.engines.llm.registry import ChatRegistry
 from adapters.engines.translation.registry import TranslationRegistry
@@ -66,7 +67,11 @@ class ServiceSettings:
 
 
 class VoiceService:
-    """Owns every long-lived part of the system and their order of shutdown."""
+    """Owns every long-lived part of the system and their order of shutdown.
+
+    ``telemetry`` is told what only the running system can time (commits,
+    deliveries); the metrics shell passes its own, everyone else none.
+    """
 
     def __init__(
         self,
@@ -75,11 +80,13 @@ class VoiceService:
         settings: ServiceSettings,
         speech: SpeechStack | None = None,
         assistant: AssistantStack | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.store = store
         self.registry = registry
         self.settings = settings
-        self.writer = GroupCommitWriter(store)
+        self.telemetry = telemetry
+        self.writer = GroupCommitWriter(store, telemetry.committed)
         self.speech_engines = speech.engines if speech else None
         self.synthesis = (
             SpeechSynthesis(speech.synthesizers, self.writer) if speech is not None else None

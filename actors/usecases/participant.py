@@ -188,6 +188,7 @@ class Participant:
             preferences=outcome.preferences or Preferences(),
             speech=self.service.synthesis,
             in_voice_session=outcome.in_voice_session,
+            telemetry=self.service.telemetry,
         )
         self.service.open_session(self.session_key, outcome.room_id, spec)
         self._holding = spec.hold_s > 0 and since is None

@@ -28,6 +28,7 @@ from aiohttp import web
 from actors.media import LiveKitWebhook
 from actors.messages import Refused
 from adapters.shells.auth import Identity, TokenError, verify_user_token
+from adapters.shells.exposition import METRICS_PATH, exposition_handler
 from adapters.shells.http_openapi import (
     MAX_EMPTY_TIMEOUT_S,
     MAX_METADATA_BYTES,
@@ -55,6 +56,8 @@ from adapters.shells.livekit_api import (
 )
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from actors.service import VoiceService
 
 log = logging.getLogger(__name__)
@@ -407,6 +410,8 @@ def build_http_app(
     livekit: LiveKitSettings | None,
     secret: str,
     record_webhook: RecordWebhook,
+    *,
+    metrics: CollectorRegistry | None = None,
 ) -> web.Application:
     """The aiohttp application of ``--http-port``.
 
@@ -416,12 +421,15 @@ def build_http_app(
             LiveKit (its routes then answer 503 ``livekit_not_configured``).
         secret: ``VOICEMODE_SECRET``, which signs the users' bearer tokens.
         record_webhook: records a verified webhook as an event.
+        metrics: the registry ``GET /metrics`` renders (None: no such route).
     """
     handlers = LiveKitHttpApi(service, livekit, secret, record_webhook)
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_WEBHOOK_BYTES)
     app.cleanup_ctx.append(handlers.rooms_client)
     app.router.add_get("/healthz", handlers.health)
     app.router.add_get("/openapi.json", handlers.openapi)
+    if metrics is not None:
+        app.router.add_get(METRICS_PATH, exposition_handler(metrics))
     app.router.add_post(ROOMS_PATH, handlers.create_room)
     app.router.add_post(TOKEN_PATH, handlers.issue_token)
     app.router.add_post(WEBHOOK_PATH, handlers.webhook)

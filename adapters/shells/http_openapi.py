@@ -241,6 +241,23 @@ def _whole_document() -> dict[str, Any]:
                     "responses": {"200": _json_answer("Alive", "Health")},
                 }
             },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of this server (text exposition format)",
+                    "description": (
+                        "Rooms, members, voice sessions and agents (gauges); transcripts, "
+                        "translations, syntheses, fallbacks, errors and dropped clients "
+                        "(counters); each stage's duration (histograms). No credentials: "
+                        "labels never carry a room, a user or free text."
+                    ),
+                    "responses": {
+                        "200": {
+                            "description": "Metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
