@@ -353,12 +353,14 @@ def cmd_agent(args: argparse.Namespace) -> int:
     any order, and the worker tells ``serve`` it is ready each time it
     registers with LiveKit; one refusing the agent secret is.
     """
+    from adapters.shells.livekit_agent.metrics import AgentMetrics  # noqa: PLC0415
     from adapters.shells.livekit_agent.network import NetworkControlPlane, announce_ready  # noqa: PLC0415
     from adapters.shells.livekit_agent.worker import run_worker  # noqa: PLC0415
 
     settings = worker_settings(args)
     check_ports("", {"--health-port": args.health_port})
-    speech = build_speech(settings.stt_engines, settings.tts_engines)
+    metrics = AgentMetrics()
+    speech = build_speech(settings.stt_engines, settings.tts_engines, metrics)
     control, secret, worker_id = settings.control, settings.secret, settings.worker_id
     asyncio.run(check_control(control, secret, worker_id))
     print(f"voicemode agent: {worker_id} serving {args.agent_name} via {control}", flush=True)
@@ -373,6 +375,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
             http_port=args.health_port,
             load_threshold=args.load_threshold,
             on_registered=lambda: announce_ready(control, secret, worker_id),
+            metrics=metrics,
         )
     except OSError as error:
         raise port_error("all addresses", args.health_port, "--health-port", error) from error

@@ -16,6 +16,7 @@ import pykka
 
 from actors.assistant.conversation import AssistantSettings
 from actors.assistant.desk import AssistantDesk
+from actors.media_quality import MediaQualityBoard
 from actors.messages import Refused, RoomCommand
 from actors.pipeline import PipelineOutput, PipelineSpec, SpeechEngines, SpeechPipelineActor
 from actors.projections.delivery import DeliveryRouter
@@ -92,6 +93,7 @@ class VoiceService:
             SpeechSynthesis(speech.synthesizers, self.writer) if speech is not None else None
         )
         self.supervisor = Supervisor()
+        self.media_quality = MediaQualityBoard()
         self.router = DeliveryRouter(store)
         self.fanout = TranslationFanout(
             store, self.writer, registry, workers=settings.translation_workers

@@ -421,7 +421,8 @@ def build_http_app(
             LiveKit (its routes then answer 503 ``livekit_not_configured``).
         secret: ``VOICEMODE_SECRET``, which signs the users' bearer tokens.
         record_webhook: records a verified webhook as an event.
-        metrics: the registry ``GET /metrics`` renders (None: no such route).
+        metrics: the registry ``GET /metrics`` renders; with it, rooms' media
+            metrics are served too (None: neither route).
     """
     handlers = LiveKitHttpApi(service, livekit, secret, record_webhook)
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_WEBHOOK_BYTES)
@@ -429,7 +430,10 @@ def build_http_app(
     app.router.add_get("/healthz", handlers.health)
     app.router.add_get("/openapi.json", handlers.openapi)
     if metrics is not None:
+        from adapters.shells.http_media import add_media_metrics  # noqa: PLC0415 (imports us)
+
         app.router.add_get(METRICS_PATH, exposition_handler(metrics))
+        add_media_metrics(app, handlers.core, secret)
     app.router.add_post(ROOMS_PATH, handlers.create_room)
     app.router.add_post(TOKEN_PATH, handlers.issue_token)
     app.router.add_post(WEBHOOK_PATH, handlers.webhook)

@@ -258,6 +258,33 @@ def _whole_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/rooms/{code}/media-metrics": {
+                "get": {
+                    "summary": "A room's LiveKit media quality (seed 000's LiveKitMetrics)",
+                    "description": (
+                        "From the room's agent's newest report (every 5 s). For members of "
+                        "the room. dataRate bits/s, packetLoss 0-1, jitter and rtt ms, "
+                        "level 0-1, qualityScore a 1-5 MOS estimate, agentCpu cores; "
+                        "participants carries each track's figures."
+                    ),
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "code",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The room's media",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_error_responses(401, 403, 404),
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -27,14 +27,11 @@ from actors.projections.fanout import PROJECTION_NAME as FANOUT
 from actors.projections.operations import OperationsProjection, OperationsTally, end_of_speech_of
 from actors.projections.room_follower import FOLLOWER_KEY_PREFIX
 from actors.telemetry import DELIVERY, STAGES, STORE_COMMIT
+from adapters.shells.exposition import LATENCY_BUCKETS
 
 if TYPE_CHECKING:
     from actors.service import VoiceService
 
-LATENCY_BUCKETS: Final = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-)  # fmt: skip
-"""From a commit's milliseconds to a slow decode's seconds."""
 LabelValues = TypeVar("LabelValues", bound=tuple[str, ...])
 BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 """Up to the writer's largest batch (``MAX_BATCH_EVENTS``)."""
