@@ -1,17 +1,18 @@
 """A room's audio tracks' quality, read from the agent's WebRTC statistics.
 
 ``rtc.Room.get_rtc_stats()`` gives the standard WebRTC stats of the agent's
-two peer connections: the subscriber's (people's microphones it receives:
-``inbound-rtp`` with loss, jitter and audio level as the agent measured them)
-and the publisher's (its ``tts-<lang>`` tracks: ``outbound-rtp``, and the
-listeners' side as LiveKit reports it back in ``remote-inbound-rtp`` with loss,
-jitter and round-trip time). Reading them is pure, so it is tested without a
+peer connections: people's microphones it receives (``inbound-rtp``, with
+loss, jitter and audio level as the agent measured them) and its
+``tts-<lang>`` tracks (``outbound-rtp``, and the listeners' side as LiveKit
+reports it back in ``remote-inbound-rtp`` with loss, jitter and round-trip
+time). Which connection carries which varies (LiveKit 1.13 may carry both
+directions on one), so both lists are read as one. Reading them is pure, so it is tested without a
 network; :class:`~adapters.shells.livekit_agent.media_watch.MediaWatch` polls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Final
 
 from livekit.rtc._proto import stats_pb2
@@ -25,7 +26,7 @@ def _of_kind(stats: Iterable[stats_pb2.RtcStats], kind: str) -> list[stats_pb2.R
     return [stat for stat in stats if stat.WhichOneof("stats") == kind]
 
 
-def _round_trip(stats: Iterable[stats_pb2.RtcStats]) -> float | None:
+def round_trip(stats: Iterable[stats_pb2.RtcStats]) -> float | None:
     """The current round trip of the connection's nominated candidate pair, if measured."""
     for stat in _of_kind(stats, "candidate_pair"):
         pair = stat.candidate_pair.candidate_pair
@@ -34,32 +35,31 @@ def _round_trip(stats: Iterable[stats_pb2.RtcStats]) -> float | None:
     return None
 
 
-def inbound_tracks(
-    stats: Iterable[stats_pb2.RtcStats], owners: Mapping[str, str]
-) -> list[TrackQuality]:
-    """The people's audio tracks the agent receives (``owners``: track sid → identity)."""
-    stats = list(stats)
-    rtt = _round_trip(stats)
-    tracks = []
+def inbound_track(
+    stats: Iterable[stats_pb2.RtcStats], participant_id: str, track_sid: str, rtt_s: float | None
+) -> TrackQuality | None:
+    """A person's audio track as the agent receives it, from that track's own stats.
+
+    The room's statistics carry no receivers here (LiveKit 1.13 with the
+    Rust SDK), so each subscribed track is asked for its own; ``rtt_s`` is
+    the agent's connection's round trip (see :func:`round_trip`).
+    """
     for stat in _of_kind(stats, "inbound_rtp"):
         rtp = stat.inbound_rtp
-        owner = owners.get(rtp.inbound.track_identifier)
-        if rtp.stream.kind != AUDIO or owner is None:
+        if rtp.stream.kind != AUDIO:
             continue
-        tracks.append(
-            TrackQuality(
-                participant_id=owner,
-                track_sid=rtp.inbound.track_identifier,
-                direction=INBOUND,
-                packets=max(rtp.received.packets_received, 0),
-                packets_lost=max(rtp.received.packets_lost, 0),
-                bytes=max(rtp.inbound.bytes_received, 0),
-                jitter_s=max(rtp.received.jitter, 0.0),
-                rtt_s=rtt,
-                audio_level=min(max(rtp.inbound.audio_level, 0.0), 1.0),
-            )
+        return TrackQuality(
+            participant_id=participant_id,
+            track_sid=track_sid,
+            direction=INBOUND,
+            packets=max(rtp.received.packets_received, 0),
+            packets_lost=max(rtp.received.packets_lost, 0),
+            bytes=max(rtp.inbound.bytes_received, 0),
+            jitter_s=max(rtp.received.jitter, 0.0),
+            rtt_s=rtt_s,
+            audio_level=min(max(rtp.inbound.audio_level, 0.0), 1.0),
         )
-    return tracks
+    return None
 
 
 def outbound_tracks(stats: Iterable[stats_pb2.RtcStats], agent_id: str) -> list[TrackQuality]:
@@ -72,7 +72,7 @@ def outbound_tracks(stats: Iterable[stats_pb2.RtcStats], agent_id: str) -> list[
     sources = {
         stat.media_source.rtc.id: stat.media_source for stat in _of_kind(stats, "media_source")
     }
-    fallback_rtt = _round_trip(stats)
+    fallback_rtt = round_trip(stats)
     tracks = []
     for stat in _of_kind(stats, "outbound_rtp"):
         rtp = stat.outbound_rtp

@@ -16,7 +16,7 @@ from livekit import rtc
 
 from actors.agent_messages import INBOUND, ControlPlane, MediaQuality
 from adapters.shells.livekit_agent.agent import SPEAKING_KINDS
-from adapters.shells.livekit_agent.media_stats import inbound_tracks, outbound_tracks
+from adapters.shells.livekit_agent.media_stats import inbound_track, outbound_tracks, round_trip
 from adapters.shells.livekit_agent.metrics import AgentMetrics
 from adapters.shells.livekit_agent.room_cpu import CpuLedger
 
@@ -73,16 +73,22 @@ class MediaWatch:
     async def measure(self) -> MediaQuality:
         """The room's media now, also observed in the worker's metrics."""
         stats = await self.room.get_rtc_stats()
+        every = [*stats.publisher_stats, *stats.subscriber_stats]
+        rtt = round_trip(every)
         people = [p for p in self.room.remote_participants.values() if p.kind in SPEAKING_KINDS]
-        owners = {
-            publication.sid: person.identity
+        heard = [
+            (person.identity, publication.sid, publication.track)
             for person in people
             for publication in person.track_publications.values()
-            if publication.kind == rtc.TrackKind.KIND_AUDIO
-        }
+            if publication.kind == rtc.TrackKind.KIND_AUDIO and publication.track is not None
+        ]
+        inbound = [
+            inbound_track(await track.get_stats(), identity, sid, rtt)
+            for identity, sid, track in heard
+        ]
         tracks = (
-            *inbound_tracks(stats.subscriber_stats, owners),
-            *outbound_tracks(stats.publisher_stats, self.room.local_participant.identity),
+            *(track for track in inbound if track is not None),
+            *outbound_tracks(every, self.room.local_participant.identity),
         )
         self.ledger.heard(self.room_code, sum(t.packets for t in tracks if t.direction == INBOUND))
         now, sent = time.monotonic(), sum(track.bytes for track in tracks)
