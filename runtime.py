@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from actors.telemetry import NO_TELEMETRY, Telemetry
 from adapters.engines.cores import usable_cores
 from adapters.languages import UnknownLanguageError
 from adapters.settings import DevSecrets, ServeSettings, serve_settings, worker_settings
@@ -65,14 +66,19 @@ if TYPE_CHECKING:
     from actors.service import AssistantStack, SpeechStack, VoiceService
     from actors.usecases import VoiceCore
     from adapters.settings import AssistantConfig
+    from adapters.shells.serve_metrics import ServeMetrics
 
 log = logging.getLogger("voicemode")
 
 DEFAULT_DB = "./voicemode.db"
 
 
-def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechStack:
+def build_speech(
+    stt_names: Sequence[str], tts_names: Sequence[str], telemetry: Telemetry = NO_TELEMETRY
+) -> SpeechStack:
     """Create the speech engines named, in order of preference, and the shared VAD.
+
+    ``telemetry`` is told how long each utterance waited for a recognition thread.
 
     Raises:
         StartupError: an engine or the detector cannot start; those already
@@ -93,11 +99,15 @@ def build_speech(stt_names: Sequence[str], tts_names: Sequence[str]) -> SpeechSt
         detector = vad.build()
         on_failure.pop_all()
     pool = RecognitionPool(usable_cores())
-    return SpeechStack(SpeechEngines(detector, recognizers, pool), synthesizers)
+    return SpeechStack(
+        SpeechEngines(detector, recognizers, pool, telemetry=telemetry), synthesizers
+    )
 
 
-def build_service(settings: ServeSettings, store: EventStore) -> VoiceService:
-    """Load the engines and start the actor system on an opened store."""
+def build_service(
+    settings: ServeSettings, store: EventStore, telemetry: Telemetry = NO_TELEMETRY
+) -> VoiceService:
+    """Load the engines and start the actor system on a store; it reports to ``telemetry``."""
     from actors.service import ServiceSettings, VoiceService  # noqa: PLC0415
     from adapters.engines.translation import engines as translation  # noqa: PLC0415
 
@@ -105,12 +115,19 @@ def build_service(settings: ServeSettings, store: EventStore) -> VoiceService:
         registry = translation.build(settings.translation_engines, settings.translation_timeout_s)
         on_failure.callback(registry.close)
         speech = (
-            build_speech(settings.stt_engines, settings.tts_engines) if settings.speech else None
+            build_speech(settings.stt_engines, settings.tts_engines, telemetry)
+            if settings.speech
+            else None
         )
         assistant = build_assistant(settings.assistant) if settings.assistant else None
         on_failure.pop_all()
     return VoiceService(
-        store, registry, ServiceSettings(away_grace=settings.away_grace), speech, assistant
+        store,
+        registry,
+        ServiceSettings(away_grace=settings.away_grace),
+        speech,
+        assistant,
+        telemetry,
     )
 
 
@@ -168,11 +185,15 @@ async def serve(
     from adapters.shells.frames import CLIENT_FRAMES  # noqa: PLC0415
     from adapters.shells.gateway import Gateway  # noqa: PLC0415
     from adapters.shells.media_plane import LiveKitMediaPlane  # noqa: PLC0415
+    from adapters.shells.serve_metrics import ServeMetrics  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as started:
-        service = await loop.run_in_executor(None, build_service, settings, store)
+        metrics = ServeMetrics()
+        service = await loop.run_in_executor(None, build_service, settings, store, metrics)
         started.push_async_callback(loop.run_in_executor, None, service.close)
+        await loop.run_in_executor(None, metrics.follow, service)
+        started.push_async_callback(loop.run_in_executor, None, metrics.stop)
         core = VoiceCore(service, CLIENT_FRAMES)
         attached = AttachedAgents()
         channel = (
@@ -194,7 +215,9 @@ async def serve(
             await media.start()
             started.push_async_callback(media.aclose)
         if settings.http_port is not None:
-            runner = await start_http(service, core, settings, settings.http_port, attached.rooms)
+            runner = await start_http(
+                service, core, settings, settings.http_port, attached.rooms, metrics
+            )
             started.push_async_callback(runner.cleanup)
         gateway = Gateway(service, settings.gateway, media, channel)
         try:
@@ -250,8 +273,9 @@ async def start_http(
     settings: ServeSettings,
     port: int,
     agent_rooms: Callable[[], Collection[str]] = frozenset,
+    metrics: ServeMetrics | None = None,
 ) -> web.AppRunner:
-    """Serve the HTTP API (health, OpenAPI, rooms, tokens, webhooks) and the web client.
+    """Serve the HTTP API (health, metrics, OpenAPI, rooms, tokens, webhooks) and the web client.
 
     ``agent_rooms`` are the rooms an agent is attached to now (rooms listings show it).
     """
@@ -266,7 +290,12 @@ async def start_http(
         await loop.run_in_executor(None, core.record_webhook, hook)
 
     app = build_http_app(
-        service, settings.livekit, settings.gateway.secret, record_webhook, agent_rooms
+        service,
+        settings.livekit,
+        settings.gateway.secret,
+        record_webhook,
+        agent_rooms,
+        metrics=metrics.registry if metrics is not None else None,
     )
     web_client = WebClientSettings(
         dev=settings.dev,
@@ -333,12 +362,14 @@ def cmd_agent(args: argparse.Namespace) -> int:
     any order, and the worker tells ``serve`` it is ready each time it
     registers with LiveKit; one refusing the agent secret is.
     """
+    from adapters.shells.livekit_agent.metrics import AgentMetrics  # noqa: PLC0415
     from adapters.shells.livekit_agent.network import NetworkControlPlane, announce_ready  # noqa: PLC0415
     from adapters.shells.livekit_agent.worker import run_worker  # noqa: PLC0415
 
     settings = worker_settings(args)
     check_ports("", {"--health-port": args.health_port})
-    speech = build_speech(settings.stt_engines, settings.tts_engines)
+    metrics = AgentMetrics()
+    speech = build_speech(settings.stt_engines, settings.tts_engines, metrics)
     control, secret, worker_id = settings.control, settings.secret, settings.worker_id
     asyncio.run(check_control(control, secret, worker_id))
     print(f"voicemode agent: {worker_id} serving {args.agent_name} via {control}", flush=True)
@@ -353,6 +384,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
             http_port=args.health_port,
             load_threshold=args.load_threshold,
             on_registered=lambda: announce_ready(control, secret, worker_id),
+            metrics=metrics,
         )
     except OSError as error:
         raise port_error("all addresses", args.health_port, "--health-port", error) from error

@@ -100,6 +100,55 @@ class SynthesisReport:
     error_code: str | None
 
 
+INBOUND = "inbound"
+"""A person's microphone track, as the agent receives it."""
+OUTBOUND = "outbound"
+"""One of the agent's ``tts-<lang>`` tracks, as it sends it."""
+
+
+@dataclass(frozen=True)
+class TrackQuality:
+    """One audio track's media quality, from the agent's WebRTC statistics.
+
+    ``participant_id`` is the track's publisher (a person for ``inbound``, the
+    agent itself for ``outbound``). Counts are since the track started;
+    ``jitter_s`` is as its receiver measured it, ``rtt_s`` the round trip of
+    the connection carrying it (None: not measured yet), ``audio_level`` 0-1.
+    """
+
+    participant_id: str
+    track_sid: str
+    direction: str
+    packets: int
+    packets_lost: int
+    bytes: int
+    jitter_s: float
+    rtt_s: float | None
+    audio_level: float | None
+
+
+@dataclass(frozen=True)
+class MediaQuality:
+    """A room's LiveKit media as its agent measured it, sent every few seconds.
+
+    ``data_rate_bps`` is the audio the agent received and sent (bits/s over
+    the last interval); ``cpu_share`` the agent process's CPU spent on this
+    room over that interval, in cores (see
+    :mod:`~adapters.shells.livekit_agent.room_cpu`).
+    """
+
+    room_code: str
+    participant_count: int
+    data_rate_bps: float
+    cpu_share: float
+    tracks: tuple[TrackQuality, ...]
+
+    @property
+    def track_count(self) -> int:
+        """How many audio tracks were measured."""
+        return len(self.tracks)
+
+
 @dataclass(frozen=True)
 class RoomMembers:
     """Who is present in the room and the language each of them hears.
@@ -241,6 +290,9 @@ class ControlPlane(Protocol):
 
     async def speech_began(self, began: SpeechBegan) -> None:
         """Tell voicemode at once that a participant started speaking (never waits for it)."""
+
+    async def media_quality(self, report: MediaQuality) -> None:
+        """Report the room's media quality (never waits for voicemode)."""
 
     async def wait_lost(self) -> str:
         """Return, with the reason, once the channel to voicemode is lost for good.

@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 
 import pykka
 
+from actors.telemetry import NO_TELEMETRY, VAD_WAIT, Telemetry
 from adapters.engines.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm
 from adapters.engines.audio.base import SAMPLE_RATE
 from adapters.engines.audio.decoders import open_decoder
@@ -135,6 +136,7 @@ class SpeechEngines:
     pool: RecognitionPool
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     partial_interval_ms: int = 500
+    telemetry: Telemetry = NO_TELEMETRY
 
 
 class AudioBudget:
@@ -369,7 +371,13 @@ class SpeechPipelineActor(pykka.ThreadingActor):
 
     def _request_final(self, utterance: _Utterance, duration_ms: int) -> None:
         ended = time.monotonic()
-        future = self.engines.pool.submit(utterance.stream.finalize)
+        telemetry = self.engines.telemetry
+
+        def finalize() -> Transcript:
+            telemetry.stage(VAD_WAIT, time.monotonic() - ended)
+            return utterance.stream.finalize()
+
+        future = self.engines.pool.submit(finalize)
 
         def finished(done: Future[Transcript]) -> None:
             transcript = _result(done) or Transcript(

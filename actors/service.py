@@ -16,6 +16,7 @@ import pykka
 
 from actors.assistant.conversation import AssistantSettings
 from actors.assistant.desk import AssistantDesk
+from actors.media_quality import MediaQualityBoard
 from actors.messages import Refused, RoomCommand
 from actors.pipeline import PipelineOutput, PipelineSpec, SpeechEngines, SpeechPipelineActor
 from actors.projections.delivery import DeliveryRouter
@@ -25,6 +26,7 @@ from actors.room import RoomActor
 from actors.session import ParticipantSessionActor, SessionSpec
 from actors.speech import SpeechSynthesis
 from actors.supervisor import Supervisor
+from actors.telemetry import NO_TELEMETRY, Telemetry
 from actors.warmup import TranslationWarmer
 from adapters.engines.llm.registry import ChatRegistry
 from adapters.engines.translation.registry import TranslationRegistry
@@ -67,7 +69,11 @@ class ServiceSettings:
 
 
 class VoiceService:
-    """Owns every long-lived part of the system and their order of shutdown."""
+    """Owns every long-lived part of the system and their order of shutdown.
+
+    ``telemetry`` is told what only the running system can time (commits,
+    deliveries); the metrics shell passes its own, everyone else none.
+    """
 
     def __init__(
         self,
@@ -76,16 +82,19 @@ class VoiceService:
         settings: ServiceSettings,
         speech: SpeechStack | None = None,
         assistant: AssistantStack | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.store = store
         self.registry = registry
         self.settings = settings
-        self.writer = GroupCommitWriter(store)
+        self.telemetry = telemetry
+        self.writer = GroupCommitWriter(store, telemetry.committed)
         self.speech_engines = speech.engines if speech else None
         self.synthesis = (
             SpeechSynthesis(speech.synthesizers, self.writer) if speech is not None else None
         )
         self.supervisor = Supervisor()
+        self.media_quality = MediaQualityBoard()
         self.router = DeliveryRouter(store)
         self.fanout = TranslationFanout(
             store, self.writer, registry, workers=settings.translation_workers

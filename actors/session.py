@@ -35,6 +35,7 @@ from actors.messages import (
 )
 from actors.speech import SpeechEnd, SpeechKey, SpeechPiece, SpeechSynthesis
 from actors.supervisor import FailureReport
+from actors.telemetry import NO_TELEMETRY, Telemetry
 from actors.wire import ClientWire, Frame
 from events.domain import Preferences, Room, preference
 from events.store import EventStore, Recorded, room_of
@@ -87,6 +88,7 @@ class SessionSpec:
     on_removed: Callable[[], None] | None = None
     """Called (on the session's thread) once the frames of the event that put the
     participant out of the room (closed, or they were removed) are sent."""
+    telemetry: Telemetry = NO_TELEMETRY
 
 
 class ParticipantSessionActor(DispatchedActor):
@@ -144,17 +146,23 @@ class ParticipantSessionActor(DispatchedActor):
 
     @handle.register
     def _deliver(self, message: Deliver) -> None:
-        if self._held is not None:
-            self._held.append(message.recorded)
-        else:
-            self._send(self._live_frames(message.recorded))
-            self._check_removed((message.recorded,))
+        if self._take(message.recorded):
+            self.spec.telemetry.delivered(message.recorded.event)
 
     @handle.register
     def _catch_up(self, message: CatchUp) -> None:
         after = max(message.after, self.spec.cursor.position)
         for recorded in self.spec.store.read_room(self.spec.room_code, after, message.until):
-            self._deliver(Deliver(recorded))
+            self._take(recorded)
+
+    def _take(self, recorded: Recorded) -> bool:
+        """Hold an event or send its frames; whether frames were sent just now."""
+        if self._held is not None:
+            self._held.append(recorded)
+            return False
+        sent = self._send(self._live_frames(recorded))
+        self._check_removed((recorded,))
+        return sent
 
     @handle.register
     def _resume(self, message: Resume) -> None:
@@ -303,10 +311,11 @@ class ParticipantSessionActor(DispatchedActor):
             self._answer_of.pop(key, None)
             self._head_started = False
 
-    def _send(self, frames: Iterable[Frame]) -> None:
+    def _send(self, frames: Iterable[Frame]) -> bool:
         payloads = self._wire.encode(frames)
         if payloads:
             self.spec.sink.push(payloads)
+        return bool(payloads)
 
 
 def _tell_quietly(ref: pykka.ActorRef[Any], message: object) -> None:

@@ -121,6 +121,8 @@ HTTP_ERRORS: dict[str, str] = {
     "body_timeout": "408: the body did not arrive within 10 s",
     "not_found": "404: no such route",
     "unknown_room": "404: no room with this code was ever opened",
+    # metrics (issue 14 §2)
+    "no_media_metrics": "404: no agent reported the room's media in the last 30 s",
     "method_not_allowed": "405: the route does not take this method",
     "too_many_connections": "429: the client already holds the maximum of open connections",
     "internal_error": "500: the server failed; nothing was recorded",

@@ -26,6 +26,8 @@ from events.store import EventStore, NewEvents
 log = logging.getLogger(__name__)
 
 AppendCallback = Callable[[Sequence[int] | BaseException], None]
+CommitObserver = Callable[[float, int], None]
+"""Told, on the writer thread, how long each committed transaction took (s) and its events."""
 MAX_BATCH_EVENTS = 5000
 REFUSAL_REPORT_INTERVAL_S = 60.0
 
@@ -123,10 +125,15 @@ class _Batch:
 
 
 class GroupCommitWriter:
-    """The single writer thread of an event store."""
+    """The single writer thread of an event store.
 
-    def __init__(self, store: EventStore) -> None:
+    ``on_commit`` (optional) is told each committed transaction's duration and
+    size, for the operator's metrics; it must not block.
+    """
+
+    def __init__(self, store: EventStore, on_commit: CommitObserver | None = None) -> None:
         self.store = store
+        self._on_commit = on_commit
         self._queue: queue.SimpleQueue[AppendRequest | None] = queue.SimpleQueue()
         self.refusals = RefusalLog()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
@@ -189,6 +196,7 @@ class GroupCommitWriter:
                 self._commit([request])
             return
         tracking = max(trackings, key=lambda t: t.notification_id) if trackings else None
+        started = time.perf_counter()
         try:
             positions = self.store.append_stored(events, tracking)
         except Exception as error:
@@ -200,6 +208,8 @@ class GroupCommitWriter:
                 self._commit([request])
             return
         self.refusals.accepted()
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - started, len(events))
         offset = 0
         for request in requests:
             count = len(request.events)

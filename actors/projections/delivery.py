@@ -74,6 +74,13 @@ class DeliveryRouter:
             if not sessions:
                 self._sessions.pop(room_id, None)
 
+    def count(self, key_prefix: str) -> int:
+        """How many recipients are registered under a key starting with ``key_prefix``."""
+        with self._lock:
+            return sum(
+                key.startswith(key_prefix) for room in self._sessions.values() for key in room
+            )
+
     def broadcast(self, room_id: UUID, message: object) -> None:
         """Tell every session of a room something that is not stored (partial captions)."""
         with self._lock:

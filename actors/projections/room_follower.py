@@ -39,6 +39,8 @@ FOLLOWED_TOPICS: Final = tuple(
     )
 )
 """The only events an agent needs; the store filters the rest out unread."""
+FOLLOWER_KEY_PREFIX: Final = "agent:"
+"""How a follower's key on the delivery router begins: counting them counts attached agents."""
 
 Publish = Callable[[RoomUpdate | None], None]
 """Where updates go, called on the reader thread; None once following stopped."""
@@ -58,7 +60,7 @@ class RoomFollower:
         """Every member's display name, by user id (read by the caller's thread)."""
         self._publish = publish
         self._languages: dict[str, str] = {}
-        self._key = f"agent:{room_code}:{id(self)}"
+        self._key = f"{FOLLOWER_KEY_PREFIX}{room_code}:{id(self)}"
         self._following = False
         self._read_at = 0
         """The log position the members were read at: older events are in them already."""

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError
 
-from actors.agent_messages import FinalTranscript, RoomUpdate, SynthesisReport
+from actors.agent_messages import FinalTranscript, MediaQuality, RoomUpdate, SynthesisReport
 from actors.assistant.commands import CommandError, CommandSource, parse_command
 from actors.media import MediaPlane, RoomModerator
+from actors.media_quality import MediaReading
 from actors.messages import Outcome, Refused, Reply, SetAssistant, SubmitTranscript, Transient
 from actors.projections.room_follower import RoomFollower
 from actors.projections.voice_rooms import ActiveVoiceRooms
@@ -194,6 +195,20 @@ class VoiceCore:
     ) -> RoomFollower:
         """What an agent serving ``room_code`` must know, from the log (start it off the loop)."""
         return RoomFollower(self.service.store, self.service.router, room_code, publish)
+
+    def record_media_quality(self, report: MediaQuality) -> None:
+        """Keep the media quality a room's agent measured (a measurement, not an event)."""
+        self.service.media_quality.put(report)
+
+    async def media_quality(self, room_code: str, caller: Caller) -> MediaReading | Refused:
+        """The room's latest media quality, for whoever may see the room (see RoomManagement)."""
+        seen = await self.management.room(room_code, caller)
+        if isinstance(seen, Refused):
+            return seen
+        reading = self.service.media_quality.get(room_code)
+        if reading is None:
+            return Refused("no_media_metrics", f"no agent reported media quality for {room_code}")
+        return reading
 
     def follow_voice_rooms(self, changed: Callable[[], None]) -> ActiveVoiceRooms:
         """Which LiveKit rooms have voice sessions, from the log (start it off the loop)."""

@@ -191,6 +191,7 @@ class Participant:
             speech=self.service.synthesis,
             in_voice_session=outcome.in_voice_session,
             on_removed=self._removal_notice(),
+            telemetry=self.service.telemetry,
         )
         self.service.open_session(self.session_key, outcome.room_id, spec)
         self._holding = spec.hold_s > 0 and since is None

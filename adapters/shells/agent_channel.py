@@ -32,6 +32,7 @@ from actors.agent_messages import (
     AssistantCommand,
     ControlPlaneError,
     FinalTranscript,
+    MediaQuality,
     PartialTranscript,
     SpeechBegan,
     SynthesisReport,
@@ -58,7 +59,14 @@ from adapters.shells.ratelimit import TokenBucket
 log = logging.getLogger(__name__)
 
 AGENT_PATH = "/agent"
-_Report = PartialTranscript | FinalTranscript | SynthesisReport | AssistantCommand | SpeechBegan
+_Report = (
+    PartialTranscript
+    | FinalTranscript
+    | SynthesisReport
+    | AssistantCommand
+    | SpeechBegan
+    | MediaQuality
+)
 """What an agent reports about a room it attached."""
 RELEASED = "released"
 WORKER_READY = "worker-ready"
@@ -302,6 +310,8 @@ class _AgentConnection:
                     await self.direct.speech_began(report)
                 case SynthesisReport():
                     await self.direct.synthesized(report)
+                case MediaQuality():
+                    await self.direct.media_quality(report)
         except ControlPlaneError as error:
             self._error(error.code, error.message, ref)
 

@@ -19,6 +19,7 @@ from actors.agent_messages import (
     AssistantCommand,
     ControlPlaneError,
     FinalTranscript,
+    MediaQuality,
     PartialTranscript,
     RoomUpdate,
     SpeechBegan,
@@ -98,6 +99,10 @@ class DirectControlPlane:
     async def speech_began(self, began: SpeechBegan) -> None:
         """Interrupt at once the answers being spoken to whoever started speaking."""
         self.core.speech_began(began.room_code, began.user_id)
+
+    async def media_quality(self, report: MediaQuality) -> None:
+        """Keep the room's media quality for the HTTP API."""
+        self.core.record_media_quality(report)
 
     async def wait_lost(self) -> str:
         """Never returns: the actor system in this process cannot be lost."""

@@ -29,6 +29,7 @@ from aiohttp import web
 from actors.media import LiveKitWebhook
 from actors.messages import Refused
 from adapters.shells.auth import Identity, TokenError, verify_user_token
+from adapters.shells.exposition import METRICS_PATH, exposition_handler
 from adapters.shells.http_openapi import (
     MAX_EMPTY_TIMEOUT_S,
     MAX_METADATA_BYTES,
@@ -56,6 +57,8 @@ from adapters.shells.livekit_api import (
 )
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from actors.service import VoiceService
     from actors.usecases import VoiceCore
 
@@ -421,6 +424,8 @@ def build_http_app(
     secret: str,
     record_webhook: RecordWebhook,
     agent_rooms: Callable[[], Collection[str]] = frozenset,
+    *,
+    metrics: CollectorRegistry | None = None,
 ) -> web.Application:
     """The aiohttp application of ``--http-port``.
 
@@ -431,6 +436,8 @@ def build_http_app(
         secret: ``VOICEMODE_SECRET``, which signs the users' bearer tokens.
         record_webhook: records a verified webhook as an event.
         agent_rooms: the rooms an agent is attached to right now.
+        metrics: the registry ``GET /metrics`` renders; with it, rooms' media
+            metrics are served too (None: neither route).
     """
     from adapters.shells.http_rooms import add_room_management  # noqa: PLC0415
 
@@ -439,6 +446,11 @@ def build_http_app(
     app.cleanup_ctx.append(handlers.rooms_client)
     app.router.add_get("/healthz", handlers.health)
     app.router.add_get("/openapi.json", handlers.openapi)
+    if metrics is not None:
+        from adapters.shells.http_media import add_media_metrics  # noqa: PLC0415 (imports us)
+
+        app.router.add_get(METRICS_PATH, exposition_handler(metrics))
+        add_media_metrics(app, handlers)
     app.router.add_post(ROOMS_PATH, handlers.create_room)
     app.router.add_post(TOKEN_PATH, handlers.issue_token)
     app.router.add_post(WEBHOOK_PATH, handlers.webhook)

@@ -248,6 +248,50 @@ def _whole_document() -> dict[str, Any]:
                     "responses": {"200": _json_answer("Alive", "Health")},
                 }
             },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of this server (text exposition format)",
+                    "description": (
+                        "Rooms, members, voice sessions and agents (gauges); transcripts, "
+                        "translations, syntheses, fallbacks, errors and dropped clients "
+                        "(counters); each stage's duration (histograms). No credentials: "
+                        "labels never carry a room, a user or free text."
+                    ),
+                    "responses": {
+                        "200": {
+                            "description": "Metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/api/rooms/{code}/media-metrics": {
+                "get": {
+                    "summary": "A room's LiveKit media quality (seed 000's LiveKitMetrics)",
+                    "description": (
+                        "From the room's agent's newest report (every 5 s). For members of "
+                        "the room. dataRate bits/s, packetLoss 0-1, jitter and rtt ms, "
+                        "level 0-1, qualityScore a 1-5 MOS estimate, agentCpu cores; "
+                        "participants carries each track's figures."
+                    ),
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "code",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The room's media",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_error_responses(401, 403, 404),
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -25,6 +25,7 @@ from actors.agent_messages import (
     AssistantCommand,
     ControlPlaneError,
     FinalTranscript,
+    MediaQuality,
     PartialTranscript,
     RoomUpdate,
     SpeechBegan,
@@ -131,6 +132,10 @@ class NetworkControlPlane:
     async def speech_began(self, began: SpeechBegan) -> None:
         """Send that a participant started speaking, without waiting for voicemode."""
         await self._send(began)
+
+    async def media_quality(self, report: MediaQuality) -> None:
+        """Send the room's media quality, without waiting for voicemode."""
+        await self._send(report)
 
     async def close(self) -> None:
         """Close the connection; every room's updates end, and :meth:`wait_lost` never returns."""

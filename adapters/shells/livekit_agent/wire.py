@@ -10,7 +10,10 @@ UUIDs as strings and tuples as lists.
 Agent to voicemode: ``attach {roomCode}`` (answered ``attached`` with its
 ``ref``), ``partial``, ``transcript`` and ``command {roomCode, userId, text}``
 (each answered ``ack`` or ``error`` with its ``ref``), ``synthesized``,
-``speech-began {roomCode, userId}`` and ``worker-ready {}``. voicemode to
+``speech-began {roomCode, userId}``, ``media-quality {roomCode,
+participantCount, dataRateBps, cpuShare, tracks: [{participantId, trackSid,
+direction, packets, packetsLost, bytes, jitterS, rttS?, audioLevel?}]}`` and
+``worker-ready {}``. voicemode to
 agent: ``attached {roomCode}``, ``members {roomCode, languages}``,
 ``translation``, ``answered`` (the assistant answered), ``ack {}`` and
 ``error {code, message}``.
@@ -33,13 +36,17 @@ from uuid import UUID
 import orjson
 
 from actors.agent_messages import (
+    INBOUND,
+    OUTBOUND,
     AssistantAnswered,
     AssistantCommand,
     FinalTranscript,
+    MediaQuality,
     PartialTranscript,
     RoomMembers,
     SpeechBegan,
     SynthesisReport,
+    TrackQuality,
     TranslationToSpeak,
 )
 from adapters.engines.audio import MAX_SAMPLE_RATE
@@ -63,6 +70,11 @@ MAX_MILLISECONDS = 24 * 3600 * 1000
 far below what the store's 64-bit integers hold."""
 MAX_TIMESTAMP_MS = 2**53
 """Milliseconds since the epoch, within what a JSON number holds exactly."""
+MAX_TRACKS = 1000
+"""Audio tracks in one media-quality report: far above any room's."""
+MAX_PACKETS = 2**53
+MAX_MEASURE = 1e9
+"""Rates (bits/s), shares (cores) and durations (s) in a media-quality report stay below this."""
 NAME = re.compile(rf"[!-~]{{1,{MAX_NAME_CHARS}}}")
 """A short name: visible ASCII, matched whole (no spaces or line breaks)."""
 
@@ -106,6 +118,7 @@ ClientMessage = (
     | SynthesisReport
     | AssistantCommand
     | SpeechBegan
+    | MediaQuality
     | WorkerReady
 )
 """What an agent worker sends voicemode."""
@@ -234,6 +247,36 @@ class _AgentFields(Fields):
             )
         return tuple(value)
 
+    def measure(self, key: str, *, required: bool = True) -> float | None:
+        """A non-negative finite number (a rate, a share, seconds, a level)."""
+        value = self.data.get(key)
+        if value is None and not required:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= MAX_MEASURE
+        ):
+            raise ProtocolError(
+                "invalid_field", f"data.{key} must be a number 0-{MAX_MEASURE:g}", self.ref
+            )
+        return float(value)
+
+    def required_measure(self, key: str) -> float:
+        """A number that must be present."""
+        value = self.measure(key)
+        assert value is not None
+        return value
+
+    def tracks(self, key: str) -> tuple[TrackQuality, ...]:
+        """The measured tracks of a media-quality report."""
+        value = self._get(key, list, "a list", True)
+        if len(value) > MAX_TRACKS or not all(isinstance(item, dict) for item in value):
+            raise ProtocolError(
+                "invalid_field", f"data.{key} is up to {MAX_TRACKS} objects", self.ref
+            )
+        return tuple(_parse_track(_AgentFields(item, self.ref)) for item in value)
+
     def caption(self, key: str) -> str:
         """Text someone said, up to the user protocol's transcript length."""
         text = self.required_text(key)
@@ -343,6 +386,29 @@ def _speech_began_data(began: SpeechBegan) -> dict[str, Any]:
     return {"roomCode": began.room_code, "userId": began.user_id}
 
 
+def _media_quality_data(report: MediaQuality) -> dict[str, Any]:
+    return {
+        "roomCode": report.room_code,
+        "participantCount": report.participant_count,
+        "dataRateBps": report.data_rate_bps,
+        "cpuShare": report.cpu_share,
+        "tracks": [
+            {
+                "participantId": track.participant_id,
+                "trackSid": track.track_sid,
+                "direction": track.direction,
+                "packets": track.packets,
+                "packetsLost": track.packets_lost,
+                "bytes": track.bytes,
+                "jitterS": track.jitter_s,
+                "rttS": track.rtt_s,
+                "audioLevel": track.audio_level,
+            }
+            for track in report.tracks
+        ],
+    }
+
+
 def _answered_data(answered: AssistantAnswered) -> dict[str, Any]:
     return {
         "roomCode": answered.room_code,
@@ -386,6 +452,7 @@ _ENCODERS: Mapping[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
     SynthesisReport: ("synthesized", _synthesized_data),
     AssistantCommand: ("command", _command_data),
     SpeechBegan: ("speech-began", _speech_began_data),
+    MediaQuality: ("media-quality", _media_quality_data),
     WorkerReady: ("worker-ready", _nothing),
     Attached: ("attached", _attach_data),
     RoomMembers: ("members", _members_data),
@@ -435,6 +502,35 @@ def _parse_synthesized(fields: _AgentFields) -> SynthesisReport:
     )
 
 
+def _parse_media_quality(fields: _AgentFields) -> MediaQuality:
+    return MediaQuality(
+        fields.room_code(),
+        fields.count("participantCount", MAX_MEMBERS),
+        fields.required_measure("dataRateBps"),
+        fields.required_measure("cpuShare"),
+        fields.tracks("tracks"),
+    )
+
+
+def _parse_track(fields: _AgentFields) -> TrackQuality:
+    direction = fields.required_name("direction")
+    if direction not in (INBOUND, OUTBOUND):
+        raise ProtocolError(
+            "invalid_field", f"data.direction is {INBOUND!r} or {OUTBOUND!r}", fields.ref
+        )
+    return TrackQuality(
+        fields.user_id("participantId"),
+        fields.required_name("trackSid"),
+        direction,
+        fields.count("packets", MAX_PACKETS),
+        fields.count("packetsLost", MAX_PACKETS),
+        fields.count("bytes", MAX_PACKETS),
+        fields.required_measure("jitterS"),
+        fields.measure("rttS", required=False),
+        fields.measure("audioLevel", required=False),
+    )
+
+
 def _parse_translation(fields: _AgentFields) -> TranslationToSpeak:
     return TranslationToSpeak(
         fields.room_code(),
@@ -480,6 +576,7 @@ _CLIENT_PARSERS: Mapping[str, Callable[[_AgentFields], ClientMessage]] = {
         fields.room_code(), fields.user_id("userId"), fields.required_text("text")
     ),
     "speech-began": lambda fields: SpeechBegan(fields.room_code(), fields.user_id("userId")),
+    "media-quality": _parse_media_quality,
     "worker-ready": lambda _: WorkerReady(),
 }
 

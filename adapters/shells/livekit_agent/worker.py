@@ -6,6 +6,11 @@ agent dispatch API) rather than to every room. Jobs run on threads of this
 process (``JobExecutorType.THREAD``), not in child processes: every job then
 shares the speech engines loaded once here (the Whisper model, the VAD), and
 the job's entry point, a closure over them, is never pickled.
+
+The worker's health port also answers ``GET /metrics`` with the worker's
+Prometheus metrics (:mod:`~adapters.shells.livekit_agent.metrics`), and each
+job measures its room's media every few seconds
+(:mod:`~adapters.shells.livekit_agent.media_watch`).
 """
 
 from __future__ import annotations
@@ -16,14 +21,22 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
+from aiohttp import web
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorType
+from livekit.agents.utils.http_server import HttpServer
 from livekit.protocol.agent import Job
 
 from actors.agent_messages import DEFAULT_AGENT_NAME, ControlPlane, ControlPlaneError
 from actors.service import SpeechStack
+from adapters.shells.exposition import METRICS_PATH, exposition_handler
 from adapters.shells.livekit_agent.agent import AgentSettings, VoiceAgent
 from adapters.shells.livekit_agent.load import ProcessLoad
+from adapters.shells.livekit_agent.media_watch import DEFAULT_INTERVAL_S, MediaWatch
+from adapters.shells.livekit_agent.metrics import AgentMetrics
+from adapters.shells.livekit_agent.room_cpu import CpuLedger
 from adapters.shells.livekit_agent.streams import hear_own_room_only
 
 log = logging.getLogger(__name__)
@@ -40,6 +53,44 @@ ControlPlaneFactory = Callable[[], ControlPlane]
 """Makes the control plane of one job (each job runs on its own event loop)."""
 OnRegistered = Callable[[], Awaitable[None]]
 """Called each time the worker (re)registers with LiveKit and can take rooms."""
+
+
+@dataclass(frozen=True)
+class MediaReporting:
+    """What each job's media measurements go to, shared by the worker's jobs."""
+
+    metrics: AgentMetrics
+    ledger: CpuLedger
+    interval_s: float = DEFAULT_INTERVAL_S
+
+
+class MeteredAgentServer(AgentServer):
+    """An AgentServer whose health port also serves ``GET /metrics``.
+
+    livekit-agents makes its health server inside ``run()`` and starts it a
+    few lines later, with no hook in between (its own ``prometheus_port``
+    opens a second port, serving only the process-global registry). The
+    server is assigned to ``_http_server``; this property adds the route on
+    assignment, before the app is frozen. ``tests/test_metrics_agent.py``
+    scrapes it, so a livekit-agents upgrade that renames the attribute fails
+    there rather than silently serving no metrics.
+    """
+
+    def __init__(self, metrics: AgentMetrics, **options: Any) -> None:
+        self.metrics = metrics
+        super().__init__(**options)
+
+    @property
+    def _http_server(self) -> HttpServer | None:
+        return self.__dict__.get("_metered_http_server")
+
+    @_http_server.setter
+    def _http_server(self, server: HttpServer | None) -> None:
+        if server is not None:
+            server.app.add_routes(
+                [web.get(METRICS_PATH, exposition_handler(self.metrics.registry))]
+            )
+        self.__dict__["_metered_http_server"] = server
 
 
 def room_code_of(job: Job) -> str:
@@ -68,7 +119,9 @@ def build_agent_server(
     settings: AgentSettings | None = None,
     http_port: int = 0,
     load_threshold: float = DEFAULT_LOAD_THRESHOLD,
-) -> AgentServer:
+    metrics: AgentMetrics | None = None,
+    media_interval_s: float = DEFAULT_INTERVAL_S,
+) -> MeteredAgentServer:
     """A LiveKit agent server whose jobs run VoiceAgents; ``run()`` it to serve.
 
     Args:
@@ -84,9 +137,13 @@ def build_agent_server(
             :mod:`~adapters.shells.livekit_agent.load`) above which the worker
             takes no new rooms, leaving them to other workers; ``math.inf``
             for a lone worker, which must take every room.
+        metrics: the worker's metrics (None: its own), served on ``http_port``.
+        media_interval_s: how often each job measures its room's media.
     """
     os.environ.setdefault(LOOP_MONITOR_SETTING, "0")
-    server = AgentServer(
+    media = MediaReporting(metrics or AgentMetrics(), CpuLedger(), media_interval_s)
+    server = MeteredAgentServer(
+        media.metrics,
         job_executor_type=JobExecutorType.THREAD,
         ws_url=livekit_url,
         api_key=api_key,
@@ -98,7 +155,7 @@ def build_agent_server(
     )
 
     async def entrypoint(ctx: JobContext) -> None:
-        await run_job(ctx, control_plane_factory(), speech, settings)
+        await run_job(ctx, control_plane_factory(), speech, settings, media)
 
     server.rtc_session(entrypoint, agent_name=agent_name)
     return server
@@ -109,6 +166,7 @@ async def run_job(
     control: ControlPlane,
     speech: SpeechStack,
     settings: AgentSettings | None = None,
+    media: MediaReporting | None = None,
 ) -> None:
     """Join the job's room and serve it until the job shuts down.
 
@@ -117,7 +175,8 @@ async def run_job(
     down, so a job cancelled then lets the connection finish instead. Once
     connected, the room's loop stops being woken by other rooms' events
     (:mod:`~adapters.shells.livekit_agent.streams`). The job ends when the
-    channel to voicemode is lost for good.
+    channel to voicemode is lost for good. With ``media``, the room's media
+    is measured and reported while the job runs.
     """
     connecting = asyncio.ensure_future(ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE))
     await asyncio.shield(connecting)
@@ -131,6 +190,12 @@ async def run_job(
         ctx.shutdown(reason=error.code)
         return
     watching = asyncio.create_task(_leave_when_lost(ctx, control, agent.room_code))
+    if media is not None:
+        watch = MediaWatch(
+            ctx.room, agent.room_code, control, media.metrics, media.ledger, media.interval_s
+        )
+        watch.start()
+        ctx.add_shutdown_callback(watch.aclose)
 
     async def stop_watching() -> None:
         watching.cancel()
@@ -157,6 +222,7 @@ def run_worker(
     http_port: int = 0,
     load_threshold: float = DEFAULT_LOAD_THRESHOLD,
     on_registered: OnRegistered | None = None,
+    metrics: AgentMetrics | None = None,
 ) -> None:
     """Serve agent jobs until SIGINT or SIGTERM, then let running jobs finish.
 
@@ -174,6 +240,7 @@ def run_worker(
         settings=settings,
         http_port=http_port,
         load_threshold=load_threshold,
+        metrics=metrics,
     )
     asyncio.run(_serve_until_signalled(server, on_registered))
 
