@@ -46,4 +46,6 @@ FRAMED_EVENTS: tuple[type[DomainEvent], ...] = (
     Conversation.CommandRecognized,
     Conversation.ContextCleared,
     Conversation.AssistantResponded,
+    Room.RecordingStarted,
+    Room.RecordingStopped,
 )

@@ -44,6 +44,7 @@ from actors.messages import (
     ReportClientError,
     RoomCommitted,
     SetAssistant,
+    SetRecording,
     SpeakAnswer,
     StartSpeech,
     StartVoiceSession,
@@ -256,6 +257,13 @@ class RoomActor(DispatchedActor):
         if self.room is None:
             self.room = Room(code=self.code)
         self.room.set_assistant(message.user_id, message.enabled)
+        self._decided(message.reply)
+
+    @handle.register
+    def _set_recording(self, message: SetRecording) -> None:
+        if self.room is None:
+            self.room = Room(code=self.code)
+        self.room.set_recording(message.user_id, message.enabled, message.reason)
         self._decided(message.reply)
 
     @handle.register

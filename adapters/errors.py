@@ -73,6 +73,10 @@ WEBSOCKET_ERRORS: dict[str, str] = {
     "timeout": "the room did not answer in time; retry",
     "agent_already_attached": "agent channel: another agent already serves the room",
     "not_attached": "agent channel: a frame for a room the agent has not attached",
+    # recording
+    "recording_unavailable": "set-recording on a server started without --record",
+    "not_room_manager": "set-recording by someone who neither owns the room nor operates",
+    "unknown_room": "set-recording for a room that was never opened",
 }
 """Codes of ``error`` frames, on the users' WebSocket and the agents' channel."""
 
@@ -118,6 +122,11 @@ HTTP_ERRORS: dict[str, str] = {
     "internal_error": "500: the server failed; nothing was recorded",
     "livekit_unavailable": "502: the LiveKit server did not answer or refused",
     "livekit_not_configured": "503: LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET are unset",
+    # recording
+    "not_room_manager": "403: the caller neither owns the room nor is an operator",
+    "nothing_recorded": "404: the room has no recorded audio (yet, or any more)",
+    "unsupported_format": "400: an audio format other than wav, ogg or opus",
+    "recording_unavailable": "409: the server runs without --record",
 }
 """Codes of the HTTP API's ``{"error": {"code", "message"}}``, each with its status."""
 

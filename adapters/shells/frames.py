@@ -45,6 +45,7 @@ __all__ = [
     "frames_for",
     "joined_room",
     "left_room",
+    "recording",
     "reply",
     "server_frame",
     "spoken_on_websocket",
@@ -103,6 +104,8 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
                 event.voice,
             )
         return []
+    if isinstance(event, Room.RecordingStarted | Room.RecordingStopped):
+        return [recording(event, pos)]
     if isinstance(event, Room.TranscriptRecognized):
         return _transcript_frames(listener, event, pos)
     if isinstance(event, TranslationProduced):
@@ -257,6 +260,21 @@ def _conversation_frames(listener: Listener, event: Conversation.Event, pos: int
             data["errorCode"] = event.error_code
         return [server_frame("assistant-response", data, pos)]
     return []
+
+
+def recording(event: Room.RecordingStarted | Room.RecordingStopped, pos: int) -> Frame:
+    """``recording {roomId, recording, by, reason?}``: the room's audio is (no longer) recorded.
+
+    ``reason`` (when it stops): ``stopped`` by ``by``, or ``store_failed``.
+    """
+    data: dict[str, Any] = {
+        "roomId": event.room_code,
+        "recording": isinstance(event, Room.RecordingStarted),
+        "by": event.by,
+    }
+    if isinstance(event, Room.RecordingStopped):
+        data["reason"] = event.reason
+    return server_frame("recording", data, pos)
 
 
 def _heard(listener: Listener, event: Room.TranscriptRecognized) -> str | None:

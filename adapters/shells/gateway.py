@@ -48,6 +48,7 @@ from adapters.shells.protocol import (
     SetAssistantFrame,
     SetLanguage,
     SetPreferencesFrame,
+    SetRecordingFrame,
     SpeechTranscript,
     StartSpeechFrame,
     StartVoiceSessionFrame,
@@ -363,6 +364,8 @@ class ClientConnection:
                 self._ack("assistant-command", await me.assistant_command(command.text), ref)
             case SetAssistantFrame():
                 self._ack("set-assistant", await me.set_assistant(command.enabled), ref)
+            case SetRecordingFrame():
+                self._ack("set-recording", await me.set_recording(command.enabled), ref)
 
     async def _join(
         self, room_code: str, language: str | None, since: int | None, ref: Ref, reply_ref: Ref

@@ -129,6 +129,13 @@ class SetAssistantFrame:
 
 
 @dataclass(frozen=True)
+class SetRecordingFrame:
+    """``set-recording {enabled}``: start or stop recording the room (its owner or an operator)."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class StopVoiceSessionFrame:
     """``stop-voice-session``."""
 
@@ -193,6 +200,7 @@ Command = (
     | AskAssistantFrame
     | AssistantCommandFrame
     | SetAssistantFrame
+    | SetRecordingFrame
 )
 
 
@@ -474,6 +482,13 @@ def _set_assistant(fields: Fields) -> Command:
     return SetAssistantFrame(enabled)
 
 
+def _set_recording(fields: Fields) -> Command:
+    enabled = fields.optional_flag("enabled")
+    if enabled is None:
+        raise ProtocolError("missing_field", "set-recording needs data.enabled", fields.ref)
+    return SetRecordingFrame(enabled)
+
+
 def _client_error(fields: Fields) -> Command:
     message = fields.required_text("message")
     details = fields.data.get("details")
@@ -527,6 +542,7 @@ _PARSERS: dict[str, Callable[[Fields], Command]] = {
     "ask-assistant": _ask_assistant,
     "assistant-command": _assistant_command,
     "set-assistant": _set_assistant,
+    "set-recording": _set_recording,
 }
 
 COMMAND_EVENTS = frozenset(_PARSERS)
