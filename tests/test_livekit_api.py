@@ -31,6 +31,7 @@ from actors.media import LiveKitWebhook
 from adapters.errors import HTTP_ERRORS
 from adapters.shells.auth import issue_token
 from adapters.shells.http_api import build_http_app
+from adapters.shells.http_openapi import ROOM_RECORDING_AUDIO_PATH, ROOM_RECORDING_PATH
 from adapters.shells.livekit_api import LiveKitSettings
 from tests.support.inprocess import InProcessService
 from tests.support.livekit_server import LiveKitServer, livekit_server
@@ -549,7 +550,15 @@ def test_the_openapi_document_describes_every_route(
 
     document = run(scenario)
     assert document["openapi"] == "3.1.0"
-    assert set(document["paths"]) == {"/healthz", "/openapi.json", ROOMS, TOKEN, WEBHOOK}
+    assert set(document["paths"]) == {
+        "/healthz",
+        "/openapi.json",
+        ROOMS,
+        TOKEN,
+        WEBHOOK,
+        ROOM_RECORDING_PATH,
+        ROOM_RECORDING_AUDIO_PATH,
+    }
     assert document["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"][
         "enum"
     ] == list(HTTP_ERRORS)
