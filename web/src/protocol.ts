@@ -56,6 +56,8 @@ export interface ClientFrames {
   "ask-assistant": { text: string };
   "assistant-command": { text: string };
   "set-assistant": { enabled: boolean };
+  /** Start or stop recording the room's audio (its owner or an operator; serve --record). */
+  "set-recording": { enabled: boolean };
   resume: { since: number };
 }
 
@@ -99,6 +101,8 @@ export interface ServerFrames {
   "voice-session-ended": { roomId: string; position: number };
   /** Whether the room's LiveKit agent hears its voice sessions (not stored). */
   "agent-listening": { roomId: string; listening: boolean };
+  /** The room's audio is (no longer) recorded; reason when it stops: stopped or store_failed. */
+  recording: { roomId: string; recording: boolean; by: string; reason?: string };
   "user-started-voice": { userId: string; language: Lang };
   "user-stopped-voice": { userId: string; reason: string };
   "partial-speech": { id: string; text: string; sourceLang: Lang; speakerName: string };
