@@ -384,8 +384,8 @@ class SpeechPipelineActor(pykka.ThreadingActor):
             )
             waited_ms = round((time.monotonic() - ended) * 1000)
             transcript = dataclasses.replace(transcript, decode_ms=waited_ms)
-            self._hand_over(utterance)
             self._tell(_FinalDone(utterance.sequence, utterance.id, transcript, duration_ms))
+            self._hand_over(utterance)
 
         future.add_done_callback(finished)
 

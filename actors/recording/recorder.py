@@ -16,7 +16,9 @@ tried until someone turns recording on again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 
 QUEUED_CLIPS: Final = 64
 """Clips waiting to be stored (at most ~2 MB each: a 30 s utterance)."""
+RECORDER_NICENESS: Final = 10
+"""How much lower the recorder thread's CPU priority is than the rest of ``serve``."""
 
 
 def clip_key(clip: Clip) -> str:
@@ -88,6 +92,10 @@ class Recorder:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        # Encoding competes for the cores with recognition and synthesis: the
+        # recorder's thread alone is niced, so a clip waits rather than a reply.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RECORDER_NICENESS)
         while (clip := self._queue.get()) is not None:
             try:
                 self._store(clip)
