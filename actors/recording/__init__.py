@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import numpy as np
 
+from actors.agent_messages import RecordedAudio
 from actors.projections.recordings import RecordingIndex
 from actors.recording.clips import Clip, HeardAudio
 from actors.recording.recorder import Recorder, now
 from actors.recording.retention import RetentionSweeper
 from adapters.blobs.base import BlobStore
+from adapters.engines.audio.base import empty_pcm
+from events.domain import room_id_for
 from events.recording import SPEECH, UTTERANCE
 from events.store import EventStore
 from events.writer import GroupCommitWriter
@@ -119,6 +122,25 @@ class RecordingSystem:
                 started_at=audio.started_at,
                 samples=np.frombuffer(audio.pcm, dtype="<i2"),
                 sample_rate=audio.sample_rate,
+            )
+        )
+
+    def take_encoded(self, audio: RecordedAudio) -> None:
+        """A LiveKit agent's clip, already Ogg Opus (from the agent channel's loop)."""
+        self.recorder.take(
+            Clip(
+                room_id=room_id_for(audio.room_code),
+                kind=audio.kind,
+                transcript_id=audio.transcript_id,
+                speaker_id=audio.speaker_id,
+                language=audio.language,
+                voice=audio.voice,
+                engine=audio.engine,
+                started_at=datetime.fromtimestamp(audio.started_at_ms / 1000, UTC),
+                samples=empty_pcm(),
+                sample_rate=audio.sample_rate,
+                encoded=audio.opus,
+                encoded_ms=audio.duration_ms,
             )
         )
 

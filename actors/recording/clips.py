@@ -39,8 +39,9 @@ class HeardAudio:
 class Clip:
     """A piece of a room's audio to record: an utterance or a synthesis.
 
-    ``samples`` are mono, int16 or float32, at ``sample_rate``; the other
-    fields are those of :class:`~events.recording.AudioRecorded`.
+    ``samples`` are mono, int16 or float32, at ``sample_rate`` (or the clip
+    comes ``encoded``); the other fields are those of
+    :class:`~events.recording.AudioRecorded`.
     """
 
     room_id: UUID
@@ -53,8 +54,14 @@ class Clip:
     started_at: datetime
     samples: npt.NDArray[np.int16] | Pcm
     sample_rate: int
+    encoded: bytes | None = None
+    """The clip already encoded as Ogg Opus (by a LiveKit agent); ``samples`` is then empty."""
+    encoded_ms: int = 0
+    """How long an ``encoded`` clip plays."""
 
     @property
     def duration_ms(self) -> int:
         """How long the clip plays."""
+        if self.encoded is not None:
+            return self.encoded_ms
         return len(self.samples) * 1000 // max(1, self.sample_rate)

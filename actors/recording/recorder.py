@@ -106,7 +106,7 @@ class Recorder:
         recording = self.index.recording(clip.room_id)
         if recording is None or self._failed.get(clip.room_id) == recording.since:
             return
-        data = encode_ogg_opus(clip.samples, clip.sample_rate)
+        data = clip.encoded or encode_ogg_opus(clip.samples, clip.sample_rate)
         key = clip_key(clip)
         try:
             self.blobs.put(key, data)

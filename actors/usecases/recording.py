@@ -17,6 +17,7 @@ from actors.recording.export import RecordedClip, render, room_clips
 from actors.usecases.asking import ask_room
 
 if TYPE_CHECKING:
+    from actors.agent_messages import RecordedAudio
     from actors.recording import RecordingSystem
     from actors.usecases.core import VoiceCore
 
@@ -82,6 +83,11 @@ class Recordings:
             self.core.command_timeout_s,
             off_loop=True,
         )
+
+    def take_agent_audio(self, audio: RecordedAudio) -> None:
+        """Store a clip a LiveKit agent recorded and encoded (if its room still records)."""
+        if self.system is not None:
+            self.system.take_encoded(audio)
 
     async def view(self, room_code: str, identity: Manager) -> RoomRecordingView | Refused:
         """Whether the room records and its clips (read off the loop)."""

@@ -33,6 +33,7 @@ from actors.agent_messages import (
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
+    RecordedAudio,
     SpeechBegan,
     SynthesisReport,
 )
@@ -49,6 +50,7 @@ from adapters.shells.livekit_agent.wire import (
     ServerMessage,
     WorkerReady,
     decode_client,
+    decode_recorded,
     encode_server,
 )
 from adapters.shells.outbox import CLOSE_POLICY, Outbox
@@ -58,7 +60,14 @@ from adapters.shells.ratelimit import TokenBucket
 log = logging.getLogger(__name__)
 
 AGENT_PATH = "/agent"
-_Report = PartialTranscript | FinalTranscript | SynthesisReport | AssistantCommand | SpeechBegan
+_Report = (
+    PartialTranscript
+    | FinalTranscript
+    | SynthesisReport
+    | AssistantCommand
+    | SpeechBegan
+    | RecordedAudio
+)
 """What an agent reports about a room it attached."""
 RELEASED = "released"
 WORKER_READY = "worker-ready"
@@ -248,6 +257,9 @@ class _AgentConnection:
             self._rate_limited()
             return
         try:
+            if isinstance(message, bytes):
+                await self._report(decode_recorded(message), None)
+                return
             framed = decode_client(message)
         except ProtocolError as error:
             self._error(error.code, error.message, error.ref)
@@ -302,6 +314,8 @@ class _AgentConnection:
                     await self.direct.speech_began(report)
                 case SynthesisReport():
                     await self.direct.synthesized(report)
+                case RecordedAudio():
+                    await self.direct.recorded(report)
         except ControlPlaneError as error:
             self._error(error.code, error.message, ref)
 

@@ -20,6 +20,7 @@ from actors.agent_messages import (
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
+    RecordedAudio,
     RoomUpdate,
     SpeechBegan,
     SynthesisReport,
@@ -29,6 +30,7 @@ from actors.messages import Refused
 from actors.projections.room_follower import RoomFollower
 from actors.service import VoiceService
 from actors.usecases import VoiceCore
+from actors.usecases.recording import Recordings
 from actors.wire import Caption
 from adapters.shells.frames import CLIENT_FRAMES
 
@@ -44,6 +46,7 @@ class DirectControlPlane:
 
     def __init__(self, service: VoiceService, command_timeout_s: float = 10.0) -> None:
         self.core = VoiceCore(service, CLIENT_FRAMES, command_timeout_s=command_timeout_s)
+        self.recordings = Recordings(self.core)
         self._rooms: dict[str, _AttachedRoom] = {}
 
     async def attach(self, room_code: str) -> None:
@@ -98,6 +101,10 @@ class DirectControlPlane:
     async def speech_began(self, began: SpeechBegan) -> None:
         """Interrupt at once the answers being spoken to whoever started speaking."""
         self.core.speech_began(began.room_code, began.user_id)
+
+    async def recorded(self, audio: RecordedAudio) -> None:
+        """Store an agent's clip in the blob store, as a WebSocket speaker's would be."""
+        self.recordings.take_agent_audio(audio)
 
     async def wait_lost(self) -> str:
         """Never returns: the actor system in this process cannot be lost."""
