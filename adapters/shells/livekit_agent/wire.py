@@ -10,10 +10,11 @@ UUIDs as strings and tuples as lists.
 Agent to voicemode: ``attach {roomCode}`` (answered ``attached`` with its
 ``ref``), ``partial``, ``transcript`` and ``command {roomCode, userId, text}``
 (each answered ``ack`` or ``error`` with its ``ref``), ``synthesized``,
-``speech-began {roomCode, userId}`` and ``worker-ready {}``. voicemode to
+``speech-began {roomCode, userId}`` and ``worker-ready {}``, and the one
+binary frame, a clip of a recording room (:func:`encode_recorded`). voicemode to
 agent: ``attached {roomCode}``, ``members {roomCode, languages}``,
-``translation``, ``answered`` (the assistant answered), ``ack {}`` and
-``error {code, message}``.
+``translation``, ``answered`` (the assistant answered), ``recording
+{roomCode, recording}``, ``ack {}`` and ``error {code, message}``.
 
 Decoding raises :class:`~adapters.shells.protocol.ProtocolError` with a stable code:
 ``frame_too_large``, ``binary_not_expected``, ``malformed_json``,
@@ -180,11 +181,14 @@ def decode_recorded(raw: bytes) -> RecordedAudio:
     """Parse and validate a binary ``recorded`` frame (see :func:`encode_recorded`).
 
     Raises:
-        ProtocolError: not such a frame.
+        ProtocolError: not such a frame (``binary_not_expected`` if it is
+            not even shaped like one).
     """
     size = int.from_bytes(raw[:4], "big")
-    if len(raw) < 4 + size or size == 0:
-        raise ProtocolError("invalid_frame", "a binary frame is a recorded clip: header, audio")
+    if len(raw) < 4 + size or size == 0 or raw[4:5] != b"{":
+        raise ProtocolError(
+            "binary_not_expected", "the only binary frame is a recorded clip (header, audio)"
+        )
     name, envelope = parse_envelope(raw[4 : 4 + size])
     if name != "recorded":
         raise ProtocolError("unknown_event", "the only binary frame is recorded", envelope.ref)
