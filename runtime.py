@@ -25,6 +25,7 @@ import signal
 import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from actors.telemetry import NO_TELEMETRY, Telemetry
@@ -63,9 +64,10 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from actors.media import LiveKitWebhook
+    from actors.recording import RecordingSettings
     from actors.service import AssistantStack, SpeechStack, VoiceService
     from actors.usecases import VoiceCore
-    from adapters.settings import AssistantConfig
+    from adapters.settings import AssistantConfig, RecordConfig
     from adapters.shells.serve_metrics import ServeMetrics
 
 log = logging.getLogger("voicemode")
@@ -128,7 +130,16 @@ def build_service(
         speech,
         assistant,
         telemetry,
+        build_recording(settings.record) if settings.record is not None else None,
     )
+
+
+def build_recording(config: RecordConfig) -> RecordingSettings:
+    """Recording into a local directory (``--record-dir``), with its retention."""
+    from actors.recording import RecordingSettings  # noqa: PLC0415
+    from adapters.blobs.local import LocalDirectoryBlobStore  # noqa: PLC0415
+
+    return RecordingSettings(LocalDirectoryBlobStore(config.directory), config.retention)
 
 
 def build_assistant(config: AssistantConfig) -> AssistantStack:
@@ -457,6 +468,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     store = EventStore.open(args.db)
     try:
+        if args.export_audio is not None:
+            return export_audio(store, args)
         if args.state_at is not None:
             if not args.room:
                 print("voicemode replay: --state-at needs a ROOM", file=sys.stderr)
@@ -485,6 +498,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     write_chunks([render_entry(entry, as_json=args.json)])
     finally:
         store.close()
+    return 0
+
+
+def export_audio(store: EventStore, args: argparse.Namespace) -> int:
+    """``replay ROOM --export-audio FILE``: the room's recording as one audio file."""
+    from actors.recording.export import FORMATS, render  # noqa: PLC0415
+    from adapters.blobs.local import LocalDirectoryBlobStore  # noqa: PLC0415
+    from adapters.settings import default_record_dir  # noqa: PLC0415
+
+    if not args.room:
+        print("voicemode replay: --export-audio needs a ROOM", file=sys.stderr)
+        return 2
+    extension = os.path.splitext(args.export_audio)[1].lstrip(".").lower()
+    if extension not in FORMATS:
+        print(
+            f"voicemode replay: cannot write {args.export_audio}; "
+            f"use one of .{', .'.join(sorted(FORMATS))}",
+            file=sys.stderr,
+        )
+        return 2
+    directory = args.record_dir or default_record_dir(args.db)
+    rendered = render(store, LocalDirectoryBlobStore(Path(directory)), args.room, extension)
+    if rendered is None:
+        print(f"voicemode replay: room {args.room} has no recorded audio", file=sys.stderr)
+        return 1
+    Path(args.export_audio).write_bytes(rendered)
+    print(f"voicemode replay: wrote {args.export_audio} ({len(rendered)} bytes)")
     return 0
 
 
@@ -517,6 +557,21 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="if VOICEMODE_SECRET is missing or weak, use the one kept in <db>.dev-secrets "
         "or generate and keep one",
+    )
+    serve_parser.add_argument(
+        "--record",
+        action="store_true",
+        help="let rooms record their audio (turned on per room by its owner or an operator)",
+    )
+    serve_parser.add_argument(
+        "--record-dir",
+        default=None,
+        help="where recordings go (default: a recordings directory beside the SQLite file)",
+    )
+    serve_parser.add_argument(
+        "--record-retention",
+        default=None,
+        help="delete recorded audio older than this, e.g. 30d or 12h (default: keep it)",
     )
     serve_parser.set_defaults(run=cmd_serve)
 
@@ -572,6 +627,17 @@ def parser() -> argparse.ArgumentParser:
     replay_parser.add_argument("--state-at", type=int, default=None)
     replay_parser.add_argument(
         "--jobs", type=int, default=None, help="worker processes (default: one per core)"
+    )
+    replay_parser.add_argument(
+        "--export-audio",
+        default=None,
+        metavar="FILE",
+        help="render ROOM's recorded audio on one timeline to FILE (.wav, .ogg or .opus)",
+    )
+    replay_parser.add_argument(
+        "--record-dir",
+        default=None,
+        help="where serve --record kept recordings (default: beside the SQLite file)",
     )
     replay_parser.set_defaults(run=cmd_replay)
     return main_parser

@@ -244,7 +244,44 @@ class AssistantAnswered:
     timestamp_ms: int
 
 
-RoomUpdate = RoomMembers | TranslationToSpeak | AssistantAnswered
+@dataclass(frozen=True)
+class RoomRecording:
+    """Whether the room records its audio: the agent then ships what it heard and spoke.
+
+    Sent when the agent attaches (after the first :class:`RoomMembers`) and
+    whenever recording starts or stops.
+    """
+
+    room_code: str
+    recording: bool
+
+
+@dataclass(frozen=True)
+class RecordedAudio:
+    """A clip of the room's audio the agent recorded, encoded as Ogg Opus by the agent.
+
+    ``kind`` is ``utterance`` (what its recognizer heard of ``speaker_id``,
+    whose transcript has ``transcript_id``) or ``speech`` (what it spoke on
+    ``tts-<language>`` with ``voice`` and ``engine``). ``started_at_ms`` is
+    the wall time of its first sample, in milliseconds since the epoch;
+    ``sample_rate`` the rate it was heard or synthesized at. Only ``serve``
+    writes the blob store, so an agent on another machine needs no access.
+    """
+
+    room_code: str
+    kind: str
+    transcript_id: UUID
+    speaker_id: str | None
+    language: str
+    voice: str | None
+    engine: str | None
+    started_at_ms: int
+    duration_ms: int
+    sample_rate: int
+    opus: bytes
+
+
+RoomUpdate = RoomMembers | TranslationToSpeak | AssistantAnswered | RoomRecording
 """What voicemode tells the agent about a room, in the order it happened."""
 
 
@@ -293,6 +330,9 @@ class ControlPlane(Protocol):
 
     async def media_quality(self, report: MediaQuality) -> None:
         """Report the room's media quality (never waits for voicemode)."""
+
+    async def recorded(self, audio: RecordedAudio) -> None:
+        """Hand voicemode a clip of a recording room's audio to store (never waits for it)."""
 
     async def wait_lost(self) -> str:
         """Return, with the reason, once the channel to voicemode is lost for good.

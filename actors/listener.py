@@ -51,6 +51,8 @@ FRAMED_EVENTS: tuple[type[DomainEvent], ...] = (
     Conversation.CommandRecognized,
     Conversation.ContextCleared,
     Conversation.AssistantResponded,
+    Room.RecordingStarted,
+    Room.RecordingStopped,
 )
 
 

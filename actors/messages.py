@@ -182,6 +182,19 @@ class SetAssistant:
 
 
 @dataclass(frozen=True)
+class SetRecording:
+    """Start or stop recording the room's audio (opening the room if it is new).
+
+    ``reason`` says why a recording stops (``stopped``, ``store_failed``).
+    """
+
+    user_id: str
+    enabled: bool
+    reply: Reply
+    reason: str = "stopped"
+
+
+@dataclass(frozen=True)
 class SpeakAnswer:
     """Record one sentence of the assistant's answer in the room (see ``Room.answer``)."""
 
@@ -248,6 +261,7 @@ RoomCommand = (
     | CloseRoom
     | RemoveParticipant
     | RecordTrackMute
+    | SetRecording
 )
 
 

@@ -16,12 +16,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import singledispatchmethod
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 import pykka
 
+from actors.recording.clips import HeardAudio
 from actors.telemetry import NO_TELEMETRY, VAD_WAIT, Telemetry
 from adapters.engines.audio import AudioDecoder, AudioFormatError, CorruptAudioError, Pcm
 from adapters.engines.audio.base import SAMPLE_RATE
@@ -175,6 +177,8 @@ class PipelineSpec:
     sample_rate: int
     budget: AudioBudget
     stt_preference: tuple[str, ...] = ()
+    heard: Callable[[HeardAudio], None] | None = None
+    """Handed each finished utterance's audio, on a recognition thread (recording)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,7 @@ class _Utterance:
     id: UUID
     sequence: int
     stream: UtteranceStream
+    started_at: datetime
     partial_running: bool = False
     last_partial: str = ""
 
@@ -342,7 +347,9 @@ class SpeechPipelineActor(pykka.ThreadingActor):
                     self.spec.stt_preference,
                     self.engines.partial_interval_ms,
                 )
-                self._utterance = _Utterance(uuid4(), self._sequence, stream)
+                lead = timedelta(seconds=len(event.audio) / SAMPLE_RATE)
+                started_at = datetime.now(UTC) - lead
+                self._utterance = _Utterance(uuid4(), self._sequence, stream, started_at)
                 self.engines.pool.utterance_opened()
                 stream.push(event.audio)
                 self.output.began(self._utterance.id)
@@ -386,8 +393,16 @@ class SpeechPipelineActor(pykka.ThreadingActor):
             waited_ms = round((time.monotonic() - ended) * 1000)
             transcript = dataclasses.replace(transcript, decode_ms=waited_ms)
             self._tell(_FinalDone(utterance.sequence, utterance.id, transcript, duration_ms))
+            self._hand_over(utterance)
 
         future.add_done_callback(finished)
+
+    def _hand_over(self, utterance: _Utterance) -> None:
+        """Give the utterance's audio to whoever records it (a queue put at most)."""
+        if self.spec.heard is not None:
+            audio = utterance.stream.audio()
+            started = utterance.started_at
+            self.spec.heard(HeardAudio(utterance.id, self.spec.language, audio, started))
 
     def _drop_utterance(self) -> None:
         """The utterance being spoken is over (or never will be): it wants no more captions."""

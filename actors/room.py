@@ -48,6 +48,7 @@ from actors.messages import (
     ReportClientError,
     RoomCommitted,
     SetAssistant,
+    SetRecording,
     SpeakAnswer,
     StartSpeech,
     StartVoiceSession,
@@ -273,6 +274,13 @@ class RoomActor(DispatchedActor):
             message.reply(CLOSED)
             return
         self.room.set_assistant(message.user_id, message.enabled)
+        self._decided(message.reply)
+
+    @handle.register
+    def _set_recording(self, message: SetRecording) -> None:
+        if self.room is None:
+            self.room = Room(code=self.code)
+        self.room.set_recording(message.user_id, message.enabled, message.reason)
         self._decided(message.reply)
 
     @handle.register

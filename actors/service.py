@@ -17,11 +17,12 @@ import pykka
 from actors.assistant.conversation import AssistantSettings
 from actors.assistant.desk import AssistantDesk
 from actors.media_quality import MediaQualityBoard
-from actors.messages import Refused, RoomCommand
+from actors.messages import Refused, RoomCommand, SetRecording, ignore_reply
 from actors.pipeline import PipelineOutput, PipelineSpec, SpeechEngines, SpeechPipelineActor
 from actors.projections.delivery import DeliveryRouter
 from actors.projections.fanout import TranslationFanout
 from actors.projections.open_rooms import OpenRooms
+from actors.recording import RecordingSettings, RecordingSystem
 from actors.room import RoomActor
 from actors.session import ParticipantSessionActor, SessionSpec
 from actors.speech import SpeechSynthesis
@@ -31,10 +32,15 @@ from actors.warmup import TranslationWarmer
 from adapters.engines.llm.registry import ChatRegistry
 from adapters.engines.translation.registry import TranslationRegistry
 from adapters.engines.tts.registry import SynthesizerRegistry
+from events.recording import STORE_FAILED
 from events.store import EventStore
 from events.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
+
+
+STORE_OWNER = "voicemode"
+"""Who ``RecordingStopped`` names when the server itself stopped a recording."""
 
 
 class SpeechUnavailableError(RuntimeError):
@@ -83,15 +89,28 @@ class VoiceService:
         speech: SpeechStack | None = None,
         assistant: AssistantStack | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
+        recording: RecordingSettings | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.settings = settings
         self.telemetry = telemetry
         self.writer = GroupCommitWriter(store, telemetry.committed)
+        self.recording = (
+            RecordingSystem(store, self.writer, recording, self._recording_failed)
+            if recording is not None
+            else None
+        )
+        """Session recording (``serve --record``), or None: rooms cannot record."""
         self.speech_engines = speech.engines if speech else None
         self.synthesis = (
-            SpeechSynthesis(speech.synthesizers, self.writer) if speech is not None else None
+            SpeechSynthesis(
+                speech.synthesizers,
+                self.writer,
+                spoken=self.recording.spoken if self.recording is not None else None,
+            )
+            if speech is not None
+            else None
         )
         self.supervisor = Supervisor()
         self.media_quality = MediaQualityBoard()
@@ -141,6 +160,10 @@ class VoiceService:
             except pykka.ActorDeadError:
                 command.reply(Refused("room_unavailable", "the room is restarting; retry"))
 
+    def _recording_failed(self, code: str) -> None:
+        """The blob store refused a clip of room ``code``: its recording stops."""
+        self.tell_room(code, SetRecording(STORE_OWNER, False, ignore_reply, STORE_FAILED))
+
     def open_session(self, key: str, room_id: UUID, spec: SessionSpec) -> pykka.ActorRef[Any]:
         """Start a participant's session and route its room's events to it."""
 
@@ -184,6 +207,8 @@ class VoiceService:
         self.supervisor.stop_all()
         if self.synthesis is not None:
             self.synthesis.close()
+        if self.recording is not None:
+            self.recording.close()
         if self.speech_engines is not None:
             self.speech_engines.pool.shutdown()
             self.speech_engines.recognizers.close()

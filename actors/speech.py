@@ -22,9 +22,11 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from actors.recording import SpokenAudio
 from adapters.engines.cores import usable_cores
 from adapters.engines.registry import NO_ENGINE
 from adapters.engines.tts.base import SynthesisError
@@ -142,9 +144,12 @@ class SpeechSynthesis:
         workers: int | None = None,
         keep: int = 64,
         rule: SheddingRule | None = None,
+        spoken: Callable[[SpokenAudio], None] | None = None,
     ) -> None:
         self.registry = registry
         self.writer = writer
+        self.spoken = spoken
+        """Handed each finished synthesis's audio (recording), on the synthesis thread."""
         self.keep = keep
         self._lock = threading.Lock()
         self._jobs: OrderedDict[SpeechKey, _Job] = OrderedDict()
@@ -209,12 +214,15 @@ class SpeechSynthesis:
         key = job.key
         text = job.text
         synthesis = self.registry.synthesize(text, key.language, key.voice, key.preference)
+        started_at = datetime.now(UTC)
         self._publish(job, SpeechHeader(synthesis.sample_rate, synthesis.voice, synthesis.engine))
         size = 0
         error_code = synthesis.error_code
+        chunks: list[bytes] = []
         try:
             for chunk in synthesis.chunks:
                 size += len(chunk)
+                chunks.append(chunk)
                 self._publish(job, chunk)
         except SynthesisError as error:
             error_code = error.code
@@ -222,6 +230,19 @@ class SpeechSynthesis:
         rate = synthesis.sample_rate or 1
         audio_ms = size * 1000 // (rate * BYTES_PER_SAMPLE)
         self._publish(job, SpeechEnd(audio_ms, error_code), done=True)
+        if self.spoken is not None and size and synthesis.sample_rate:
+            self.spoken(
+                SpokenAudio(
+                    job.room_id,
+                    key.transcript_id,
+                    key.language,
+                    synthesis.voice,
+                    synthesis.engine,
+                    synthesis.sample_rate,
+                    b"".join(chunks),
+                    started_at,
+                )
+            )
         record = _record(
             job,
             synthesis.engine,

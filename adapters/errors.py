@@ -74,13 +74,15 @@ WEBSOCKET_ERRORS: dict[str, str] = {
     "agent_already_attached": "agent channel: another agent already serves the room",
     "not_attached": "agent channel: a frame for a room the agent has not attached",
     # room management (close-room, remove-participant, mute-participant; joining)
-    "not_room_owner": "a management frame from someone who neither owns the room nor is an "
-    "operator",
-    "unknown_room": "a management frame naming a room never opened",
+    "not_room_owner": "a management frame (or set-recording) from someone who neither owns the "
+    "room nor is an operator",
+    "unknown_room": "a management frame (or set-recording) naming a room never opened",
     "unknown_participant": "remove-participant or mute-participant naming someone not in the room",
     "track_not_found": "mute-participant for someone who publishes no microphone on LiveKit",
     "room_closed": "join-room, or a management frame, for a room that was closed",
     "removed_from_room": "join-room by someone removed from the room before their bar ended",
+    # recording
+    "recording_unavailable": "set-recording on a server started without --record",
 }
 """Codes of ``error`` frames, on the users' WebSocket and the agents' channel."""
 
@@ -134,6 +136,10 @@ HTTP_ERRORS: dict[str, str] = {
     "unknown_participant": "404: the user is not a participant of the room",
     "track_not_found": "404: the participant publishes no microphone track on LiveKit",
     "room_closed": "409: the room was closed (nothing more happens in it; its history stays)",
+    # recording
+    "nothing_recorded": "404: the room has no recorded audio (yet, or any more)",
+    "unsupported_format": "400: an audio format other than wav, ogg or opus",
+    "recording_unavailable": "409: the server runs without --record",
 }
 """Codes of the HTTP API's ``{"error": {"code", "message"}}``, each with its status."""
 

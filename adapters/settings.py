@@ -67,6 +67,16 @@ class ServeSettings:
     """``--dev``: besides filling in secrets, the web client may mint its own tokens."""
     web_dir: Path = Path("web/dist")
     """The built web client (``VOICEMODE_WEB_DIR``, default ``<repository>/web/dist``)."""
+    record: RecordConfig | None = None
+    """``--record``: where rooms' audio is kept and for how long (None: rooms cannot record)."""
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """``serve --record``: the recordings directory and their retention (None: kept forever)."""
+
+    directory: Path
+    retention: timedelta | None
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,44 @@ def serve_settings(args: argparse.Namespace, dev: DevSecrets | None) -> ServeSet
         assistant=assistant_config(),
         dev=dev is not None,
         web_dir=Path(os.environ.get("VOICEMODE_WEB_DIR") or REPOSITORY / "web" / "dist"),
+        record=record_config(args),
     )
+
+
+def default_record_dir(db: str) -> Path:
+    """``recordings`` beside the SQLite file, or in the working directory for PostgreSQL."""
+    if "://" in db:
+        return Path("recordings")
+    return Path(db).resolve().parent / "recordings"
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``12h``, ``30d`` (or plain seconds) as a duration over zero.
+
+    Raises:
+        ValueError: not such a duration.
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"invalid duration {text!r}; use e.g. 90s, 15m, 12h, 30d")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return timedelta(seconds=int(match.group(1)) * unit)
+
+
+def record_config(args: argparse.Namespace) -> RecordConfig | None:
+    """``--record``, ``--record-dir`` and ``--record-retention``, checked.
+
+    Raises:
+        StartupError: a retention that is not a duration.
+    """
+    if not getattr(args, "record", False):
+        return None
+    directory = Path(args.record_dir) if args.record_dir else default_record_dir(args.db)
+    try:
+        retention = parse_duration(args.record_retention) if args.record_retention else None
+    except ValueError as error:
+        raise StartupError(str(error), "Fix --record-retention.", EXIT_CONFIG) from error
+    return RecordConfig(directory, retention)
 
 
 def assistant_config() -> AssistantConfig | None:

@@ -25,12 +25,22 @@ from pathlib import Path
 import common
 from common import Row, heading, machine_note
 
-BENCHES = ("store", "replay", "delivery", "voice", "livekit_rooms", "assistant", "web_client")
+BENCHES = (
+    "store",
+    "replay",
+    "delivery",
+    "voice",
+    "recording",
+    "livekit_rooms",
+    "assistant",
+    "web_client",
+)
 QUICK_ARGS = {
     "store": ["--rooms", "20", "--seconds", "2"],
     "replay": ["--events", "50000", "--rooms", "20"],
     "delivery": ["--rooms", "20", "--seconds", "5", "--warmup", "2"],
     "voice": ["--speakers", "1,2", "--sentences", "4"],
+    "recording": ["--speakers", "1", "--sentences", "4", "--rounds", "1"],
     "livekit_rooms": ["--quick"],
     "assistant": ["--questions", "4"],
     "web_client": ["--sentences", "4"],

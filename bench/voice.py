@@ -629,6 +629,10 @@ async def drive(
             await open_conn(server, f"l{k}", LISTENER_LANG, f"voice-{k}", compression, tasks)
         )
     for speaker in speakers:
+        if args.record:
+            reply = await speaker.request("set-recording", {"enabled": True})
+            if reply.get("event") != "ack":
+                raise RuntimeError(f"set-recording refused: {reply}")
         reply = await speaker.request("start-speech", START_SPEECH)
         if reply.get("event") != "ack":
             raise RuntimeError(f"start-speech refused: {reply}")
@@ -709,7 +713,10 @@ def run_speakers(
         "VOICEMODE_STT_ENGINES": "faster-whisper",
         "VOICEMODE_TTS_ENGINES": "espeak-ng",
     }
-    server = ServedInstance(db=str(workdir / f"speakers-{n}.db"), env=env)
+    record_dir = workdir / f"recordings-{n}-{time.monotonic_ns()}"
+    record = ("--record", "--record-dir", str(record_dir)) if args.record else ()
+    name = f"speakers-{n}{'-recording' if args.record else ''}.db"
+    server = ServedInstance(db=str(workdir / name), env=env, args=record)
     began = time.perf_counter()
     server.start()
     listening = time.perf_counter() - began
@@ -726,6 +733,7 @@ def run_speakers(
     ]
     outcome["log"] = str(server.log_path)
     outcome["listen_s"] = listening
+    outcome["recorded_clips"] = len(list(record_dir.rglob("*.ogg")))
     report_run(outcome, args)
     return outcome
 
@@ -1077,7 +1085,8 @@ def p90(values: list[float]) -> float:
     return percentile(sorted(values), 90)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The bench's flags (``bench/recording.py`` runs the same bench with them)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -1116,8 +1125,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compression", choices=("deflate", "none"), default="deflate")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (stores, logs)")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="serve --record, every room recording (bench/recording.py compares)",
+    )
     common.add_smoke_flag(parser, "1 speaker, 2 sentences")
     parser.add_argument("--results", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def plan_speakers(
+    args: argparse.Namespace, speakers: int, chunk_ms: tuple[int, int]
+) -> tuple[list[Plan], dict[str, bytes]]:
+    """Each speaker's stream (the sentences in rotated order), and every sentence's audio."""
+    chosen = list(SENTENCES[: args.sentences])
+    audio = sentence_audio([*chosen, WARMUP_SENTENCE])
+    plans = [
+        make_plan(
+            chosen[k % len(chosen) :] + chosen[: k % len(chosen)],
+            audio,
+            args.gap,
+            chunk_ms,
+            args.seed + k,
+        )
+        for k in range(speakers)
+    ]
+    return plans, audio
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.smoke:
         for name, value in SMOKE.items():
@@ -1139,17 +1177,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_note("the clients, the server and the baseline share them"))
     chosen = list(SENTENCES[: args.sentences])
     began = time.perf_counter()
-    audio = sentence_audio([*chosen, WARMUP_SENTENCE])
-    plans = [
-        make_plan(
-            chosen[k % len(chosen) :] + chosen[: k % len(chosen)],
-            audio,
-            args.gap,
-            (low, high),
-            args.seed + k,
-        )
-        for k in range(max(counts))
-    ]
+    plans, audio = plan_speakers(args, max(counts), (low, high))
     speech_s = sum(s.speech_s for s in plans[0].sentences)
     print(
         f"Speech: {len(chosen)} espeak-ng sentences per speaker ({speech_s:.1f} s of speech, "

@@ -416,6 +416,38 @@ class Room(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             """LiveKit keeps the track's state; the room only records who did it."""
 
+    @dataclass(frozen=True)
+    class RecordingStarted(Event):
+        """The room's audio is recorded from now on (turned on by ``by``).
+
+        ``room_code`` lets the ``recording`` frame name the room from the event alone.
+        """
+
+        by: str
+        room_code: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Remember that the room records."""
+            assert isinstance(aggregate, Room)
+            aggregate.recording = True
+
+    @dataclass(frozen=True)
+    class RecordingStopped(Event):
+        """The room's audio is no longer recorded, for ``reason``.
+
+        ``stopped``: turned off by ``by``; ``store_failed``: the blob store
+        refused a clip (``by`` is the server).
+        """
+
+        by: str
+        reason: str
+        room_code: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            """Remember that the room does not record."""
+            assert isinstance(aggregate, Room)
+            aggregate.recording = False
+
     def __init__(self, code: str, owner: str | None = None) -> None:
         self.code = code
         self.owner = owner
@@ -424,6 +456,7 @@ class Room(Aggregate):
         self.assistant = False
         self.closed_by: str | None = None
         self.barred: dict[str, datetime] = {}
+        self.recording = False
 
     @staticmethod
     def create_id(code: str) -> UUID:
@@ -746,6 +779,15 @@ class Room(Aggregate):
         """Turn the room's shared assistant on or off; no change records nothing."""
         if self.assistant != enabled:
             self.trigger_event(self.AssistantModeChanged, user_id=user_id, enabled=enabled)
+
+    def set_recording(self, by: str, enabled: bool, reason: str = "stopped") -> None:
+        """Start or stop recording the room's audio; no change records nothing."""
+        if self.recording == enabled:
+            return
+        if enabled:
+            self.trigger_event(self.RecordingStarted, by=by, room_code=self.code)
+        else:
+            self.trigger_event(self.RecordingStopped, by=by, reason=reason, room_code=self.code)
 
     def report_client_error(
         self, user_id: str, code: str, message: str, details: str | None

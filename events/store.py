@@ -34,6 +34,7 @@ from events.domain import (
     room_id_for,
 )
 from events.postgres import postgres_environment
+from events.recording import AudioDeleted, AudioRecorded
 from events.sqlite import StoredRow, originator_hex
 from events.transcoder import build_transcoder
 
@@ -97,7 +98,13 @@ def store_environment(db: str) -> dict[str, str]:
 def room_of(event: DomainEvent) -> UUID:
     """The id of the room an event belongs to, whatever stream holds it."""
     if isinstance(
-        event, TranslationProduced | SpeechSynthesized | LiveKitWebhookReceived | Conversation.Event
+        event,
+        TranslationProduced
+        | SpeechSynthesized
+        | LiveKitWebhookReceived
+        | Conversation.Event
+        | AudioRecorded
+        | AudioDeleted,
     ):
         return event.room_id
     return event.originator_id

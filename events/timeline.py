@@ -23,6 +23,7 @@ from events.domain import (
     TranslationProduced,
     room_id_for,
 )
+from events.recording import AudioDeleted, AudioRecorded
 from events.sqlite import StoredRow, originator_hex
 from events.store import EventStore, LogFollower
 from events.transcoder import decode_plain
@@ -47,7 +48,13 @@ EVENT_TYPES: tuple[str, ...] = tuple(
         + _nested_events(Conversation)
         + [
             event.__name__
-            for event in (TranslationProduced, SpeechSynthesized, LiveKitWebhookReceived)
+            for event in (
+                TranslationProduced,
+                SpeechSynthesized,
+                LiveKitWebhookReceived,
+                AudioRecorded,
+                AudioDeleted,
+            )
         ]
     )
 )
@@ -407,6 +414,30 @@ def _cleared(state: State) -> tuple[str, str]:
     return state["user_id"], f"cleared the assistant's context ({state['source']})"
 
 
+def _recording_started(state: State) -> tuple[str, str]:
+    return state["by"], "started recording the room's audio"
+
+
+def _recording_stopped(state: State) -> tuple[str, str]:
+    why = "" if state["reason"] == "stopped" else f" ({state['reason']})"
+    return state["by"], f"stopped recording the room's audio{why}"
+
+
+def _audio_recorded(state: State) -> tuple[str, str]:
+    what = (
+        f"{state['speaker_id']}'s utterance heard"
+        if state["kind"] == "utterance"
+        else f"speech in {state['language']} by {state['engine']}"
+    )
+    return state["speaker_id"] or "", (
+        f"recorded {what}: {state['duration_ms']} ms at {state['sample_rate']} Hz as {state['key']}"
+    )
+
+
+def _audio_deleted(state: State) -> tuple[str, str]:
+    return "", f"deleted {state['key']} ({state['reason']})"
+
+
 _SUMMARIES: dict[str, Callable[[State], tuple[str, str]]] = {
     "RoomOpened": _opened,
     "ParticipantJoined": _joined,
@@ -429,4 +460,8 @@ _SUMMARIES: dict[str, Callable[[State], tuple[str, str]]] = {
     "CommandRecognized": _command,
     "AssistantResponded": _answered,
     "ContextCleared": _cleared,
+    "RecordingStarted": _recording_started,
+    "RecordingStopped": _recording_stopped,
+    "AudioRecorded": _audio_recorded,
+    "AudioDeleted": _audio_deleted,
 }

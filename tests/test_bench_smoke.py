@@ -53,6 +53,11 @@ HEADLINES = {
         rf"=> baseline end of speech -> translation p50 {NUMBER} ms.*-> first audio p50 "
         rf"{NUMBER} ms",
     ],
+    "recording": [
+        rf"GOAL (MET|MISSED): 1 speaker\(s\): end of speech -> final p50 with recording: "
+        rf"{NUMBER} ms .*off: {NUMBER} ms",
+        rf"GOAL (MET|MISSED): 1 speaker\(s\): serve CPU added by recording: [+-]{NUMBER} cores",
+    ],
     "livekit_rooms": [
         rf"GOAL (MET|MISSED): mouth to ear over LiveKit p50: {NUMBER} ms",
         rf"baseline: LiveKit alone.*\n-+\n  p50 {NUMBER} ms",
@@ -100,6 +105,7 @@ def run_smoke(name: str, timeout: float) -> str:
         ("replay", 120),
         ("delivery", 240),
         ("voice", 240),
+        ("recording", 300),
         ("assistant", 300),
         ("web_client", 240),
     ],

@@ -36,6 +36,8 @@ from adapters.shells.http_openapi import (
     MANAGED_ROOMS_PATH,
     PARTICIPANT_MUTE_PATH,
     PARTICIPANT_PATH,
+    ROOM_RECORDING_AUDIO_PATH,
+    ROOM_RECORDING_PATH,
 )
 from adapters.shells.livekit_api import LiveKitSettings
 from tests.support.inprocess import InProcessService
@@ -570,6 +572,8 @@ def test_the_openapi_document_describes_every_route(
         TOKEN,
         WEBHOOK,
         *MANAGED_ROOM_PATHS,
+        ROOM_RECORDING_PATH,
+        ROOM_RECORDING_AUDIO_PATH,
     }
     assert document["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"][
         "enum"

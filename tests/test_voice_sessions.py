@@ -57,6 +57,7 @@ def serve_with_livekit(
         db=str(tmp_path / "voice-sessions.db"),
         http_port=server.webhook_port,
         env={**livekit_env(server), **(env or {})},
+        args=("--record", "--record-dir", str(tmp_path / "recordings")),
     )
     instance.start()
     yield instance
@@ -185,6 +186,7 @@ EVERY_COMMAND: list[tuple[str, dict[str, Any], str]] = [
     ("start-voice-session", {"languageCode": "en"}, "voice-session-ready"),
     ("stop-voice-session", {}, "voice-session-ended"),
     ("set-assistant", {"enabled": True}, "ack"),
+    ("set-recording", {"enabled": True}, "ack"),
     ("ask-assistant", {"text": "Assistant, are you there?"}, "ack"),
     ("assistant-command", {"text": "help"}, "ack"),
     # bob opened the room, so he owns it; he publishes no microphone on LiveKit

@@ -20,7 +20,13 @@ from typing import Final
 
 from eventsourcing.utils import get_topic
 
-from actors.agent_messages import AssistantAnswered, RoomMembers, RoomUpdate, TranslationToSpeak
+from actors.agent_messages import (
+    AssistantAnswered,
+    RoomMembers,
+    RoomRecording,
+    RoomUpdate,
+    TranslationToSpeak,
+)
 from actors.messages import CatchUp, Deliver
 from actors.projections.delivery import DeliveryRouter
 from events.domain import Conversation, Room, TranslationProduced, room_id_for
@@ -36,6 +42,8 @@ FOLLOWED_TOPICS: Final = tuple(
         Room.RoomClosed,
         TranslationProduced,
         Conversation.AssistantResponded,
+        Room.RecordingStarted,
+        Room.RecordingStopped,
     )
 )
 """The only events an agent needs; the store filters the rest out unread."""
@@ -79,6 +87,8 @@ class RoomFollower:
             if member.away_since is None:
                 self._languages[member.user_id] = member.language
         self._publish(RoomMembers(self.room_code, dict(self._languages)))
+        if room is not None and room.recording:
+            self._publish(RoomRecording(self.room_code, True))
         self.router.register(self.room_id, self._key, self, position)
         self._following = True
 
@@ -118,6 +128,10 @@ class RoomFollower:
                 self._publish(_answered(self.room_code, event))
             return
         if event.originator_id != self.room_id:
+            return
+        if isinstance(event, Room.RecordingStarted | Room.RecordingStopped):
+            recording = isinstance(event, Room.RecordingStarted)
+            self._publish(RoomRecording(self.room_code, recording))
             return
         if isinstance(event, Room.ParticipantJoined):
             self.names[event.user_id] = event.name

@@ -44,9 +44,10 @@ from actors.messages import (
 from actors.pipeline import AudioBudget, AudioChunk, EndAudio, PipelineSpec
 from actors.session import DeliveryCursor, FrameSink, SessionSpec
 from actors.usecases.asking import ask_room
+from actors.usecases.recording import Recordings
 from actors.usecases.speaking import Speaker, SpeakerOutput, Speaking
 from adapters.engines.audio import AudioFormatError
-from events.domain import Preferences, TranscriptMode, preference
+from events.domain import Preferences, TranscriptMode, preference, room_id_for
 
 if TYPE_CHECKING:
     from actors.usecases.core import EngineChoice, VoiceCore
@@ -72,6 +73,10 @@ class User(Protocol):
     @property
     def language(self) -> str:
         """The language they hear unless they say otherwise."""
+
+    @property
+    def role(self) -> str:
+        """``admin`` for an operator, who may manage every room (see RoomManagement)."""
 
 
 class ParticipantOutput(FrameSink, Protocol):
@@ -315,6 +320,12 @@ class Participant:
         """Turn the room's shared assistant on or off."""
         return await self._command(lambda user, reply: SetAssistant(user, enabled, reply))
 
+    async def set_recording(self, enabled: bool) -> Accepted | Refused:
+        """Start or stop recording the room (for its owner or an operator)."""
+        if self.room_code is None:
+            return NOT_IN_ROOM
+        return await Recordings(self.core).set(self.room_code, self.user, enabled=enabled)
+
     async def report_error(
         self, code: str, message: str, details: str | None
     ) -> Accepted | Refused:
@@ -352,8 +363,16 @@ class Participant:
             return outcome
         budget = AudioBudget(self.core.audio_buffer_bytes)
         preferences = outcome.preferences or Preferences()
+        recording = self.service.recording
         spec = PipelineSpec(
-            language, encoding, sample_rate, budget, preference(preferences.stt_engine)
+            language,
+            encoding,
+            sample_rate,
+            budget,
+            preference(preferences.stt_engine),
+            heard=recording.heard_by(room_id_for(self.room_code), user.user_id)
+            if recording is not None
+            else None,
         )
         speaking = Speaking(budget, asyncio.Event())
         speaker = Speaker(user.user_id, user.name, self.room_code, language)

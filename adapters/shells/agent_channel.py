@@ -34,6 +34,7 @@ from actors.agent_messages import (
     FinalTranscript,
     MediaQuality,
     PartialTranscript,
+    RecordedAudio,
     SpeechBegan,
     SynthesisReport,
 )
@@ -50,6 +51,7 @@ from adapters.shells.livekit_agent.wire import (
     ServerMessage,
     WorkerReady,
     decode_client,
+    decode_recorded,
     encode_server,
 )
 from adapters.shells.outbox import CLOSE_POLICY, Outbox
@@ -66,6 +68,7 @@ _Report = (
     | AssistantCommand
     | SpeechBegan
     | MediaQuality
+    | RecordedAudio
 )
 """What an agent reports about a room it attached."""
 RELEASED = "released"
@@ -256,6 +259,9 @@ class _AgentConnection:
             self._rate_limited()
             return
         try:
+            if isinstance(message, bytes):
+                await self._report(decode_recorded(message), None)
+                return
             framed = decode_client(message)
         except ProtocolError as error:
             self._error(error.code, error.message, error.ref)
@@ -312,6 +318,8 @@ class _AgentConnection:
                     await self.direct.synthesized(report)
                 case MediaQuality():
                     await self.direct.media_quality(report)
+                case RecordedAudio():
+                    await self.direct.recorded(report)
         except ControlPlaneError as error:
             self._error(error.code, error.message, ref)
 

@@ -21,6 +21,7 @@ from actors.agent_messages import (
     FinalTranscript,
     MediaQuality,
     PartialTranscript,
+    RecordedAudio,
     RoomUpdate,
     SpeechBegan,
     SynthesisReport,
@@ -30,6 +31,7 @@ from actors.messages import Refused
 from actors.projections.room_follower import RoomFollower
 from actors.service import VoiceService
 from actors.usecases import VoiceCore
+from actors.usecases.recording import Recordings
 from actors.wire import Caption
 from adapters.shells.frames import CLIENT_FRAMES
 
@@ -45,6 +47,7 @@ class DirectControlPlane:
 
     def __init__(self, service: VoiceService, command_timeout_s: float = 10.0) -> None:
         self.core = VoiceCore(service, CLIENT_FRAMES, command_timeout_s=command_timeout_s)
+        self.recordings = Recordings(self.core)
         self._rooms: dict[str, _AttachedRoom] = {}
 
     async def attach(self, room_code: str) -> None:
@@ -103,6 +106,10 @@ class DirectControlPlane:
     async def media_quality(self, report: MediaQuality) -> None:
         """Keep the room's media quality for the HTTP API."""
         self.core.record_media_quality(report)
+
+    async def recorded(self, audio: RecordedAudio) -> None:
+        """Store an agent's clip in the blob store, as a WebSocket speaker's would be."""
+        self.recordings.take_agent_audio(audio)
 
     async def wait_lost(self) -> str:
         """Never returns: the actor system in this process cannot be lost."""

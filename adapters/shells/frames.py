@@ -47,6 +47,7 @@ __all__ = [
     "joined_room",
     "left_room",
     "mute_changed",
+    "recording",
     "reply",
     "server_frame",
     "spoken_on_websocket",
@@ -105,6 +106,8 @@ def frames_for(listener: Listener, recorded: Recorded) -> list[Frame]:
                 event.voice,
             )
         return []
+    if isinstance(event, Room.RecordingStarted | Room.RecordingStopped):
+        return [recording(event, pos)]
     if isinstance(event, Room.TranscriptRecognized):
         return _transcript_frames(listener, event, pos)
     if isinstance(event, Room.RoomClosed | Room.ParticipantRemoved | Room.TrackMuteChanged):
@@ -296,6 +299,21 @@ def _moderation_frames(
         "by": event.by,
     }
     return [server_frame("track-muted", data, pos)]
+
+
+def recording(event: Room.RecordingStarted | Room.RecordingStopped, pos: int) -> Frame:
+    """``recording {roomId, recording, by, reason?}``: the room's audio is (no longer) recorded.
+
+    ``reason`` (when it stops): ``stopped`` by ``by``, or ``store_failed``.
+    """
+    data: dict[str, Any] = {
+        "roomId": event.room_code,
+        "recording": isinstance(event, Room.RecordingStarted),
+        "by": event.by,
+    }
+    if isinstance(event, Room.RecordingStopped):
+        data["reason"] = event.reason
+    return server_frame("recording", data, pos)
 
 
 def _heard(listener: Listener, event: Room.TranscriptRecognized) -> str | None:

@@ -53,6 +53,7 @@ from adapters.shells.protocol import (
     SetAssistantFrame,
     SetLanguage,
     SetPreferencesFrame,
+    SetRecordingFrame,
     SpeechTranscript,
     StartSpeechFrame,
     StartVoiceSessionFrame,
@@ -370,6 +371,8 @@ class ClientConnection:
                 self._ack("assistant-command", await me.assistant_command(command.text), ref)
             case SetAssistantFrame():
                 self._ack("set-assistant", await me.set_assistant(command.enabled), ref)
+            case SetRecordingFrame():
+                self._ack("set-recording", await me.set_recording(command.enabled), ref)
             case CloseRoomFrame() | RemoveParticipantFrame() | MuteParticipantFrame():
                 await self._manage(command, ref)
 

@@ -359,6 +359,9 @@ class LiveKitHttpApi:
             raise ApiError(403, "user_mismatch", "userId must be the authenticated user")
         config = parse_room_config(optional_object(body, "config"))
         assistant = optional_flag(body, "assistant")
+        record = optional_flag(body, "record")
+        if record and self.service.recording is None:
+            raise ApiError(409, "recording_unavailable", "this server runs without --record")
         name = new_room_name()
         assert self.rooms is not None  # made by rooms_client whenever LiveKit is configured
         try:
@@ -370,6 +373,8 @@ class LiveKitHttpApi:
             raise ApiError(500, "internal_error", f"the room was not recorded: {opened.message}")
         if assistant:
             await self._turn_assistant_on(name, identity.user_id)
+        if record:
+            await self._start_recording(name, identity.user_id)
         token = mint_participant_token(
             settings, name, identity.user_id, identity.name, Permissions(), DEFAULT_TTL_S
         )
@@ -381,6 +386,16 @@ class LiveKitHttpApi:
         if isinstance(outcome, Refused):
             raise ApiError(
                 500, "internal_error", f"the assistant was not turned on: {outcome.message}"
+            )
+
+    async def _start_recording(self, room_name: str, user_id: str) -> None:
+        """Record the new room's audio from its creation."""
+        from actors.usecases.recording import Recordings  # noqa: PLC0415
+
+        outcome = await Recordings(self.core).set_on_creation(room_name, user_id, enabled=True)
+        if isinstance(outcome, Refused):
+            raise ApiError(
+                500, "internal_error", f"the recording was not started: {outcome.message}"
             )
 
     async def issue_token(self, request: web.Request) -> web.Response:
@@ -455,4 +470,7 @@ def build_http_app(
     app.router.add_post(TOKEN_PATH, handlers.issue_token)
     app.router.add_post(WEBHOOK_PATH, handlers.webhook)
     add_room_management(app, handlers)
+    from adapters.shells.http_recording import add_recording_routes  # noqa: PLC0415
+
+    add_recording_routes(app, handlers.core, secret)
     return app

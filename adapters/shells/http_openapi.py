@@ -26,6 +26,8 @@ MANAGED_ROOMS_PATH = "/api/rooms"
 MANAGED_ROOM_PATH = "/api/rooms/{code}"
 PARTICIPANT_PATH = "/api/rooms/{code}/participants/{userId}"
 PARTICIPANT_MUTE_PATH = "/api/rooms/{code}/participants/{userId}/mute"
+ROOM_RECORDING_PATH = "/api/rooms/{code}/recording"
+ROOM_RECORDING_AUDIO_PATH = "/api/rooms/{code}/recording/audio"
 
 DEV_TOKEN_TTL_S = 12 * 3600
 MAX_NAME_CHARS = 64
@@ -178,6 +180,13 @@ def _whole_document() -> dict[str, Any]:
                                 'by starting with the wake word ("assistant, ...").'
                             ),
                         },
+                        "record": {
+                            "type": "boolean",
+                            "description": (
+                                "Record the room's audio from the start (a server started "
+                                "with --record; else 409 `recording_unavailable`)."
+                            ),
+                        },
                     },
                 },
                 "CreateRoomResponse": {
@@ -239,6 +248,7 @@ def _whole_document() -> dict[str, Any]:
                 },
                 **web_client_schemas(),
                 **room_management_schemas(),
+                **recording_schemas(),
             },
         },
         "paths": {
@@ -305,7 +315,7 @@ def _whole_document() -> dict[str, Any]:
                     "requestBody": _json_body("CreateRoomRequest"),
                     "responses": {
                         "201": _json_answer("Created", "CreateRoomResponse"),
-                        **_error_responses(400, 401, 403, 408, 502, 503),
+                        **_error_responses(400, 401, 403, 408, 409, 502, 503),
                     },
                 }
             },
@@ -328,6 +338,7 @@ def _whole_document() -> dict[str, Any]:
             },
             **web_client_paths(),
             **room_management_paths(),
+            **recording_paths(),
             WEBHOOK_PATH: {
                 "post": {
                     "summary": "LiveKit's webhooks; verified ones are recorded as events",
@@ -662,4 +673,112 @@ def room_management_paths() -> dict[str, Any]:
             parameters=[code, user],
             requestBody=_json_body("MuteRequest"),
         ),
+    }
+
+
+def recording_schemas() -> dict[str, Any]:
+    """The recording routes' bodies."""
+    nullable = {"type": ["string", "null"]}
+    return {
+        "SetRecordingRequest": {
+            "type": "object",
+            "required": ["enabled"],
+            "properties": {"enabled": {"type": "boolean"}},
+        },
+        "SetRecordingResponse": {
+            "type": "object",
+            "required": ["roomName", "recording", "position"],
+            "properties": {
+                "roomName": {"type": "string"},
+                "recording": {"type": "boolean"},
+                "position": {"type": "integer", "description": "Where the change was recorded."},
+            },
+        },
+        "RecordedClip": {
+            "type": "object",
+            "required": ["key", "kind", "transcriptId", "startedAt", "durationMs", "sampleRate"],
+            "properties": {
+                "key": {"type": "string", "description": "The clip's key in the blob store."},
+                "kind": {"enum": ["utterance", "speech"]},
+                "transcriptId": {"type": "string", "format": "uuid"},
+                "speakerId": {**nullable, "description": "Who spoke an utterance."},
+                "language": {"type": "string"},
+                "voice": {**nullable, "description": "The voice of synthesized speech."},
+                "engine": {**nullable, "description": "The engine of synthesized speech."},
+                "startedAt": {"type": "string", "format": "date-time"},
+                "durationMs": {"type": "integer"},
+                "sampleRate": {
+                    "type": "integer",
+                    "description": "The rate it was heard (16 kHz) or synthesized at.",
+                },
+            },
+        },
+        "RoomRecording": {
+            "type": "object",
+            "required": ["roomName", "recording", "clips"],
+            "properties": {
+                "roomName": {"type": "string"},
+                "recording": {"type": "boolean", "description": "The room records now."},
+                "clips": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/RecordedClip"},
+                    "description": "Stored clips (not deleted by retention), by start time.",
+                },
+            },
+        },
+    }
+
+
+def recording_paths() -> dict[str, Any]:
+    """The recording routes: for the room's owner or an operator, on a server with --record."""
+    code = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+    who = "For the room's owner or an operator, on a server started with --record."
+    return {
+        ROOM_RECORDING_PATH: {
+            "put": {
+                "summary": "Start or stop recording the room's audio",
+                "description": who + " Every member is told with a `recording` frame.",
+                "security": [{"bearer": []}],
+                "parameters": [code],
+                "requestBody": _json_body("SetRecordingRequest"),
+                "responses": {
+                    "200": _json_answer("Recorded", "SetRecordingResponse"),
+                    **_error_responses(400, 401, 403, 404, 408, 409),
+                },
+            },
+            "get": {
+                "summary": "Whether the room records, and its recorded clips",
+                "description": who,
+                "security": [{"bearer": []}],
+                "parameters": [code],
+                "responses": {
+                    "200": _json_answer("The room's recording", "RoomRecording"),
+                    **_error_responses(401, 403, 404, 409),
+                },
+            },
+        },
+        ROOM_RECORDING_AUDIO_PATH: {
+            "get": {
+                "summary": "The room's recorded audio mixed on one timeline",
+                "description": who
+                + " Utterances and synthesized speech at their recorded start times; "
+                "overlaps are mixed.",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    code,
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {"enum": ["ogg", "opus", "wav"], "default": "ogg"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The rendering (Ogg Opus or 16-bit WAV, 24 kHz mono)",
+                        "content": {"audio/ogg": {}, "audio/wav": {}},
+                    },
+                    **_error_responses(400, 401, 403, 404, 409),
+                },
+            }
+        },
     }

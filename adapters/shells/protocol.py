@@ -158,6 +158,13 @@ class MuteParticipantFrame:
 
 
 @dataclass(frozen=True)
+class SetRecordingFrame:
+    """``set-recording {enabled}``: start or stop recording the room (its owner or an operator)."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class StopVoiceSessionFrame:
     """``stop-voice-session``."""
 
@@ -225,6 +232,7 @@ Command = (
     | CloseRoomFrame
     | RemoveParticipantFrame
     | MuteParticipantFrame
+    | SetRecordingFrame
 )
 
 
@@ -506,6 +514,13 @@ def _set_assistant(fields: Fields) -> Command:
     return SetAssistantFrame(enabled)
 
 
+def _set_recording(fields: Fields) -> Command:
+    enabled = fields.optional_flag("enabled")
+    if enabled is None:
+        raise ProtocolError("missing_field", "set-recording needs data.enabled", fields.ref)
+    return SetRecordingFrame(enabled)
+
+
 def _client_error(fields: Fields) -> Command:
     message = fields.required_text("message")
     details = fields.data.get("details")
@@ -592,6 +607,7 @@ _PARSERS: dict[str, Callable[[Fields], Command]] = {
     "close-room": _close_room,
     "remove-participant": _remove_participant,
     "mute-participant": _mute_participant,
+    "set-recording": _set_recording,
 }
 
 COMMAND_EVENTS = frozenset(_PARSERS)

@@ -36,6 +36,7 @@ from adapters.shells.protocol import (
     SetAssistantFrame,
     SetLanguage,
     SetPreferencesFrame,
+    SetRecordingFrame,
     SpeechTranscript,
     StartSpeechFrame,
     StartVoiceSessionFrame,
@@ -67,6 +68,12 @@ BAD: list[tuple[str, str | bytes, str]] = [
     ("command without text", frame("assistant-command", {}), "missing_field"),
     ("command not text", frame("assistant-command", {"text": 3}), "invalid_field"),
     ("set-assistant without enabled", frame("set-assistant", {}), "missing_field"),
+    ("set-recording without enabled", frame("set-recording", {}), "missing_field"),
+    (
+        "set-recording enabled not a flag",
+        frame("set-recording", {"enabled": "yes"}),
+        "invalid_field",
+    ),
     (
         "assistant and solo together",
         frame(
@@ -269,6 +276,7 @@ GOOD: list[tuple[str, str | bytes, Command]] = [
     ),
     ("typed command", frame("assistant-command", {"text": "help"}), AssistantCommandFrame("help")),
     ("assistant on", frame("set-assistant", {"enabled": True}), SetAssistantFrame(True)),
+    ("recording off", frame("set-recording", {"enabled": False}), SetRecordingFrame(False)),
     (
         "speech for the assistant",
         frame("start-speech", {"languageCode": "en", "assistant": True}),

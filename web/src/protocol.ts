@@ -60,6 +60,8 @@ export interface ClientFrames {
   "close-room": { roomId?: string };
   "remove-participant": { userId: string; roomId?: string; barSeconds?: number };
   "mute-participant": { userId: string; muted: boolean; roomId?: string };
+  /** Start or stop recording the room's audio (its owner or an operator; serve --record). */
+  "set-recording": { enabled: boolean };
   resume: { since: number };
 }
 
@@ -116,6 +118,8 @@ export interface ServerFrames {
   "voice-session-ended": { roomId: string; position: number };
   /** Whether the room's LiveKit agent hears its voice sessions (not stored). */
   "agent-listening": { roomId: string; listening: boolean };
+  /** The room's audio is (no longer) recorded; reason when it stops: stopped or store_failed. */
+  recording: { roomId: string; recording: boolean; by: string; reason?: string };
   "user-started-voice": { userId: string; language: Lang };
   "user-stopped-voice": { userId: string; reason: string };
   "partial-speech": { id: string; text: string; sourceLang: Lang; speakerName: string };

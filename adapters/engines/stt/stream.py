@@ -80,6 +80,13 @@ class UtteranceStream:
                 self._chunks.append(audio)
                 self._samples += len(audio)
 
+    def audio(self) -> Pcm:
+        """All audio of the utterance so far, as the recognizer gets it (for recording)."""
+        with self._lock:
+            audio = np.concatenate(self._chunks) if self._chunks else empty_pcm()
+            self._chunks = [audio] if audio.size else []
+        return audio
+
     def partial(self, force: bool = False) -> Transcript | None:
         """Decode the utterance so far if enough new audio came (any, if ``force``).
 

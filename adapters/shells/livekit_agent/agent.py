@@ -43,7 +43,9 @@ from actors.agent_messages import (
     ControlPlaneError,
     FinalTranscript,
     PartialTranscript,
+    RecordedAudio,
     RoomMembers,
+    RoomRecording,
     RoomUpdate,
     SpeechBegan,
     SynthesisReport,
@@ -60,6 +62,7 @@ from adapters.shells.livekit_agent.data_packets import (
     transcription_packet,
 )
 from adapters.shells.livekit_agent.listening import Report, TrackListener
+from adapters.shells.livekit_agent.recording import AgentRecorder
 from adapters.shells.livekit_agent.speaking import LanguageVoice
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,7 @@ SPEAKING_KINDS: Final = frozenset(
 """Participants who are people: browsers and apps, and phone callers."""
 COMMAND_FROM_AGENT: Final = "command_from_agent"
 
-_Outgoing = PartialTranscript | FinalTranscript | SynthesisReport | AssistantCommand
+_Outgoing = PartialTranscript | FinalTranscript | SynthesisReport | AssistantCommand | RecordedAudio
 """What the agent sends voicemode in order, one at a time."""
 
 
@@ -115,6 +118,7 @@ class VoiceAgent:
         self._listeners: dict[str, TrackListener] = {}
         self._voices: dict[str, LanguageVoice] = {}
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
+        self._recorder = AgentRecorder(room_code, self._outbox.put_nowait)
         self._tasks: set[asyncio.Task[None]] = set()
         self._pool = ThreadPoolExecutor(self.settings.synthesis_workers, thread_name_prefix="tts")
         self._handlers: dict[EventTypes, Callable[..., None]] = {
@@ -166,6 +170,7 @@ class VoiceAgent:
         await _cancel(self._following)
         listeners, self._listeners = list(self._listeners.values()), {}
         await asyncio.gather(*(listener.aclose() for listener in listeners))
+        self._recorder.close()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.end_timeout_s)
         with contextlib.suppress(TimeoutError):
@@ -224,6 +229,7 @@ class VoiceAgent:
             self._heard,
             self.settings.audio_buffer_bytes,
             self.settings.end_timeout_s,
+            self._recorder.heard_by(participant.identity),
         )
 
     def _on_track_unsubscribed(
@@ -319,6 +325,8 @@ class VoiceAgent:
                 await self.control.partial(report)
             case SynthesisReport():
                 await self.control.synthesized(report)
+            case RecordedAudio():
+                await self.control.recorded(report)
             case FinalTranscript():
                 await self.control.transcript(report)
                 packet = transcription_packet(
@@ -356,6 +364,9 @@ class VoiceAgent:
     async def _update(self, update: RoomUpdate) -> None:
         if isinstance(update, RoomMembers):
             await self._set_languages(update)
+            return
+        if isinstance(update, RoomRecording):
+            self._recorder.recording = update.recording
             return
         if isinstance(update, AssistantAnswered):
             self._answers.answered(update.answer_id)
@@ -422,6 +433,7 @@ class VoiceAgent:
                     self._pool,
                     self.settings.tts_sample_rate,
                     self._outbox.put_nowait,
+                    self._recorder.spoken,
                 )
                 await voice.publish()
                 self._voices[language] = voice

@@ -28,6 +28,7 @@ from actors.pipeline import (
     SpeechEngines,
     SpeechPipelineActor,
 )
+from actors.recording.clips import HeardAudio
 from adapters.engines.audio import SAMPLE_RATE
 from adapters.engines.stt.base import Transcript
 from adapters.shells.livekit_agent.streams import own_audio_stream
@@ -49,7 +50,8 @@ class TrackListener:
     It is the pipeline's :class:`~actors.pipeline.PipelineOutput`:
     transcripts go to ``report`` on the event loop, in the order the
     pipeline produced them. If the pipeline fails it is replaced, so a
-    speaker is never left unheard for the rest of the session.
+    speaker is never left unheard for the rest of the session. ``heard``
+    gets each utterance's audio (recording).
     """
 
     def __init__(
@@ -62,8 +64,10 @@ class TrackListener:
         report: Callable[[Report], None],
         audio_buffer_bytes: int,
         end_timeout_s: float,
+        heard: Callable[[HeardAudio], None] | None = None,
     ) -> None:
         self.room_code = room_code
+        self._heard = heard
         self.speaker_id = speaker_id
         self.language = language
         self.engines = engines
@@ -99,7 +103,7 @@ class TrackListener:
             self._pipeline.stop(block=False)
 
     def _open_pipeline(self) -> pykka.ActorRef[Any]:
-        spec = PipelineSpec(self.language, "LINEAR16", SAMPLE_RATE, self._budget)
+        spec = PipelineSpec(self.language, "LINEAR16", SAMPLE_RATE, self._budget, heard=self._heard)
         return SpeechPipelineActor.start(spec, self.engines, self)
 
     async def _read(self) -> None:

@@ -27,6 +27,7 @@ from actors.agent_messages import (
     FinalTranscript,
     MediaQuality,
     PartialTranscript,
+    RecordedAudio,
     RoomUpdate,
     SpeechBegan,
     SynthesisReport,
@@ -42,6 +43,7 @@ from adapters.shells.livekit_agent.wire import (
     WorkerReady,
     decode_server,
     encode_client,
+    encode_recorded,
 )
 from adapters.shells.protocol import ProtocolError
 
@@ -137,6 +139,10 @@ class NetworkControlPlane:
         """Send the room's media quality, without waiting for voicemode."""
         await self._send(report)
 
+    async def recorded(self, audio: RecordedAudio) -> None:
+        """Send a recorded clip (one binary frame), without waiting for voicemode."""
+        await self._send_frame(encode_recorded(audio), text=False)
+
     async def close(self) -> None:
         """Close the connection; every room's updates end, and :meth:`wait_lost` never returns."""
         self._closed = True
@@ -168,12 +174,15 @@ class NetworkControlPlane:
             raise ControlPlaneError("channel_lost", self._lost_reason)
 
     async def _send(self, message: ClientMessage, ref: int | None = None) -> None:
+        await self._send_frame(encode_client(message, ref), text=True)
+
+    async def _send_frame(self, frame: bytes, *, text: bool) -> None:
         connection = self._connection
         if connection is None:
             raise ControlPlaneError("not_attached", "attach a room first")
         self._check_open()
         try:
-            await connection.send(encode_client(message, ref), text=True)
+            await connection.send(frame, text=text)
         except ConnectionClosed as error:
             raise ControlPlaneError("channel_lost", str(error)) from error
 

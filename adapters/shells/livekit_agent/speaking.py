@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from uuid import UUID
 
 import av
@@ -41,6 +42,7 @@ from actors.agent_messages import SynthesisReport, TranslationToSpeak
 from adapters.engines.audio.resample import int16_frame
 from adapters.engines.tts.base import SynthesisError
 from adapters.engines.tts.registry import SynthesizerRegistry
+from adapters.shells.livekit_agent.recording import SpokenTranslation
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ class LanguageVoice:
         pool: ThreadPoolExecutor,
         sample_rate: int,
         on_spoken: Callable[[SynthesisReport], None],
+        on_audio: Callable[[SpokenTranslation], None] | None = None,
     ) -> None:
         self.room = room
         self.language = language
@@ -107,6 +110,8 @@ class LanguageVoice:
         self.sample_rate = sample_rate
         self._pool = pool
         self._on_spoken = on_spoken
+        self._on_audio = on_audio
+        """Handed each finished synthesis's audio (recording), on the synthesis thread."""
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[_Speech] = asyncio.Queue()
         self._frame_bytes = sample_rate * FRAME_MS // 1000 * BYTES_PER_SAMPLE
@@ -181,12 +186,15 @@ class LanguageVoice:
             return
         translation = speech.translation
         synthesis = self.synthesizers.synthesize(translation.text, translation.language)
+        started_at = datetime.now(UTC)
         self._hand(speech, _Started(synthesis.sample_rate))
         size = 0
         error_code = synthesis.error_code
+        chunks: list[bytes] = []
         try:
             for chunk in synthesis.chunks:
                 size += len(chunk)
+                chunks.append(chunk)
                 self._hand(speech, chunk)
         except SynthesisError as error:
             error_code = error.code
@@ -208,6 +216,16 @@ class LanguageVoice:
             error_code,
         )
         self._hand(speech, _Finished(report))
+        if self._on_audio is not None and size and synthesis.sample_rate:
+            spoken = SpokenTranslation(
+                translation,
+                synthesis.voice,
+                synthesis.engine,
+                synthesis.sample_rate,
+                b"".join(chunks),
+                started_at,
+            )
+            self._on_audio(spoken)
 
     def _hand(self, speech: _Speech, piece: _Piece) -> None:
         with contextlib.suppress(RuntimeError):  # the job's loop is gone: nobody listens

@@ -13,10 +13,11 @@ Agent to voicemode: ``attach {roomCode}`` (answered ``attached`` with its
 ``speech-began {roomCode, userId}``, ``media-quality {roomCode,
 participantCount, dataRateBps, cpuShare, tracks: [{participantId, trackSid,
 direction, packets, packetsLost, bytes, jitterS, rttS?, audioLevel?}]}`` and
-``worker-ready {}``. voicemode to
+``worker-ready {}``, and the one binary frame, a clip of a recording room
+(:func:`encode_recorded`). voicemode to
 agent: ``attached {roomCode}``, ``members {roomCode, languages}``,
-``translation``, ``answered`` (the assistant answered), ``ack {}`` and
-``error {code, message}``.
+``translation``, ``answered`` (the assistant answered), ``recording
+{roomCode, recording}``, ``ack {}`` and ``error {code, message}``.
 
 Decoding raises :class:`~adapters.shells.protocol.ProtocolError` with a stable code:
 ``frame_too_large``, ``binary_not_expected``, ``malformed_json``,
@@ -43,7 +44,9 @@ from actors.agent_messages import (
     FinalTranscript,
     MediaQuality,
     PartialTranscript,
+    RecordedAudio,
     RoomMembers,
+    RoomRecording,
     SpeechBegan,
     SynthesisReport,
     TrackQuality,
@@ -75,6 +78,8 @@ MAX_TRACKS = 1000
 MAX_PACKETS = 2**53
 MAX_MEASURE = 1e9
 """Rates (bits/s), shares (cores) and durations (s) in a media-quality report stay below this."""
+RECORDED_KINDS = frozenset({"utterance", "speech"})
+"""What a recorded clip is: what was heard, or what was spoken."""
 NAME = re.compile(rf"[!-~]{{1,{MAX_NAME_CHARS}}}")
 """A short name: visible ASCII, matched whole (no spaces or line breaks)."""
 
@@ -123,7 +128,15 @@ ClientMessage = (
 )
 """What an agent worker sends voicemode."""
 
-ServerMessage = Attached | RoomMembers | TranslationToSpeak | AssistantAnswered | Ack | ErrorReply
+ServerMessage = (
+    Attached
+    | RoomMembers
+    | TranslationToSpeak
+    | AssistantAnswered
+    | RoomRecording
+    | Ack
+    | ErrorReply
+)
 """What voicemode sends an agent worker."""
 
 MessageT = TypeVar("MessageT", ClientMessage, ServerMessage)
@@ -165,6 +178,55 @@ def decode_server(raw: str | bytes) -> Framed[ServerMessage]:
         ProtocolError: the frame is not a valid voicemode frame.
     """
     return _decode(raw, _SERVER_PARSERS)
+
+
+def encode_recorded(audio: RecordedAudio) -> bytes:
+    """A recorded clip as one binary frame: header length, ``recorded`` header, audio.
+
+    A 4-byte big-endian length, the header (JSON, as a text frame's), then
+    the Ogg Opus bytes. One frame, so nothing the agent sends meanwhile can come between the two.
+    """
+    header = orjson.dumps({"event": "recorded", "data": _recorded_data(audio)})
+    return len(header).to_bytes(4, "big") + header + audio.opus
+
+
+def decode_recorded(raw: bytes) -> RecordedAudio:
+    """Parse and validate a binary ``recorded`` frame (see :func:`encode_recorded`).
+
+    Raises:
+        ProtocolError: not such a frame (``binary_not_expected`` if it is
+            not even shaped like one).
+    """
+    size = int.from_bytes(raw[:4], "big")
+    if len(raw) < 4 + size or size == 0 or raw[4:5] != b"{":
+        raise ProtocolError(
+            "binary_not_expected", "the only binary frame is a recorded clip (header, audio)"
+        )
+    name, envelope = parse_envelope(raw[4 : 4 + size])
+    if name != "recorded":
+        raise ProtocolError("unknown_event", "the only binary frame is recorded", envelope.ref)
+    fields = _AgentFields(envelope.data, envelope.ref)
+    kind = fields.required_name("kind")
+    if kind not in RECORDED_KINDS:
+        raise ProtocolError("invalid_field", "kind is utterance or speech", fields.ref)
+    started_at_ms = fields.integer("startedAtMs", required=True, low=0, high=MAX_TIMESTAMP_MS)
+    assert started_at_ms is not None
+    opus = raw[4 + size :]
+    if not opus.startswith(b"OggS"):
+        raise ProtocolError("invalid_field", "the audio is an Ogg Opus file", fields.ref)
+    return RecordedAudio(
+        fields.room_code(),
+        kind,
+        fields.uuid("transcriptId"),
+        fields.optional_user_id("speakerId"),
+        fields.lang("language"),
+        fields.name("voice", required=False),
+        fields.name("engine", required=False),
+        started_at_ms,
+        fields.count("durationMs"),
+        fields.count("sampleRate", MAX_SAMPLE_RATE),
+        opus,
+    )
 
 
 def _decode(
@@ -441,6 +503,25 @@ def _translation_data(translation: TranslationToSpeak) -> dict[str, Any]:
     }
 
 
+def _recording_data(recording: RoomRecording) -> dict[str, Any]:
+    return {"roomCode": recording.room_code, "recording": recording.recording}
+
+
+def _recorded_data(audio: RecordedAudio) -> dict[str, Any]:
+    return {
+        "roomCode": audio.room_code,
+        "kind": audio.kind,
+        "transcriptId": str(audio.transcript_id),
+        "speakerId": audio.speaker_id,
+        "language": audio.language,
+        "voice": audio.voice,
+        "engine": audio.engine,
+        "startedAtMs": audio.started_at_ms,
+        "durationMs": audio.duration_ms,
+        "sampleRate": audio.sample_rate,
+    }
+
+
 def _error_data(error: ErrorReply) -> dict[str, Any]:
     return {"code": error.code, "message": error.message}
 
@@ -458,6 +539,7 @@ _ENCODERS: Mapping[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
     RoomMembers: ("members", _members_data),
     TranslationToSpeak: ("translation", _translation_data),
     AssistantAnswered: ("answered", _answered_data),
+    RoomRecording: ("recording", _recording_data),
     Ack: ("ack", _nothing),
     ErrorReply: ("error", _error_data),
 }
@@ -585,6 +667,7 @@ _SERVER_PARSERS: Mapping[str, Callable[[_AgentFields], ServerMessage]] = {
     "members": lambda fields: RoomMembers(fields.room_code(), fields.languages("languages")),
     "translation": _parse_translation,
     "answered": _parse_answered,
+    "recording": lambda fields: RoomRecording(fields.room_code(), fields.flag("recording")),
     "ack": lambda _: Ack(),
     "error": _parse_error,
 }
