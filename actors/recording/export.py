@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import io
 import wave
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
-from uuid import UUID
 
 import numpy as np
 from eventsourcing.utils import get_topic
@@ -35,47 +32,20 @@ FORMATS: Final = {"wav": "audio/wav", "ogg": "audio/ogg", "opus": "audio/ogg"}
 CLIP_TOPICS: Final = (get_topic(AudioRecorded), get_topic(AudioDeleted))
 
 
-@dataclass(frozen=True)
-class RecordedClip:
-    """One stored clip of a room, as its ``AudioRecorded`` says."""
-
-    key: str
-    kind: str
-    transcript_id: UUID
-    speaker_id: str | None
-    language: str
-    voice: str | None
-    engine: str | None
-    started_at: datetime
-    duration_ms: int
-    sample_rate: int
-
-
-def room_clips(store: EventStore, room_code: str) -> list[RecordedClip]:
+def room_clips(store: EventStore, room_code: str) -> list[AudioRecorded]:
     """The room's clips not deleted, by start time (reads the log: blocking)."""
     room_id = room_id_for(room_code)
-    clips: dict[str, RecordedClip] = {}
+    clips: dict[str, AudioRecorded] = {}
     for recorded in store.read(topics=CLIP_TOPICS):
         event = recorded.event
         if isinstance(event, AudioRecorded) and event.room_id == room_id:
-            clips[event.key] = RecordedClip(
-                event.key,
-                event.kind,
-                event.transcript_id,
-                event.speaker_id,
-                event.language,
-                event.voice,
-                event.engine,
-                event.started_at,
-                event.duration_ms,
-                event.sample_rate,
-            )
+            clips[event.key] = event
         elif isinstance(event, AudioDeleted) and event.room_id == room_id:
             clips.pop(event.key, None)
     return sorted(clips.values(), key=lambda clip: clip.started_at)
 
 
-def mix(clips: list[RecordedClip], blobs: BlobStore, rate: int = MIX_RATE) -> Pcm:
+def mix(clips: list[AudioRecorded], blobs: BlobStore, rate: int = MIX_RATE) -> Pcm:
     """Decode the clips and sum them on one timeline starting at the first (blocking)."""
     placed: list[tuple[int, Pcm]] = []
     if not clips:

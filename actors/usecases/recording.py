@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from actors.messages import Outcome, Refused, SetRecording
-from actors.recording.export import RecordedClip, render, room_clips
+from actors.recording.export import render, room_clips
 from actors.usecases.asking import ask_room
 from actors.usecases.management import Caller, may_manage_room
+from events.recording import AudioRecorded
 
 if TYPE_CHECKING:
     from actors.agent_messages import RecordedAudio
@@ -35,7 +36,7 @@ class RoomRecordingView:
 
     room_code: str
     recording: bool
-    clips: list[RecordedClip]
+    clips: list[AudioRecorded]
 
 
 class Recordings:

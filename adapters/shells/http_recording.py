@@ -17,15 +17,16 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.recording.export import FORMATS, RecordedClip
+from actors.recording.export import FORMATS
 from actors.usecases import VoiceCore
 from actors.usecases.recording import Recordings, RoomRecordingView
 from adapters.shells.http_api import ApiError, bearer_user, json_response, read_json_object
 from adapters.shells.http_openapi import ROOM_RECORDING_AUDIO_PATH, ROOM_RECORDING_PATH
 from adapters.shells.http_web import answered, room_code
+from events.recording import AudioRecorded
 
 
-def clip_body(clip: RecordedClip) -> dict[str, Any]:
+def clip_body(clip: AudioRecorded) -> dict[str, Any]:
     """One clip as the listing shows it."""
     return {
         "key": clip.key,
