@@ -310,6 +310,8 @@ describe("room management and recording", () => {
     expect(state.activity.at(-1)?.text).toBe("Alice stopped recording");
     // a resumed recording frame is not applied twice
     expect(apply(state, recording(true, 13))).toBe(state);
+    const mine = apply(state, { event: "recording", pos: 15, data: { roomId: "r1", recording: true, by: "bob" } });
+    expect(mine.activity.at(-1)?.text).toBe("You started recording");
   });
 
   it("track-muted marks who muted a participant, unmute and a new voice session clear it", () => {

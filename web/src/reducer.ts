@@ -440,8 +440,10 @@ function addNotice(state: RoomView, text: string, frame: ServerFrame, now: numbe
   return { ...state, notices: [...state.notices, notice].slice(-KEPT_NOTICES) };
 }
 
+/** One line of room activity; it may start with a name or "you", so its first letter is raised. */
 function addActivity(state: RoomView, text: string, frame: ServerFrame, now: number): RoomView {
-  const line = { key: `${frame.pos ?? now}-${state.activity.length}`, text, receivedAt: now };
+  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  const line = { key: `${frame.pos ?? now}-${state.activity.length}`, text: sentence, receivedAt: now };
   return { ...state, activity: [...state.activity, line].slice(-KEPT_ACTIVITY) };
 }
 
