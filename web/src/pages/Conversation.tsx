@@ -10,7 +10,7 @@ import { OPUS_SAMPLE_RATE, OpusRecorder, canRecordOpus } from "../audio/recorder
 import { SpeechPlayer } from "../audio/player";
 import { languageName } from "../languages";
 import type { ClientFrames, ServerConfig, ServerFrame } from "../protocol";
-import { mayManage, type Action, type RoomView, type RosterEntry } from "../reducer";
+import { displayName, mayManage, type Action, type RoomView, type RosterEntry } from "../reducer";
 import { readableRefusal } from "../refusals";
 import { roomPath, timelinePath } from "../router";
 import { rosterFrom } from "../timeline";
@@ -330,6 +330,7 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
   const otherLanguages = config.languages.filter((l) => l !== language);
   // A voice session's open microphone is not speech: its captions say when (isSpeaking).
   const mySpeaking = speaking === "speaking";
+  const myMute = state.participants.find((p) => p.userId === state.me?.userId)?.mutedBy;
 
   return (
     <div className="page room">
@@ -428,7 +429,14 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
               </button>
               {voiceActive && (
                 <span className="muted small">
-                  LiveKit: {lk.isConnected ? (lk.isRecording ? "microphone on" : "connected") : "connecting…"}
+                  LiveKit:{" "}
+                  {lk.isConnected
+                    ? lk.isRecording
+                      ? myMute === undefined
+                        ? "microphone on"
+                        : `microphone muted by ${displayName(state, myMute)}`
+                      : "connected"
+                    : "connecting…"}
                   {lk.transcript && <> · last heard: “{lk.transcript}”</>}
                 </span>
               )}
