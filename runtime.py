@@ -312,6 +312,7 @@ async def start_http(
         dev=settings.dev,
         ws_port=settings.port,
         livekit=settings.livekit is not None,
+        record=settings.record is not None,
         secret=settings.gateway.secret,
         dist=settings.web_dir,
     )

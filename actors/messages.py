@@ -24,7 +24,8 @@ class Accepted:
 
     A join also says whether the member already has a voice session (one
     that outlived a restart of ``serve``), so their session knows where
-    they hear speech from the start.
+    they hear speech from the start, and who owns the room and whether it
+    records, so the newcomer learns both at once.
     """
 
     position: int
@@ -33,6 +34,8 @@ class Accepted:
     previous_language: str | None = None
     preferences: Preferences | None = None
     in_voice_session: bool = False
+    owner: str | None = None
+    recording: bool = False
 
 
 @dataclass(frozen=True)

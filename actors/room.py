@@ -176,6 +176,8 @@ class RoomActor(DispatchedActor):
                 previous_language=previous,
                 preferences=self.room.members[message.user_id].preferences,
                 in_voice_session=self.room.members[message.user_id].voice is not None,
+                owner=self.room.owner,
+                recording=self.room.recording,
             ),
         )
 

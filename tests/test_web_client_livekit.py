@@ -24,7 +24,7 @@ from tests.support.browser import Chromium, Screenshots, Speech, chromium, scree
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.service import ServedInstance
 from tests.support.web_page import PROBES, audio_energy, eventually, join, messages
-from tests.test_voice_sessions import livekit_env
+from tests.test_voice_sessions import events_named, livekit_env
 from tests.test_web_client import WEATHER, base_url, spanish
 
 __all__ = ["chromium", "livekit_server", "screenshots"]  # fixtures, imported to be found
@@ -95,3 +95,41 @@ def test_a_voice_session_in_the_browser_is_heard_in_spanish_on_the_listeners_tts
             await page.context.close()
 
     chromium.run(scenario(), timeout=240)
+
+
+def test_the_owner_mutes_and_unmutes_someone_in_a_voice_session_from_the_page(
+    chromium: Chromium, served: ServedInstance, screenshots: Screenshots
+) -> None:
+    room = "web-livekit-mute"
+    base = base_url(served)
+
+    async def scenario() -> None:
+        owner = await chromium.page()
+        speaker = await chromium.page(REPEATED)
+        await join(owner, base, room, "Olga", "en")
+        await join(speaker, base, room, "Sam", "en")
+        await in_voice_session(speaker)
+        await expect(speaker.get_by_text("microphone on")).to_be_visible(timeout=30_000)
+        # Only someone in a voice session can be muted; the speaker manages nothing here.
+        await expect(speaker.get_by_role("button", name="Mute Olga")).to_have_count(0)
+        await owner.get_by_role("button", name="Mute Sam").click()
+        people = speaker.get_by_role("list", name="Participants")
+        await expect(people).to_contain_text("muted by Olga", timeout=15_000)
+        await expect(speaker.get_by_text("microphone muted by Olga")).to_be_visible()
+        await expect(owner.get_by_role("button", name="Unmute Sam")).to_be_visible()
+        await expect(owner.get_by_role("list", name="Room activity")).to_contain_text(
+            "You muted Sam"
+        )
+        await screenshots.both_sizes(owner, "owner-muted-someone")
+        await screenshots.both_sizes(speaker, "muted-by-owner")
+        await owner.get_by_role("button", name="Unmute Sam").click()
+        await expect(people).not_to_contain_text("muted by", timeout=15_000)
+        await expect(owner.get_by_role("button", name="Mute Sam")).to_be_visible()
+        await speaker.get_by_role("button", name="End voice session").click()
+        await expect(owner.get_by_role("button", name="Mute Sam")).to_have_count(0)
+        for page in (owner, speaker):
+            await page.context.close()
+
+    chromium.run(scenario(), timeout=240)
+    muted = [event["muted"] for event in events_named(served, room, "TrackMuteChanged")]
+    assert muted == [True, False], muted

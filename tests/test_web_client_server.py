@@ -447,3 +447,20 @@ def test_the_state_at_a_position_is_what_replay_prints(
         assert (bad.status, bad.code) == (400, "invalid_field")
 
     run(scenario())
+
+
+def test_a_newcomer_learns_who_owns_the_room_and_that_it_does_not_record(
+    dev: ServedInstance, plain: ServedInstance
+) -> None:
+    async def scenario() -> None:
+        for served in (dev, plain):
+            config = (await fetch(served, "/api/config")).json()
+            assert config["record"] is False, "neither serve runs with --record"
+        opener = await joined(dev, "olga", "en", "owned-room")
+        guest = await joined(dev, "gus", "es", "owned-room")
+        for client, user in ((opener, "olga"), (guest, "gus")):
+            data = (await client.expect("joined-room"))["data"]
+            assert (data["userId"], data["owner"], data["recording"]) == (user, "olga", False)
+            await client.close()
+
+    run(scenario())

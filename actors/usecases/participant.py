@@ -88,12 +88,16 @@ class ParticipantOutput(FrameSink, Protocol):
 
 @dataclass(frozen=True)
 class Joined:
-    """The room accepted the user."""
+    """The room accepted the user: where they are, and what a newcomer must know of the room."""
 
     room_code: str
     user_id: str
     language: str
     position: int
+    owner: str | None = None
+    """Who may manage the room besides operators (None: a room opened before rooms had owners)."""
+    recording: bool = False
+    """The room's audio is being recorded (announced to everyone who joins)."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,14 @@ class Participant:
         assert outcome.room_id is not None
         self.room_id = outcome.room_id
         self.language = language
-        joined = Joined(room_code, user.user_id, language, outcome.position)
+        joined = Joined(
+            room_code,
+            user.user_id,
+            language,
+            outcome.position,
+            owner=outcome.owner,
+            recording=outcome.recording,
+        )
         announce(joined)
         spec = SessionSpec(
             user_id=user.user_id,

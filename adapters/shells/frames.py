@@ -412,6 +412,8 @@ def joined_room(joined: Joined, ref: str | int | None) -> Frame:
         "userId": joined.user_id,
         "language": joined.language,
         "position": joined.position,
+        "owner": joined.owner,
+        "recording": joined.recording,
     }
     return reply("joined-room", data, ref)
 

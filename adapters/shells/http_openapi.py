@@ -373,7 +373,16 @@ def web_client_schemas() -> dict[str, Any]:
     return {
         "Config": {
             "type": "object",
-            "required": ["wsUrl", "dev", "livekit", "speech", "assistant", "languages", "engines"],
+            "required": [
+                "wsUrl",
+                "dev",
+                "livekit",
+                "record",
+                "speech",
+                "assistant",
+                "languages",
+                "engines",
+            ],
             "properties": {
                 "wsUrl": {
                     "type": "string",
@@ -381,6 +390,10 @@ def web_client_schemas() -> dict[str, Any]:
                 },
                 "dev": {"type": "boolean", "description": "`POST /api/dev/token` mints tokens."},
                 "livekit": {"type": "boolean", "description": "Voice sessions are offered."},
+                "record": {
+                    "type": "boolean",
+                    "description": "`serve --record`: rooms may record their audio.",
+                },
                 "speech": {"type": "boolean", "description": "Speech in and out are offered."},
                 "assistant": {"type": "boolean", "description": "The assistant is offered."},
                 "languages": {

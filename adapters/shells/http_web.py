@@ -69,6 +69,8 @@ class WebClientSettings:
     """``--port``, where the page opens its WebSocket."""
     livekit: bool
     """LiveKit is configured: voice sessions are offered."""
+    record: bool
+    """``--record``: rooms may record their audio (the page offers owners the toggle)."""
     secret: str
     """``VOICEMODE_SECRET``, which signs dev tokens and checks bearer tokens."""
     dist: Path
@@ -95,6 +97,7 @@ class WebClientApi:
                 "wsUrl": str(self.ws_url(request)),
                 "dev": self.settings.dev,
                 "livekit": self.settings.livekit,
+                "record": self.settings.record,
                 "speech": offered.speech,
                 "assistant": offered.assistant,
                 "languages": list(offered.languages),

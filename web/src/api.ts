@@ -69,12 +69,24 @@ export function saveSession(session: Session | null): void {
   else sessionStorage.removeItem(SESSION_KEY);
 }
 
-/** The claims of a voicemode token (`sub`, `name`, `lang`), read without verifying it. */
-export function tokenClaims(token: string): { sub?: string; name?: string; lang?: string } {
+/** The claims of a voicemode token, read without verifying it (`role: admin`: an operator). */
+export interface TokenClaims {
+  sub?: string;
+  name?: string;
+  lang?: string;
+  role?: string;
+}
+
+/**
+ * The claims of a voicemode token, read without verifying it: for display
+ * only (the server checks every command), e.g. to offer an operator the
+ * management controls.
+ */
+export function tokenClaims(token: string): TokenClaims {
   try {
     const payload = token.split(".")[1] ?? "";
     const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-    return JSON.parse(json) as { sub?: string; name?: string; lang?: string };
+    return JSON.parse(json) as TokenClaims;
   } catch {
     return {};
   }

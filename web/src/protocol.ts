@@ -89,7 +89,19 @@ export interface TranslationData {
 
 export interface ServerFrames {
   authenticated: { userId: string };
-  "joined-room": { roomId: string; userId: string; language: Lang; position: number };
+  /**
+   * `owner`: who may manage the room besides operators (null: a room opened
+   * before rooms had owners); `recording`: the room's audio is recorded now.
+   * Both absent from servers older than issue 14.
+   */
+  "joined-room": {
+    roomId: string;
+    userId: string;
+    language: Lang;
+    position: number;
+    owner?: string | null;
+    recording?: boolean;
+  };
   "left-room": { roomId: string };
   /** `language` is not sent by servers of this version; read when present. */
   "user-joined": { userId: string; name: string; language?: Lang };
@@ -251,6 +263,8 @@ export interface ServerConfig {
   wsUrl: string;
   dev: boolean;
   livekit: boolean;
+  /** `serve --record`: rooms may record their audio (owners and operators turn it on). */
+  record: boolean;
   speech: boolean;
   assistant: boolean;
   languages: Lang[];

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { ServerFrame } from "./protocol";
-import { CAPTION_TTL_MS, initialRoomView, reduce, type RoomView } from "./reducer";
+import {
+  CAPTION_TTL_MS,
+  displayName,
+  initialRoomView,
+  mayManage,
+  outOfRoom,
+  reduce,
+  type RoomView,
+} from "./reducer";
+import { readableRefusal } from "./refusals";
 
 const NOW = 1_700_000_000_000;
 
@@ -264,5 +273,130 @@ describe("answers as sentences", () => {
     });
     state = apply(state, sentence("s1", 11, "Paris."));
     expect(state.answers[0]).toMatchObject({ streamed: "Paris", sentences: ["Paris."], done: false });
+  });
+});
+
+describe("room management and recording", () => {
+  const owned: ServerFrame = {
+    event: "joined-room",
+    data: { roomId: "r1", userId: "bob", language: "es", position: 10, owner: "alice", recording: true },
+  };
+  const aliceJoined: ServerFrame = { event: "user-joined", data: { userId: "alice", name: "Alice", language: "en" } };
+  const carolJoined: ServerFrame = { event: "user-joined", data: { userId: "carol", name: "Carol", language: "ca" } };
+  const recording = (on: boolean, pos: number, reason?: string): ServerFrame => ({
+    event: "recording",
+    pos,
+    data: { roomId: "r1", recording: on, by: "alice", ...(reason ? { reason } : {}) },
+  });
+
+  it("a newcomer learns the owner and that the room records from joined-room", () => {
+    const state = apply(initialRoomView("Bob"), owned);
+    expect(state.owner).toBe("alice");
+    expect(state.recording).toBe(true);
+    // an older server's joined-room says neither
+    const old = apply(initialRoomView("Bob"), joined);
+    expect([old.owner, old.recording]).toEqual([null, false]);
+  });
+
+  it("recording frames turn the badge on and off and say who; a failing store is named", () => {
+    let state = apply(initialRoomView("Bob"), joined, aliceJoined, recording(true, 11));
+    expect(state.recording).toBe(true);
+    expect(state.activity.map((a) => a.text)).toEqual(["Alice started recording"]);
+    state = apply(state, recording(false, 12, "store_failed"));
+    expect([state.recording, state.recordingFailure]).toEqual([false, "store_failed"]);
+    expect(state.activity.at(-1)?.text).toBe("Recording stopped: the server could not store the audio");
+    state = apply(state, recording(true, 13), recording(false, 14, "stopped"));
+    expect([state.recording, state.recordingFailure]).toEqual([false, null]);
+    expect(state.activity.at(-1)?.text).toBe("Alice stopped recording");
+    // a resumed recording frame is not applied twice
+    expect(apply(state, recording(true, 13))).toBe(state);
+    const mine = apply(state, { event: "recording", pos: 15, data: { roomId: "r1", recording: true, by: "bob" } });
+    expect(mine.activity.at(-1)?.text).toBe("You started recording");
+  });
+
+  it("track-muted marks who muted a participant, unmute and a new voice session clear it", () => {
+    const muted = (on: boolean, pos: number): ServerFrame => ({
+      event: "track-muted",
+      pos,
+      data: { roomId: "r1", userId: "carol", trackSid: "TR_1", muted: on, by: "alice" },
+    });
+    const voice: ServerFrame = { event: "user-started-voice", data: { userId: "carol", language: "ca" } };
+    let state = apply(initialRoomView("Bob"), joined, aliceJoined, carolJoined, voice, muted(true, 11));
+    expect(state.participants.find((p) => p.userId === "carol")?.mutedBy).toBe("alice");
+    expect(state.activity.at(-1)?.text).toBe("Alice muted Carol");
+    state = apply(state, muted(false, 12));
+    expect(state.participants.find((p) => p.userId === "carol")?.mutedBy).toBeUndefined();
+    expect(state.activity.at(-1)?.text).toBe("Alice unmuted Carol");
+    state = apply(state, muted(true, 13), { event: "user-stopped-voice", data: { userId: "carol", reason: "stopped" } });
+    expect(state.participants.find((p) => p.userId === "carol")?.mutedBy).toBeUndefined();
+  });
+
+  it("someone removed leaves the list, and everyone reads who removed them", () => {
+    const state = apply(initialRoomView("Bob"), joined, aliceJoined, carolJoined, {
+      event: "user-left",
+      pos: 11,
+      data: { userId: "carol", reason: "removed", by: "alice" },
+    });
+    expect(state.participants.map((p) => p.userId)).toEqual(["bob", "alice"]);
+    expect(state.activity.map((a) => a.text)).toEqual(["Carol was removed by Alice"]);
+    // the roster poll does not bring them back: the frames told about them
+    const polled = reduce(state, {
+      type: "roster",
+      members: [{ userId: "carol", name: "Carol", language: "ca", voice: false, away: false }],
+    });
+    expect(polled.participants.map((p) => p.userId)).toEqual(["bob", "alice"]);
+  });
+
+  it("being removed puts the page out of the room with who and until when", () => {
+    let state = apply(initialRoomView("Bob"), owned, aliceJoined, {
+      event: "voice-session-ready",
+      data: { roomId: "r1", liveKitToken: "t", liveKitUrl: "ws://lk", expiresAt: "x", language: "es", position: 11 },
+    });
+    state = apply(state, { event: "removed", data: { roomId: "r1", by: "alice", until: "2026-01-01T00:05:00+00:00" } });
+    expect(state.out).toEqual({ kind: "removed", by: "alice", until: "2026-01-01T00:05:00+00:00" });
+    expect([state.voice, state.recording]).toEqual([null, false]);
+    expect(displayName(state, "alice")).toBe("Alice");
+    expect(mayManage(state, "admin")).toBe(false);
+  });
+
+  it("a closed room puts everyone out; the first reason told is kept", () => {
+    const closed: ServerFrame = { event: "room-closed", pos: 12, data: { roomId: "r1", by: "alice" } };
+    const state = apply(initialRoomView("Bob"), owned, closed, {
+      event: "error",
+      ref: 4,
+      data: { code: "room_closed", message: "the room was closed" },
+    });
+    expect(state.out).toEqual({ kind: "closed", by: "alice", until: null });
+    expect(state.errors).toEqual([]);
+  });
+
+  it("a join refused because the room closed or I was removed is out, not an error to retry", () => {
+    const refused = (code: string): ServerFrame => ({ event: "error", data: { code, message: `refused ${code}` } });
+    expect(outOfRoom(refused("room_closed"))).toEqual({
+      kind: "closed",
+      by: null,
+      until: null,
+      message: "refused room_closed",
+    });
+    expect(outOfRoom(refused("removed_from_room"))?.kind).toBe("removed");
+    expect(outOfRoom(refused("not_room_owner"))).toBeNull();
+    const state = apply(initialRoomView("Bob"), refused("removed_from_room"));
+    expect(state.out?.kind).toBe("removed");
+  });
+
+  it("the owner or an operator may manage; others may not", () => {
+    const bobOwns = apply(initialRoomView("Bob"), { ...owned, data: { ...owned.data, owner: "bob" } });
+    expect(mayManage(bobOwns, undefined)).toBe(true);
+    const aliceOwns = apply(initialRoomView("Bob"), owned);
+    expect(mayManage(aliceOwns, undefined)).toBe(false);
+    expect(mayManage(aliceOwns, "admin")).toBe(true);
+    const ownerless = apply(initialRoomView("Bob"), joined);
+    expect(mayManage(ownerless, "user")).toBe(false);
+    expect(mayManage(initialRoomView("Bob"), "admin")).toBe(false); // not joined yet
+  });
+
+  it("refusals read as sentences, with the server's message for codes the page does not know", () => {
+    expect(readableRefusal("not_room_owner", "x")).toBe("Only the room's owner or an operator can manage this room.");
+    expect(readableRefusal("something_new", "the server says why")).toBe("the server says why");
   });
 });

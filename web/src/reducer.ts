@@ -2,9 +2,10 @@
  * The conversation page's state, and the one pure function that applies a
  * server frame to it. Pure so the rules that matter (a resumed frame is never
  * shown twice, captions give way to their final text, an answer streams in
- * by its id) are unit-tested without a socket.
+ * by its id, a closed room or a removal ends the page's membership for good)
+ * are unit-tested without a socket.
  */
-import type { Lang, ServerFrame, ServerFrames } from "./protocol";
+import type { FrameOf, Lang, ServerFrame, ServerFrames } from "./protocol";
 
 export interface Participant {
   userId: string;
@@ -13,6 +14,8 @@ export interface Participant {
   language?: Lang;
   voice: boolean;
   away: boolean;
+  /** Who muted their microphone on LiveKit (absent: not muted by anyone). */
+  mutedBy?: string;
 }
 
 export interface Message {
@@ -67,6 +70,17 @@ export interface ErrorNote {
   receivedAt: number;
 }
 
+/** Why this page is out of its room for good: no reconnect may bring it back. */
+export interface OutOfRoom {
+  kind: "closed" | "removed";
+  /** Who did it (a user id); null when only a refused join said so. */
+  by: string | null;
+  /** Removed: when they may join again (RFC 3339); null: at once, or not known. */
+  until: string | null;
+  /** The server's words, when a refused join said so. */
+  message?: string;
+}
+
 export interface VoiceSession {
   url: string;
   token: string;
@@ -88,6 +102,16 @@ export interface RoomView {
   notices: Notice[];
   errors: ErrorNote[];
   voice: VoiceSession | null;
+  /** Who owns the room (from joined-room); null: nobody does, or not known yet. */
+  owner: string | null;
+  /** The room's audio is being recorded now. */
+  recording: boolean;
+  /** Why the recording last stopped when no person stopped it (`store_failed`); null otherwise. */
+  recordingFailure: string | null;
+  /** What was done to the room and its members (recording, mutes, removals), newest last. */
+  activity: Notice[];
+  /** Set once the room was closed or this member removed: the page stops and says why. */
+  out: OutOfRoom | null;
 }
 
 export type Action =
@@ -114,6 +138,7 @@ export const CAPTION_TTL_MS = 4000;
 const KEPT_ERRORS = 5;
 const KEPT_NOTICES = 20;
 const KEPT_ANSWERS = 10;
+const KEPT_ACTIVITY = 20;
 
 export function initialRoomView(myName: string): RoomView {
   return {
@@ -127,6 +152,11 @@ export function initialRoomView(myName: string): RoomView {
     notices: [],
     errors: [],
     voice: null,
+    owner: null,
+    recording: false,
+    recordingFailure: null,
+    activity: [],
+    out: null,
   };
 }
 
@@ -159,6 +189,8 @@ export function applyFrame(state: RoomView, frame: ServerFrame, now: number): Ro
     if (frame.pos <= state.lastPos) return state;
     state = { ...state, lastPos: frame.pos };
   }
+  const out = outOfRoom(frame);
+  if (out !== null) return putOut(state, out);
   if (MEMBERSHIP.has(frame.event)) {
     const { userId } = frame.data as { userId: string };
     if (!state.heardOf.includes(userId)) state = { ...state, heardOf: [...state.heardOf, userId] };
@@ -177,7 +209,7 @@ export function applyFrame(state: RoomView, frame: ServerFrame, now: number): Ro
         })),
       };
     case "user-left":
-      return userLeft(state, frame.data);
+      return userLeft(state, frame, now);
     case "user-started-voice":
       return {
         ...state,
@@ -189,6 +221,10 @@ export function applyFrame(state: RoomView, frame: ServerFrame, now: number): Ro
       };
     case "user-stopped-voice":
       return { ...state, participants: setVoice(state, frame.data.userId, false) };
+    case "track-muted":
+      return trackMuted(state, frame, now);
+    case "recording":
+      return recordingChanged(state, frame, now);
     case "voice-session-ready": {
       const d = frame.data;
       return {
@@ -294,6 +330,8 @@ function joined(state: RoomView, d: ServerFrames["joined-room"]): RoomView {
   return {
     ...state,
     me: { userId: d.userId, language: d.language, roomId: d.roomId },
+    owner: d.owner ?? null,
+    recording: d.recording ?? false,
     participants: upsert(state.participants, d.userId, (p) => ({
       ...p,
       name: state.myName,
@@ -303,7 +341,13 @@ function joined(state: RoomView, d: ServerFrames["joined-room"]): RoomView {
   };
 }
 
-function userLeft(state: RoomView, d: ServerFrames["user-left"]): RoomView {
+function userLeft(state: RoomView, frame: FrameOf<"user-left">, now: number): RoomView {
+  const d = frame.data;
+  if (d.reason === "removed") {
+    const text = `${displayName(state, d.userId)} was removed${d.by ? ` by ${displayName(state, d.by)}` : ""}`;
+    const rest = { ...state, participants: state.participants.filter((p) => p.userId !== d.userId) };
+    return addActivity(rest, text, frame, now);
+  }
   if (d.reason === "left") {
     return { ...state, participants: state.participants.filter((p) => p.userId !== d.userId) };
   }
@@ -349,9 +393,10 @@ function upsert(
   return participants.map((p, i) => (i === index ? change(p) : p));
 }
 
+/** A voice session ended or began: a new session's microphone is a new track, not muted. */
 function setVoice(state: RoomView, userId: string | undefined, voice: boolean): Participant[] {
   if (userId === undefined || !state.participants.some((p) => p.userId === userId)) return state.participants;
-  return upsert(state.participants, userId, (p) => ({ ...p, voice }));
+  return upsert(state.participants, userId, (p) => ({ ...p, voice, mutedBy: voice ? p.mutedBy : undefined }));
 }
 
 /**
@@ -393,6 +438,82 @@ function upsertAnswer(
 function addNotice(state: RoomView, text: string, frame: ServerFrame, now: number): RoomView {
   const notice = { key: `${frame.pos ?? now}-${state.notices.length}`, text, receivedAt: now };
   return { ...state, notices: [...state.notices, notice].slice(-KEPT_NOTICES) };
+}
+
+/** One line of room activity; it may start with a name or "you", so its first letter is raised. */
+function addActivity(state: RoomView, text: string, frame: ServerFrame, now: number): RoomView {
+  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  const line = { key: `${frame.pos ?? now}-${state.activity.length}`, text: sentence, receivedAt: now };
+  return { ...state, activity: [...state.activity, line].slice(-KEPT_ACTIVITY) };
+}
+
+/**
+ * Whether a frame puts this page out of its room for good: the room was
+ * closed, this member was removed, or a join (after a reload or a
+ * reconnect) was refused for either reason. A reconnect loop into such a
+ * room could never succeed, so the page stops instead.
+ */
+export function outOfRoom(frame: ServerFrame): OutOfRoom | null {
+  switch (frame.event) {
+    case "room-closed":
+      return { kind: "closed", by: frame.data.by, until: null };
+    case "removed":
+      return { kind: "removed", by: frame.data.by, until: frame.data.until };
+    case "error":
+      if (frame.data.code === "room_closed") return { kind: "closed", by: null, until: null, message: frame.data.message };
+      if (frame.data.code === "removed_from_room") {
+        return { kind: "removed", by: null, until: null, message: frame.data.message };
+      }
+      return null;
+    default:
+      return null;
+  }
+}
+
+/** Out of the room: no voice session, no captions; the first reason told is kept. */
+function putOut(state: RoomView, out: OutOfRoom): RoomView {
+  return {
+    ...state,
+    out: state.out ?? out,
+    voice: null,
+    captions: [],
+    recording: false,
+    participants: setVoice(state, state.me?.userId, false),
+  };
+}
+
+function trackMuted(state: RoomView, frame: FrameOf<"track-muted">, now: number): RoomView {
+  const d = frame.data;
+  const participants = state.participants.map((p) =>
+    p.userId === d.userId ? { ...p, mutedBy: d.muted ? d.by : undefined } : p,
+  );
+  const text = `${displayName(state, d.by)} ${d.muted ? "muted" : "unmuted"} ${displayName(state, d.userId)}`;
+  return addActivity({ ...state, participants }, text, frame, now);
+}
+
+function recordingChanged(state: RoomView, frame: FrameOf<"recording">, now: number): RoomView {
+  const d = frame.data;
+  const failure = !d.recording && d.reason !== undefined && d.reason !== "stopped" ? d.reason : null;
+  const text = d.recording
+    ? `${displayName(state, d.by)} started recording`
+    : failure === "store_failed"
+      ? "Recording stopped: the server could not store the audio"
+      : failure !== null
+        ? `Recording stopped (${failure})`
+        : `${displayName(state, d.by)} stopped recording`;
+  return addActivity({ ...state, recording: d.recording, recordingFailure: failure }, text, frame, now);
+}
+
+/** A user's name as this page knows it: "you" for its own user, else the name in the room, else the id. */
+export function displayName(state: RoomView, userId: string): string {
+  if (userId === state.me?.userId) return "you";
+  return state.participants.find((p) => p.userId === userId)?.name ?? userId;
+}
+
+/** Whether this page's user may manage the room: they own it, or hold an operator's token (role admin). */
+export function mayManage(state: RoomView, role: string | undefined): boolean {
+  if (state.me === undefined || state.out !== null) return false;
+  return role === "admin" || (state.owner !== null && state.owner === state.me.userId);
 }
 
 function addError(state: RoomView, note: ErrorNote): RoomView {

@@ -81,6 +81,11 @@ describe("rosterFrom and filterEvents", () => {
     ]);
   });
 
+  it("forgets a removed member, so a roster poll never brings them back", () => {
+    const removed = event(8, "2026-01-01T00:00:07Z", "ParticipantRemoved", { user_id: "bob", by: "alice" });
+    expect([...rosterFrom([...log, removed]).keys()]).toEqual(["alice"]);
+  });
+
   it("filters by type and by text", () => {
     expect(filterEvents(log, "LanguageChanged", "").map((e) => e.position)).toEqual([3]);
     expect(filterEvents(log, "", "BOB").map((e) => e.position)).toEqual([2, 3, 4]);

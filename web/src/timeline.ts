@@ -141,6 +141,9 @@ export function rosterFrom(events: TimelineEvent[], roster: Map<string, RosterEn
         if (str(event.data.reason) === "left") roster.delete(userId);
         else if (member) Object.assign(member, { away: true, voice: false });
         break;
+      case "ParticipantRemoved":
+        roster.delete(userId);
+        break;
     }
   }
   return roster;

@@ -4,7 +4,9 @@
  * jitter, at once when the browser comes back online) and resumes from the
  * last stored position it saw, so nothing is missed and, with the reducer's
  * dedupe by `pos`, nothing is shown twice. Commands go out with refs and
- * resolve with their one answer (reply, ack or error).
+ * resolve with their one answer (reply, ack or error). Once the room is
+ * closed or this member removed (`outOfRoom`), it disconnects for good: a
+ * rejoin would only be refused again.
  */
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { backoffDelay } from "./backoff";
@@ -17,10 +19,11 @@ import {
   type ServerFrame,
   type ServerFrames,
 } from "./protocol";
-import { initialRoomView, reduce, type Action, type RoomView } from "./reducer";
+import { initialRoomView, outOfRoom, reduce, type Action, type RoomView } from "./reducer";
 import { testHook } from "./testHook";
 
-export type ConnectionStatus = "connected" | "reconnecting" | "offline";
+/** `out`: the room was closed or this member removed; the page does not reconnect. */
+export type ConnectionStatus = "connected" | "reconnecting" | "offline" | "out";
 
 /** Where the speech frames go (the WebAudio player). */
 export interface SpeechSink {
@@ -140,6 +143,15 @@ export function useVoicemode(options: VoicemodeOptions): Voicemode {
         }
       }
       latest.current.onFrame?.(frame);
+      if (outOfRoom(frame) !== null && socket.current === ws) leaveForGood(ws);
+    };
+
+    const leaveForGood = (ws: WebSocket) => {
+      stopped = true;
+      socket.current = null;
+      failPending();
+      setStatus("out");
+      ws.close(1000, "out of the room");
     };
 
     const connect = () => {

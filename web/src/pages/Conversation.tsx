@@ -1,19 +1,29 @@
 /**
  * The conversation page: the room as one member sees it, and everything they
  * can do in it (speak over the WebSocket or in a LiveKit voice session, hear
- * translations, change language, solo mode, preferences, the assistant).
+ * translations, change language, solo mode, preferences, the assistant, and
+ * for its owner or an operator, manage it).
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import { getEvents, saveSession, type Session } from "../api";
+import { getEvents, saveSession, tokenClaims, type Session } from "../api";
 import { OPUS_SAMPLE_RATE, OpusRecorder, canRecordOpus } from "../audio/recorder";
 import { SpeechPlayer } from "../audio/player";
 import { languageName } from "../languages";
 import type { ClientFrames, ServerConfig, ServerFrame } from "../protocol";
-import type { Action, RoomView, RosterEntry } from "../reducer";
+import { displayName, mayManage, type Action, type RoomView, type RosterEntry } from "../reducer";
+import { readableRefusal } from "../refusals";
 import { roomPath, timelinePath } from "../router";
 import { rosterFrom } from "../timeline";
 import { useLiveKitVoice } from "../useLiveKitVoice";
 import { CommandError, useVoicemode } from "../useVoicemode";
+import {
+  ManageRoom,
+  OutOfRoomView,
+  ParticipantActions,
+  RecordingBadge,
+  RecordingFailure,
+  RoomActivity,
+} from "./RoomManagement";
 import { AssistantAnswers, Captions, Messages, Participants, StatusPill } from "./RoomParts";
 
 const ROSTER_POLL_MS = 3000;
@@ -125,7 +135,8 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
   });
   const { state, status, request, dispatch } = vm;
   stateRef.current = state;
-  useRoster(code, session.token, state.me !== undefined, dispatch);
+  useRoster(code, session.token, state.me !== undefined && state.out === null, dispatch);
+  const manager = mayManage(state, tokenClaims(session.token).role);
 
   const voiceActive = state.voice !== null;
   const lk = useLiveKitVoice(state.voice?.url ?? "", state.voice?.token ?? "", language);
@@ -217,6 +228,15 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
       void active.stop().then(() => setSpeaking("idle"));
     }
   }, [status]);
+
+  // Out of the room (closed, or removed): the server ended the voice session
+  // and LiveKit disconnected it; let go of the microphone too.
+  const out = state.out !== null;
+  useEffect(() => {
+    if (!out) return;
+    void stopSpeaking();
+    void lk.stopRecording().catch(() => undefined);
+  }, [out]); // once, when put out: the callbacks change every render
 
   // --- voice session over LiveKit ---------------------------------------------
   useEffect(() => {
@@ -310,6 +330,7 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
   const otherLanguages = config.languages.filter((l) => l !== language);
   // A voice session's open microphone is not speech: its captions say when (isSpeaking).
   const mySpeaking = speaking === "speaking";
+  const myMute = state.participants.find((p) => p.userId === state.me?.userId)?.mutedBy;
 
   return (
     <div className="page room">
@@ -319,10 +340,13 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
           <h1>{code}</h1>
         </div>
         <StatusPill status={status} everConnected={everConnected} />
+        <RecordingBadge recording={state.recording} />
         <nav className="header-actions" aria-label="Room">
-          <button type="button" onClick={share}>
-            {copied ? "Link copied" : "Share link"}
-          </button>
+          {!out && (
+            <button type="button" onClick={share}>
+              {copied ? "Link copied" : "Share link"}
+            </button>
+          )}
           <a
             href={timelinePath(code)}
             onClick={(e) => {
@@ -332,16 +356,18 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
           >
             Timeline
           </a>
-          <button type="button" onClick={leave}>
-            Leave
-          </button>
+          {!out && (
+            <button type="button" onClick={leave}>
+              Leave
+            </button>
+          )}
           <button type="button" className="link" onClick={onSignOut}>
             Sign out
           </button>
         </nav>
       </header>
 
-      {everConnected && !connected && (
+      {everConnected && !connected && !out && (
         <div className="banner" aria-hidden="true">
           {status === "offline"
             ? "You are offline. The page reconnects when the network is back; nothing is lost."
@@ -357,224 +383,244 @@ export function ConversationPage({ config, session, code, navigate, onSignOut }:
         </p>
       )}
 
-      <div className="room-grid">
-        <main className="conversation">
-          <Captions state={state} />
-          <Messages state={state} />
-          <form className="compose" onSubmit={send}>
-            <label className="grow">
-              <span className="visually-hidden">Type a message</span>
-              <input
-                value={typed}
-                onChange={(e) => setTyped(e.target.value)}
-                placeholder="Type a message"
-                maxLength={5000}
-                aria-label="Type a message"
-              />
-            </label>
-            <button type="submit" disabled={!connected || !typed.trim()}>
-              Send
-            </button>
-          </form>
-          <div className="speak-bar">
-            <button
-              type="button"
-              className={`primary big ${speaking === "speaking" ? "recording" : ""}`}
-              aria-pressed={speaking === "speaking"}
-              disabled={!connected || voiceActive || !canRecordOpus() || speaking === "starting" || speaking === "stopping"}
-              onClick={speaking === "speaking" ? stopSpeaking : startSpeaking}
-            >
-              {speaking === "speaking" ? "Stop speaking" : "Start speaking"}
-            </button>
-            <button
-              type="button"
-              className={`big ${voiceActive ? "recording" : ""}`}
-              aria-pressed={voiceActive}
-              disabled={!connected || !config.livekit || voiceBusy || speaking !== "idle"}
-              onClick={toggleVoiceSession}
-              title={config.livekit ? undefined : "This server has no LiveKit"}
-            >
-              {voiceActive ? "End voice session" : "Start voice session"}
-            </button>
-            {voiceActive && (
-              <span className="muted small">
-                LiveKit: {lk.isConnected ? (lk.isRecording ? "microphone on" : "connected") : "connecting…"}
-                {lk.transcript && <> · last heard: “{lk.transcript}”</>}
-              </span>
-            )}
-            {voiceActive && lk.error && (
-              <span className="error small" role="alert">
-                {lk.error}
-              </span>
-            )}
-          </div>
-          {state.errors.length > 0 && (
-            <ul className="errors" aria-label="Problems">
-              {state.errors.map((e, i) => (
-                <li key={`${e.receivedAt}-${i}`}>
-                  <code>{e.code}</code> {e.message}
-                  <button type="button" className="link" onClick={() => dispatch({ type: "dismiss-error", index: i })}>
-                    Dismiss
-                  </button>
-                </li>
-              ))}
-            </ul>
-          )}
-        </main>
+      <RecordingFailure failure={state.recordingFailure} />
 
-        <aside className="side">
-          <Participants state={state} mySpeaking={mySpeaking} />
-
-          <section className="card">
-            <h2 id="settings-title">Language and speech</h2>
-            <div className="form">
-              <label>
-                I hear
-                <select aria-label="I hear" value={language} onChange={(e) => void changeLanguage(e.target.value)} disabled={!connected}>
-                  <LanguageOptions languages={config.languages} />
-                </select>
-              </label>
-              <label className="check">
+      {out ? (
+        <OutOfRoomView state={state} onBack={() => navigate("/")} />
+      ) : (
+        <div className="room-grid">
+          <main className="conversation">
+            <Captions state={state} />
+            <Messages state={state} />
+            <form className="compose" onSubmit={send}>
+              <label className="grow">
+                <span className="visually-hidden">Type a message</span>
                 <input
-                  type="checkbox"
-                  checked={solo}
-                  disabled={assistantMode}
-                  onChange={(e) => setSolo(e.target.checked)}
+                  value={typed}
+                  onChange={(e) => setTyped(e.target.value)}
+                  placeholder="Type a message"
+                  maxLength={5000}
+                  aria-label="Type a message"
                 />
-                Solo mode
               </label>
-              <label>
-                Translate my speech to
-                <select aria-label="Translate my speech to" value={soloTarget} onChange={(e) => setSoloTarget(e.target.value)} disabled={!solo}>
-                  <LanguageOptions languages={otherLanguages} />
-                </select>
-              </label>
-              <label className="check">
-                <input
-                  type="checkbox"
-                  checked={speech}
-                  disabled={!connected}
-                  onChange={(e) => {
-                    setSpeech(e.target.checked);
-                    setPreference({ speech: e.target.checked });
-                  }}
-                />
-                Speech
-              </label>
-              <label>
-                Voice
-                <select aria-label="Voice"
-                  value={voice}
-                  disabled={!connected}
-                  onChange={(e) => {
-                    setVoice(e.target.value);
-                    setPreference({ voice: e.target.value });
-                  }}
-                >
-                  <option value="">Server default</option>
-                  {voices.map((v) => (
-                    <option key={v.id} value={v.id}>
-                      {v.name}
-                    </option>
-                  ))}
-                </select>
-              </label>
-              <label>
-                Translation engine
-                <select aria-label="Translation engine"
-                  value={engines.translationEngine}
-                  disabled={!connected}
-                  onChange={(e) => {
-                    setEngines({ ...engines, translationEngine: e.target.value });
-                    setPreference({ translationEngine: e.target.value });
-                  }}
-                >
-                  <EngineOptions engines={config.engines.translation} />
-                </select>
-              </label>
-              <label>
-                Synthesis engine
-                <select aria-label="Synthesis engine"
-                  value={engines.ttsEngine}
-                  disabled={!connected}
-                  onChange={(e) => {
-                    setEngines({ ...engines, ttsEngine: e.target.value });
-                    setPreference({ ttsEngine: e.target.value });
-                  }}
-                >
-                  <EngineOptions engines={config.engines.tts} />
-                </select>
-              </label>
-              <label>
-                Recognition engine
-                <select aria-label="Recognition engine"
-                  value={engines.sttEngine}
-                  disabled={!connected}
-                  onChange={(e) => {
-                    setEngines({ ...engines, sttEngine: e.target.value });
-                    setPreference({ sttEngine: e.target.value });
-                  }}
-                >
-                  <EngineOptions engines={config.engines.stt} />
-                </select>
-              </label>
+              <button type="submit" disabled={!connected || !typed.trim()}>
+                Send
+              </button>
+            </form>
+            <div className="speak-bar">
+              <button
+                type="button"
+                className={`primary big ${speaking === "speaking" ? "recording" : ""}`}
+                aria-pressed={speaking === "speaking"}
+                disabled={!connected || voiceActive || !canRecordOpus() || speaking === "starting" || speaking === "stopping"}
+                onClick={speaking === "speaking" ? stopSpeaking : startSpeaking}
+              >
+                {speaking === "speaking" ? "Stop speaking" : "Start speaking"}
+              </button>
+              <button
+                type="button"
+                className={`big ${voiceActive ? "recording" : ""}`}
+                aria-pressed={voiceActive}
+                disabled={!connected || !config.livekit || voiceBusy || speaking !== "idle"}
+                onClick={toggleVoiceSession}
+                title={config.livekit ? undefined : "This server has no LiveKit"}
+              >
+                {voiceActive ? "End voice session" : "Start voice session"}
+              </button>
+              {voiceActive && (
+                <span className="muted small">
+                  LiveKit:{" "}
+                  {lk.isConnected
+                    ? lk.isRecording
+                      ? myMute === undefined
+                        ? "microphone on"
+                        : `microphone muted by ${displayName(state, myMute)}`
+                      : "connected"
+                    : "connecting…"}
+                  {lk.transcript && <> · last heard: “{lk.transcript}”</>}
+                </span>
+              )}
+              {voiceActive && lk.error && (
+                <span className="error small" role="alert">
+                  {lk.error}
+                </span>
+              )}
             </div>
-          </section>
+            {state.errors.length > 0 && (
+              <ul className="errors" aria-label="Problems">
+                {state.errors.map((e, i) => (
+                  <li key={`${e.receivedAt}-${i}`}>
+                    {readableRefusal(e.code, e.message)} <code>{e.code}</code>
+                    <button type="button" className="link" onClick={() => dispatch({ type: "dismiss-error", index: i })}>
+                      Dismiss
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </main>
 
-          <section className="card">
-            <h2 id="assistant-title">Assistant</h2>
-            <div className="form">
-              <label className="check">
-                <input
-                  type="checkbox"
-                  checked={assistantMode}
-                  onChange={(e) => {
-                    setAssistantMode(e.target.checked);
-                    if (e.target.checked) setSolo(false);
-                  }}
-                />
-                Assistant mode
-              </label>
-              <label className="check">
-                <input
-                  type="checkbox"
-                  checked={sharedAssistant}
-                  disabled={!connected}
-                  onChange={(e) => {
-                    setSharedAssistant(e.target.checked);
-                    void command("set-assistant", { enabled: e.target.checked });
-                  }}
-                />
-                Shared assistant in this room
-              </label>
-              <form className="compose" onSubmit={ask}>
-                <label className="grow">
-                  <span className="visually-hidden">Ask the assistant</span>
-                  <input
-                    value={question}
-                    onChange={(e) => setQuestion(e.target.value)}
-                    placeholder="Ask the assistant"
-                    aria-label="Ask the assistant"
-                    maxLength={5000}
-                  />
+          <aside className="side">
+            <Participants
+              state={state}
+              mySpeaking={mySpeaking}
+              actions={manager ? (p) => <ParticipantActions participant={p} send={command} /> : undefined}
+            >
+              <RoomActivity state={state} />
+            </Participants>
+            {manager && <ManageRoom state={state} record={config.record} send={command} />}
+
+            <section className="card">
+              <h2 id="settings-title">Language and speech</h2>
+              <div className="form">
+                <label>
+                  I hear
+                  <select aria-label="I hear" value={language} onChange={(e) => void changeLanguage(e.target.value)} disabled={!connected}>
+                    <LanguageOptions languages={config.languages} />
+                  </select>
                 </label>
-                <button type="submit" disabled={!connected || !question.trim()}>
-                  Ask
-                </button>
-              </form>
-              <div className="row">
-                <button type="button" disabled={!connected} onClick={() => void assistantCommand("help")}>
-                  Help
-                </button>
-                <button type="button" disabled={!connected} onClick={() => void assistantCommand("clear")}>
-                  Clear context
-                </button>
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    checked={solo}
+                    disabled={assistantMode}
+                    onChange={(e) => setSolo(e.target.checked)}
+                  />
+                  Solo mode
+                </label>
+                <label>
+                  Translate my speech to
+                  <select aria-label="Translate my speech to" value={soloTarget} onChange={(e) => setSoloTarget(e.target.value)} disabled={!solo}>
+                    <LanguageOptions languages={otherLanguages} />
+                  </select>
+                </label>
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    checked={speech}
+                    disabled={!connected}
+                    onChange={(e) => {
+                      setSpeech(e.target.checked);
+                      setPreference({ speech: e.target.checked });
+                    }}
+                  />
+                  Speech
+                </label>
+                <label>
+                  Voice
+                  <select aria-label="Voice"
+                    value={voice}
+                    disabled={!connected}
+                    onChange={(e) => {
+                      setVoice(e.target.value);
+                      setPreference({ voice: e.target.value });
+                    }}
+                  >
+                    <option value="">Server default</option>
+                    {voices.map((v) => (
+                      <option key={v.id} value={v.id}>
+                        {v.name}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+                <label>
+                  Translation engine
+                  <select aria-label="Translation engine"
+                    value={engines.translationEngine}
+                    disabled={!connected}
+                    onChange={(e) => {
+                      setEngines({ ...engines, translationEngine: e.target.value });
+                      setPreference({ translationEngine: e.target.value });
+                    }}
+                  >
+                    <EngineOptions engines={config.engines.translation} />
+                  </select>
+                </label>
+                <label>
+                  Synthesis engine
+                  <select aria-label="Synthesis engine"
+                    value={engines.ttsEngine}
+                    disabled={!connected}
+                    onChange={(e) => {
+                      setEngines({ ...engines, ttsEngine: e.target.value });
+                      setPreference({ ttsEngine: e.target.value });
+                    }}
+                  >
+                    <EngineOptions engines={config.engines.tts} />
+                  </select>
+                </label>
+                <label>
+                  Recognition engine
+                  <select aria-label="Recognition engine"
+                    value={engines.sttEngine}
+                    disabled={!connected}
+                    onChange={(e) => {
+                      setEngines({ ...engines, sttEngine: e.target.value });
+                      setPreference({ sttEngine: e.target.value });
+                    }}
+                  >
+                    <EngineOptions engines={config.engines.stt} />
+                  </select>
+                </label>
               </div>
-            </div>
-            <AssistantAnswers answers={state.answers} notices={state.notices} />
-          </section>
-        </aside>
-      </div>
+            </section>
+
+            <section className="card">
+              <h2 id="assistant-title">Assistant</h2>
+              <div className="form">
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    checked={assistantMode}
+                    onChange={(e) => {
+                      setAssistantMode(e.target.checked);
+                      if (e.target.checked) setSolo(false);
+                    }}
+                  />
+                  Assistant mode
+                </label>
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    checked={sharedAssistant}
+                    disabled={!connected}
+                    onChange={(e) => {
+                      setSharedAssistant(e.target.checked);
+                      void command("set-assistant", { enabled: e.target.checked });
+                    }}
+                  />
+                  Shared assistant in this room
+                </label>
+                <form className="compose" onSubmit={ask}>
+                  <label className="grow">
+                    <span className="visually-hidden">Ask the assistant</span>
+                    <input
+                      value={question}
+                      onChange={(e) => setQuestion(e.target.value)}
+                      placeholder="Ask the assistant"
+                      aria-label="Ask the assistant"
+                      maxLength={5000}
+                    />
+                  </label>
+                  <button type="submit" disabled={!connected || !question.trim()}>
+                    Ask
+                  </button>
+                </form>
+                <div className="row">
+                  <button type="button" disabled={!connected} onClick={() => void assistantCommand("help")}>
+                    Help
+                  </button>
+                  <button type="button" disabled={!connected} onClick={() => void assistantCommand("clear")}>
+                    Clear context
+                  </button>
+                </div>
+              </div>
+              <AssistantAnswers answers={state.answers} notices={state.notices} />
+            </section>
+          </aside>
+        </div>
+      )}
     </div>
   );
 }

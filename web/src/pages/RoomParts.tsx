@@ -2,15 +2,16 @@
  * The conversation page's read-only parts: who is here, live captions, the
  * messages, and the assistant's answer. Presentational; the page owns state.
  */
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import { languageName } from "../languages";
-import { isSpeaking, type Answer, type Message, type Notice, type RoomView } from "../reducer";
+import { displayName, isSpeaking, type Answer, type Message, type Notice, type Participant, type RoomView } from "../reducer";
 import type { ConnectionStatus } from "../useVoicemode";
 
 const STATUS_TEXT: Record<ConnectionStatus, string> = {
   connected: "Connected",
   reconnecting: "Reconnecting…",
   offline: "Offline",
+  out: "Out of the room",
 };
 
 export function StatusPill({ status, everConnected }: { status: ConnectionStatus; everConnected: boolean }) {
@@ -22,7 +23,21 @@ export function StatusPill({ status, everConnected }: { status: ConnectionStatus
   );
 }
 
-export function Participants({ state, mySpeaking }: { state: RoomView; mySpeaking: boolean }) {
+/**
+ * Who is in the room; `actions` adds controls to each other member (a
+ * manager's Mute and Remove), `children` what follows the list.
+ */
+export function Participants({
+  state,
+  mySpeaking,
+  actions,
+  children,
+}: {
+  state: RoomView;
+  mySpeaking: boolean;
+  actions?: (participant: Participant) => ReactNode;
+  children?: ReactNode;
+}) {
   return (
     <section className="card participants-card">
       <h2 id="participants-title">People</h2>
@@ -42,12 +57,17 @@ export function Participants({ state, mySpeaking }: { state: RoomView; mySpeakin
               <span className="tags">
                 {speaking && <span className="tag tag-speaking">speaking</span>}{" "}
                 {p.voice && <span className="tag tag-voice">voice</span>}{" "}
-                {p.away && <span className="tag tag-away">away</span>}
+                {p.away && <span className="tag tag-away">away</span>}{" "}
+                {p.mutedBy !== undefined && (
+                  <span className="tag tag-muted">muted by {displayName(state, p.mutedBy)}</span>
+                )}
               </span>
+              {actions !== undefined && !me && actions(p)}
             </li>
           );
         })}
       </ul>
+      {children}
     </section>
   );
 }
