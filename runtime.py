@@ -45,6 +45,7 @@ from adapters.startup import (
     EXIT_CONFIG,
     StartupError,
     check_ports,
+    check_recordings,
     claim_store,
     port_error,
     store_error,
@@ -260,6 +261,13 @@ async def serve(
             if settings.livekit is not None:
                 print(f"voicemode: LiveKit at {settings.livekit.url}", flush=True)
         print(f"voicemode: event store {shown_db(settings.db)}", flush=True)
+        if settings.record is not None:
+            kept = settings.record.retention
+            print(
+                f"voicemode: recordings in {settings.record.directory}"
+                + (f", kept {kept}" if kept is not None else ", kept until deleted"),
+                flush=True,
+            )
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
@@ -354,6 +362,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.http_port is not None:
         ports["--http-port"] = settings.http_port
     check_ports(settings.host, ports)
+    if settings.record is not None:
+        check_recordings(settings.record.directory)
     with contextlib.ExitStack() as held:
         lock = claim_store(settings.db)
         if lock is not None:

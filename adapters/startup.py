@@ -11,7 +11,8 @@ A server that cannot start says why in one line on standard error,
   store, an unreachable database); fix the machine, or wait.
 
 The checks run before anything expensive starts, in the order a user fixes
-things: configuration, ports (really bound, then released), the store (locked,
+things: configuration, ports (really bound, then released), the recordings
+directory under ``--record`` (a file written and removed), the store (locked,
 opened, a write transaction rolled back), then the engines. Only once all of
 them passed and the server listens are ``--dev`` secrets written and shown.
 """
@@ -189,6 +190,31 @@ def store_error(shown_db: str, error: BaseException) -> StartupError:
         f"cannot open the event store {shown_db} ({reason})",
         "Check that the file and its directory are readable and writable, or pick another --db.",
     )
+
+
+RECORDINGS_PROBE = "voicemode-write-check"
+"""The blob written and removed at start to prove ``--record-dir`` can hold recordings."""
+
+
+def check_recordings(directory: Path) -> None:
+    """Whether ``--record-dir`` can hold recordings: made if need be, a small file written, removed.
+
+    Raises:
+        StartupError: it cannot be made or written (permissions, a file in
+            its place, a read-only or full file system).
+    """
+    from adapters.blobs.base import BlobStoreError  # noqa: PLC0415
+    from adapters.blobs.local import LocalDirectoryBlobStore  # noqa: PLC0415
+
+    store = LocalDirectoryBlobStore(directory)
+    try:
+        store.put(RECORDINGS_PROBE, b"voicemode")
+        store.delete(RECORDINGS_PROBE)
+    except BlobStoreError as error:
+        raise StartupError(
+            f"the recordings directory cannot be written ({error})",
+            "Fix it, free space, or pick another with --record-dir.",
+        ) from error
 
 
 def _writable(path: Path) -> bool:

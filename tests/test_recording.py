@@ -10,11 +10,10 @@ so; a recordings directory that breaks stops the recording, not the talk.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import shutil
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import av
 import orjson
 import pytest
 
+from tests.support.disks import fill, tmpfs
 from tests.support.service import ServedInstance
 from tests.test_voice import (
     TimedClient,
@@ -38,6 +38,7 @@ from tests.test_voice import (
 )
 
 pytestmark = pytest.mark.slow
+__all__ = ["tmpfs"]  # the fixture, imported to be found by pytest
 
 SENTENCES = [
     "The weather today is sunny with a light breeze from the west.",
@@ -45,11 +46,12 @@ SENTENCES = [
 ]
 
 
-def served_with(tmp: Path, *flags: str) -> ServedInstance:
+def served_with(tmp: Path, *flags: str, recordings: Path | None = None) -> ServedInstance:
+    """A ``serve --record`` with speech, its store in ``tmp``, recordings there too by default."""
     return ServedInstance(
         db=str(tmp / "voicemode.db"),
         env={"VOICEMODE_SPEECH": "on"},
-        args=("--record", "--record-dir", str(tmp / "recordings"), *flags),
+        args=("--record", "--record-dir", str(recordings or tmp / "recordings"), *flags),
     )
 
 
@@ -183,11 +185,26 @@ def _seconds_between(first: str, later: str) -> float:
     return (datetime.fromisoformat(later) - datetime.fromisoformat(first)).total_seconds()
 
 
+def replace_with_a_file(directory: Path) -> Path:
+    """Move the recordings away and put a file in their place; where the clips are now."""
+    kept = directory.parent / "kept"
+    shutil.move(directory, kept)
+    directory.write_text("not a directory")
+    return kept
+
+
+def fill_its_disk(directory: Path) -> Path:
+    """Fill the file system under the recordings; the clips stay where they are."""
+    fill(directory.parent)
+    return directory
+
+
+@pytest.mark.parametrize("breaking", [replace_with_a_file, fill_its_disk])
 def test_a_broken_recordings_directory_stops_the_recording_not_the_conversation(
-    tmp_path: Path,
+    tmp_path: Path, tmpfs: Path, breaking: Callable[[Path], Path]
 ) -> None:
-    served = served_with(tmp_path)
-    directory = tmp_path / "recordings"
+    directory = tmpfs / "recordings"
+    served = served_with(tmp_path, recordings=directory)
     room = "recording-breaks"
     served.start()
     try:
@@ -198,11 +215,8 @@ def test_a_broken_recordings_directory_stops_the_recording_not_the_conversation(
             try:
                 assert (await alice.request("set-recording", {"enabled": True}))["event"] == "ack"
                 await say_sentence(alice, SENTENCES[1])
-                await until(directory.exists, 20, "the first clip")
-                await asyncio.sleep(1.0)  # its synthesis too
-                kept = tmp_path / "kept"
-                shutil.move(directory, kept)
-                directory.write_text("not a directory")
+                await until(lambda: len(list(directory.rglob("*.ogg"))) >= 2, 20, "two clips")
+                kept = breaking(directory)
 
                 await say_sentence(alice, SENTENCES[0])
                 for client in (alice, bob):
@@ -212,7 +226,8 @@ def test_a_broken_recordings_directory_stops_the_recording_not_the_conversation(
                 final = alice.named("recognized-speech")[-1]
                 await bob.expect("translated-message", id=final["data"]["id"], timeout=20)
                 kept_clips = list(kept.rglob("*.ogg"))
-                assert kept_clips and all(decoded_seconds(clip) > 1.0 for clip in kept_clips)
+                assert len(kept_clips) == 2
+                assert all(decoded_seconds(clip) > 1.0 for clip in kept_clips)
             finally:
                 await close_all(alice, bob)
 

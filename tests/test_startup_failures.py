@@ -27,7 +27,10 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from events.writer import RefusalLog
+from tests.support.disks import fill, remount, tmpfs
 from tests.support.service import ROOT, Client, ServedInstance, free_port, stop_process
+
+__all__ = ["tmpfs"]  # the fixture, imported to be found by pytest
 
 PATIENCE_S = 30
 """A failed start exits well within this (most in about a second)."""
@@ -148,28 +151,6 @@ def test_an_unusable_store_is_refused_at_start(
     assert_refused(result, code, needle, "--db")
 
 
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A tiny file system of its own (512 KiB), which a test may fill or make read-only."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def remount(mount: Path, mode: str) -> None:
-    subprocess.run(["mount", "-o", f"remount,{mode}", str(mount)], check=True)
-
-
 def test_a_read_only_store_is_refused_at_start(tmpfs: Path) -> None:
     db = tmpfs / "v.db"
     served = ServedInstance(db=str(db))
@@ -179,6 +160,24 @@ def test_a_read_only_store_is_refused_at_start(tmpfs: Path) -> None:
     remount(tmpfs, "ro")
     result = voicemode(*serve_args(db), env=base_env(VOICEMODE_SECRET=strong()))
     assert_refused(result, 1, "read-only", "writable")
+
+
+def test_a_recordings_directory_that_cannot_be_written_is_refused_at_start(
+    tmp_path: Path,
+) -> None:
+    in_the_way = tmp_path / "recordings"
+    in_the_way.write_text("a file where the directory should be")
+    args = serve_args(tmp_path / "v.db", None, "--record", "--record-dir", str(in_the_way))
+    result = voicemode(*args, env=base_env(VOICEMODE_SECRET=strong()))
+    assert_refused(result, 1, "recordings directory", "--record-dir")
+    assert not (tmp_path / "v.db").exists(), "nothing was started"
+
+
+def test_a_full_recordings_disk_is_refused_at_start(tmp_path: Path, tmpfs: Path) -> None:
+    fill(tmpfs)
+    args = serve_args(tmp_path / "v.db", None, "--record", "--record-dir", str(tmpfs / "rec"))
+    result = voicemode(*args, env=base_env(VOICEMODE_SECRET=strong()))
+    assert_refused(result, 1, "recordings directory", "space", "--record-dir")
 
 
 def test_a_second_dev_server_on_a_store_in_use_shows_no_secret(tmp_path: Path) -> None:
@@ -350,20 +349,6 @@ def test_refusals_are_one_line_per_condition(caplog: pytest.LogCaptureFixture) -
         "(100 refused in the last 61 s)",
         "the event store takes writes again (102 refused: database or disk is full)",
     ]
-
-
-def fill(mount: Path) -> Path:
-    """Write until the disk is full; the file to delete to free it."""
-    filler = mount / "filler"
-    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(descriptor, b"\0" * 4096)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-    return filler
 
 
 @pytest.mark.slow
