@@ -37,22 +37,13 @@ class RoomRecording:
     since: int
 
 
-@dataclass(frozen=True)
-class StoredClip:
-    """A clip in the blob store: its key, room, and when it was recorded."""
-
-    key: str
-    room_id: UUID
-    recorded_at: datetime
-
-
 class RecordingIndex:
     """The rooms that record and the clips not yet deleted, kept up to date from the log."""
 
     def __init__(self, store: EventStore) -> None:
         self._lock = threading.Lock()
         self._rooms: dict[UUID, RoomRecording] = {}
-        self._clips: dict[str, StoredClip] = {}
+        self._clips: dict[str, AudioRecorded] = {}
         self._position = 0
         self._reader = LogReader(
             store, "recordings", lambda: self._position, self._apply, RECORDING_TOPICS
@@ -71,10 +62,16 @@ class RecordingIndex:
         with self._lock:
             return self._rooms.get(room_id)
 
-    def expired(self, before: datetime) -> list[StoredClip]:
+    def expired(self, before: datetime) -> list[AudioRecorded]:
         """The clips still stored that were recorded before ``before``."""
         with self._lock:
-            return [clip for clip in self._clips.values() if clip.recorded_at < before]
+            return [clip for clip in self._clips.values() if clip.timestamp < before]
+
+    def clips_of(self, room_id: UUID) -> list[AudioRecorded]:
+        """The room's clips still stored, by start time (without reading the log)."""
+        with self._lock:
+            clips = [clip for clip in self._clips.values() if clip.room_id == room_id]
+        return sorted(clips, key=lambda clip: clip.started_at)
 
     def _apply(self, recorded: Recorded) -> None:
         event = recorded.event
@@ -85,6 +82,6 @@ class RecordingIndex:
             elif isinstance(event, Room.RecordingStopped):
                 self._rooms.pop(event.originator_id, None)
             elif isinstance(event, AudioRecorded):
-                self._clips[event.key] = StoredClip(event.key, event.room_id, event.timestamp)
+                self._clips[event.key] = event
             elif isinstance(event, AudioDeleted):
                 self._clips.pop(event.key, None)

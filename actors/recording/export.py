@@ -81,8 +81,12 @@ def encode(pcm: Pcm, rate: int, extension: str) -> bytes:
 
 
 def render(store: EventStore, blobs: BlobStore, room_code: str, extension: str) -> bytes | None:
-    """The room's conversation as one file, or None if it has no clips (blocking)."""
-    clips = room_clips(store, room_code)
+    """The room's conversation as one file, from the log (blocking; ``replay --export-audio``)."""
+    return render_clips(room_clips(store, room_code), blobs, extension)
+
+
+def render_clips(clips: list[AudioRecorded], blobs: BlobStore, extension: str) -> bytes | None:
+    """These clips as one file, or None if there are none (blocking)."""
     if not clips:
         return None
     return encode(mix(clips, blobs), MIX_RATE, extension)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from actors.messages import Outcome, Refused, SetRecording
-from actors.recording.export import render, room_clips
+from actors.recording.export import render_clips
 from actors.usecases.asking import ask_room
 from actors.usecases.management import Caller, may_manage_room
+from events.domain import Room
 from events.recording import AudioRecorded
 
 if TYPE_CHECKING:
@@ -52,9 +53,9 @@ class Recordings:
 
     async def set(self, room_code: str, identity: Caller, *, enabled: bool) -> Outcome:
         """Start or stop recording a room, for its owner or an operator."""
-        refusal = await self._refusal(room_code, identity, changing=True)
-        if refusal is not None:
-            return refusal
+        room = await self._managed(room_code, identity, changing=True)
+        if isinstance(room, Refused):
+            return room
         return await self.set_on_creation(room_code, identity.user_id, enabled=enabled)
 
     async def set_on_creation(self, room_code: str, user_id: str, *, enabled: bool) -> Outcome:
@@ -76,33 +77,32 @@ class Recordings:
 
     async def view(self, room_code: str, identity: Caller) -> RoomRecordingView | Refused:
         """Whether the room records and its clips (read off the loop)."""
-        refusal = await self._refusal(room_code, identity)
-        if refusal is not None:
-            return refusal
-        store = self.core.service.store
-        loop = asyncio.get_running_loop()
-        room = await loop.run_in_executor(None, store.load_room, room_code)
-        clips = await loop.run_in_executor(None, room_clips, store, room_code)
-        return RoomRecordingView(room_code, room is not None and room.recording, clips)
+        room = await self._managed(room_code, identity)
+        if isinstance(room, Refused):
+            return room
+        assert self.system is not None  # checked by _managed
+        clips = self.system.index.clips_of(room.id)
+        return RoomRecordingView(room_code, room.recording, clips)
 
     async def render(self, room_code: str, identity: Caller, extension: str) -> bytes | Refused:
         """The room's conversation as one audio file (rendered off the loop)."""
-        refusal = await self._refusal(room_code, identity)
-        if refusal is not None:
-            return refusal
+        room = await self._managed(room_code, identity)
+        if isinstance(room, Refused):
+            return room
         system = self.system
-        assert system is not None  # checked by _refusal
+        assert system is not None  # checked by _managed
+        clips = system.index.clips_of(room.id)
         rendered = await asyncio.get_running_loop().run_in_executor(
-            None, render, self.core.service.store, system.blobs, room_code, extension
+            None, render_clips, clips, system.blobs, extension
         )
         if rendered is None:
             return Refused("nothing_recorded", f"room {room_code} has no recorded audio")
         return rendered
 
-    async def _refusal(
+    async def _managed(
         self, room_code: str, identity: Caller, *, changing: bool = False
-    ) -> Refused | None:
-        """Why ``identity`` may not do this (None: they may); a closed room only keeps its past."""
+    ) -> Room | Refused:
+        """The room, if ``identity`` may manage its recording; a closed room only keeps its past."""
         if self.system is None:
             return RECORDING_OFF
         loop = asyncio.get_running_loop()
@@ -113,4 +113,4 @@ class Recordings:
             return NOT_MANAGER
         if changing and room.closed:
             return Refused("room_closed", f"room {room_code} was closed")
-        return None
+        return room
