@@ -35,11 +35,20 @@ class MediaQualityBoard:
         self._clock = clock
         self._lock = threading.Lock()
         self._rooms: dict[str, MediaReading] = {}
+        self._swept_at = clock()
 
     def put(self, report: MediaQuality) -> None:
-        """Keep ``report`` as its room's quality."""
+        """Keep ``report`` as its room's quality; now and then forget rooms gone quiet."""
+        now = self._clock()
         with self._lock:
-            self._rooms[report.room_code] = MediaReading(report, self._clock())
+            self._rooms[report.room_code] = MediaReading(report, now)
+            if now - self._swept_at > self.max_age_s:
+                self._swept_at = now
+                stale = [
+                    room for room, r in self._rooms.items() if now - r.received_at > self.max_age_s
+                ]
+                for room in stale:
+                    del self._rooms[room]
 
     def get(self, room_code: str) -> MediaReading | None:
         """The room's newest report, unless it is stale; stale ones are dropped."""

@@ -282,6 +282,9 @@ class RoomActor(DispatchedActor):
     def _set_recording(self, message: SetRecording) -> None:
         if self.room is None:
             self.room = Room(code=self.code)
+        if self.room.closed:
+            message.reply(CLOSED)
+            return
         self.room.set_recording(message.user_id, message.enabled, message.reason)
         self._decided(message.reply)
 
@@ -289,6 +292,9 @@ class RoomActor(DispatchedActor):
     def _answer(self, message: SpeakAnswer) -> None:
         if self.room is None:
             message.reply(Refused("not_in_room", "the room does not exist"))
+            return
+        if self.room.closed:
+            message.reply(CLOSED)
             return
         self.room.answer(
             message.sentence_id,

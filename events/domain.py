@@ -474,11 +474,12 @@ class Room(Aggregate):
         return until if until is not None and until > now else None
 
     def close(self, by: str) -> None:
-        """Close the room: every voice session ends, then everyone is out (once)."""
+        """Close the room: voice sessions and the recording end, then everyone is out (once)."""
         if self.closed:
             return
         for user_id in sorted(self.members):
             self.end_voice(user_id, ROOM_CLOSED)
+        self.set_recording(by, False, ROOM_CLOSED)
         self.trigger_event(self.RoomClosed, by=by)
 
     def remove(self, user_id: str, by: str, barred_until: datetime | None) -> None:

@@ -88,6 +88,18 @@ def watch(room: rtc.Room) -> tuple[asyncio.Event, list[tuple[str, bool]]]:
     return gone, mutes
 
 
+async def kept_out(ready: dict[str, Any]) -> None:
+    """Join LiveKit with a ``voice-session-ready``'s token, and be put out again within 15 s."""
+    room = rtc.Room()
+    gone = asyncio.Event()
+    room.on("disconnected", lambda *_: gone.set())
+    try:
+        await asyncio.wait_for(room.connect(ready["liveKitUrl"], ready["liveKitToken"]), 15)
+    except rtc.ConnectError:
+        return  # cut off while joining
+    await asyncio.wait_for(gone.wait(), 15)
+
+
 def test_owner_kicks_and_mutes_strangers_cannot_and_an_operator_sees_every_room(
     served: ServedInstance,
 ) -> None:
@@ -170,6 +182,9 @@ def test_owner_kicks_and_mutes_strangers_cannot_and_an_operator_sees_every_room(
             )
             assert token == (403, "not_a_member")
             assert await http.refused("DELETE", kick_bob, "alice") == (404, "unknown_participant")
+
+            # The voice token bob got before still opens LiveKit: serve undoes the join.
+            await kept_out(bob.named("voice-session-ready")[-1]["data"])
         for client in (alice, bob, carol):
             await client.close()
         await carol_mic.room.disconnect()
@@ -218,6 +233,8 @@ def test_closing_a_room_disconnects_everyone_ends_voice_and_refuses_later_joins(
                 "room_closed",
             )
             await carol.close()
+            # bob's voice token outlives the room; LiveKit would re-create it: serve closes it.
+            await kept_out(bob.named("voice-session-ready")[-1]["data"])
         for client in (alice, bob):
             await client.close()
 

@@ -4,6 +4,11 @@ Listing the rooms an operator or a user may see must not rebuild every room
 ever opened from its stream: this projection follows the few events that
 decide it (a room opened or closed, a member in or out) from the start of
 the log and live after that, so it never drifts from what was recorded.
+
+A room is listed while it is not closed and has members (present or away),
+or while nobody has joined it yet (created over HTTP, waiting for its
+people). A room everyone left is not listed (it can still be read by its
+code) until someone joins it again.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class OpenRooms:
     def __init__(self, store: EventStore) -> None:
         self._lock = threading.Lock()
         self._rooms: dict[UUID, tuple[str, str | None, set[str]]] = {}
+        self._joined: set[UUID] = set()
+        """Rooms someone has joined at least once."""
         self._position = 0
         self._reader = LogReader(
             store, "open-rooms", lambda: self._position, self._apply, LISTING_TOPICS
@@ -60,11 +67,12 @@ class OpenRooms:
         self._reader.stop()
 
     def listed(self) -> list[ListedRoom]:
-        """Every open room, by code."""
+        """Every open room with members, or not yet joined, by code."""
         with self._lock:
             rooms = [
                 ListedRoom(code, owner, frozenset(members))
-                for code, owner, members in self._rooms.values()
+                for room_id, (code, owner, members) in self._rooms.items()
+                if members or room_id not in self._joined
             ]
         return sorted(rooms, key=lambda room: room.code)
 
@@ -83,6 +91,7 @@ class OpenRooms:
                 del self._rooms[event.originator_id]
             elif isinstance(event, Room.ParticipantJoined):
                 members.add(event.user_id)
+                self._joined.add(event.originator_id)
             elif isinstance(event, Room.ParticipantRemoved) or (
                 isinstance(event, Room.ParticipantLeft) and event.reason == "left"
             ):

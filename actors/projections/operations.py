@@ -171,6 +171,8 @@ class OperationsTally:
         elif isinstance(event, Room.RoomClosed):
             for user_id in room.present | room.away:
                 room.put_out(user_id)
+        if not (room.present or room.away or room.voice):
+            del self._rooms[room_of(event)]  # nobody left to count: forget the room
 
     def _transcript(self, event: Room.TranscriptRecognized) -> None:
         if event.answer_id is not None:

@@ -6,7 +6,10 @@
 made) is decoded, placed at its recorded start (``started_at``) on one
 timeline beginning with the first clip, and mixed; overlapping clips (a
 translation spoken while someone talks) are summed and clipped to full
-scale. Clips deleted by retention are left out.
+scale. A silence longer than :data:`MAX_SILENCE_S` between clips is
+shortened to that: the file is as long as what was said, not as the room
+lived (a room used today and again next week would otherwise render a week
+of silence, gigabytes of memory). Clips deleted by retention are left out.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from events.recording import AudioDeleted, AudioRecorded
 from events.store import EventStore
 
 MIX_RATE: Final = 24000
+MAX_SILENCE_S: Final = 3.0
+"""The longest silence between clips a rendering keeps (longer ones are shortened to it)."""
 """The rendering's rate: the highest rate any clip is heard or synthesized at here."""
 FORMATS: Final = {"wav": "audio/wav", "ogg": "audio/ogg", "opus": "audio/ogg"}
 """File formats a rendering can be written in, by extension, with their media type."""
@@ -46,20 +51,29 @@ def room_clips(store: EventStore, room_code: str) -> list[AudioRecorded]:
 
 
 def mix(clips: list[AudioRecorded], blobs: BlobStore, rate: int = MIX_RATE) -> Pcm:
-    """Decode the clips and sum them on one timeline starting at the first (blocking)."""
-    placed: list[tuple[int, Pcm]] = []
+    """Decode the clips and sum them on one timeline starting at the first (blocking).
+
+    Clips are placed at their start times, less the silences longer than
+    :data:`MAX_SILENCE_S` before them, which are shortened to it.
+    """
     if not clips:
         return empty_pcm()
+    placed: list[tuple[int, Pcm]] = []
     origin = min(clip.started_at for clip in clips)
-    for clip in clips:
+    longest_silence = round(MAX_SILENCE_S * rate)
+    cut = end = 0
+    for clip in sorted(clips, key=lambda clip: clip.started_at):
         try:
             audio = decode_ogg_opus(blobs.get(clip.key), rate)
         except BlobNotFoundError:
-            continue  # deleted since the log was read
-        offset = round((clip.started_at - origin).total_seconds() * rate)
+            continue  # deleted since the clips were listed
+        offset = round((clip.started_at - origin).total_seconds() * rate) - cut
+        if offset - end > longest_silence:
+            cut += offset - end - longest_silence
+            offset = end + longest_silence
         placed.append((offset, audio))
-    length = max((offset + len(audio) for offset, audio in placed), default=0)
-    timeline = np.zeros(length, dtype=np.float32)
+        end = max(end, offset + len(audio))
+    timeline = np.zeros(end, dtype=np.float32)
     for offset, audio in placed:
         timeline[offset : offset + len(audio)] += audio
     return np.clip(timeline, -1.0, 1.0)

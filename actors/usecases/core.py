@@ -274,10 +274,6 @@ class VoiceCore:
         """How far the event log has come."""
         return await asyncio.get_running_loop().run_in_executor(None, self.service.store.position)
 
-    async def may_manage(self, room_code: str, identity: Caller) -> bool:
-        """Whether ``identity`` may manage the room: its owner, or an operator."""
-        return await self.management.may_manage(room_code, identity)
-
 
 def _submit(transcript: FinalTranscript, reply: Reply) -> SubmitTranscript:
     """The room command of a spoken utterance's final transcript."""

@@ -4,8 +4,7 @@ The room's owner (who opened it: created it over HTTP, or joined it first)
 and operators (a token with ``role: admin``) may manage a room; everyone
 else is refused ``not_room_owner``. Rooms recorded before rooms had owners
 are managed by operators only. One rule decides it, :func:`may_manage_room`,
-for the HTTP API, the WebSocket and the recording routes alike
-(:meth:`RoomManagement.may_manage`).
+for the HTTP API, the WebSocket and the recording routes alike.
 
 Every action asks LiveKit first and records only once LiveKit did it: when
 LiveKit is unreachable the action is refused ``livekit_unavailable`` and
@@ -19,13 +18,14 @@ participants put out of the room leave it (see
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
-from actors.media import MediaUnavailableError, RoomModerator
+from actors.media import LiveKitWebhook, MediaUnavailableError, RoomModerator
 from actors.messages import (
     Accepted,
     CloseRoom,
@@ -40,7 +40,10 @@ from actors.service import VoiceService
 from actors.usecases.asking import ask_room
 from events.domain import Member, Room, VoiceSession
 
+log = logging.getLogger(__name__)
+
 ADMIN_ROLE = "admin"
+PARTICIPANT_JOINED = "participant_joined"
 DEFAULT_BAR = timedelta(minutes=5)
 """How long a removed participant may not rejoin unless the remover says otherwise."""
 NO_LIVEKIT = Refused("livekit_not_configured", "this server runs without LiveKit")
@@ -163,10 +166,6 @@ class RoomManagement:
         self.agent_rooms = agent_rooms
         self.command_timeout_s = command_timeout_s
 
-    async def may_manage(self, room_code: str, caller: Caller) -> bool:
-        """Whether ``caller`` may manage the room (an operator may manage any, even unknown)."""
-        return may_manage_room(await self._load(room_code), caller)
-
     async def open(self, room_code: str, owner: str) -> Accepted | Refused:
         """Record a room created over HTTP, and its owner, so both outlive a restart."""
         return await self._ask(room_code, lambda reply: OpenRoom(owner, reply))
@@ -194,7 +193,12 @@ class RoomManagement:
         return room_view(room, room.code in self.agent_rooms())
 
     async def close(self, room_code: str, caller: Caller) -> Accepted | Refused:
-        """Close the LiveKit rooms, then record the closing (which ends the voice sessions)."""
+        """Close the LiveKit rooms, record the closing (which ends the voice sessions), close again.
+
+        A voice session started while the room was closing may have made its
+        LiveKit room anew after the first delete; the second finds it. A join
+        after that is undone by :meth:`keep_out`.
+        """
         room = await self._managed(room_code, caller)
         if isinstance(room, Refused):
             return room
@@ -205,7 +209,19 @@ class RoomManagement:
         except MediaUnavailableError as error:
             return Refused("livekit_unavailable", str(error))
         by = caller.user_id
-        return await self._ask(room_code, lambda reply: CloseRoom(by, reply))
+        closed = await self._ask(room_code, lambda reply: CloseRoom(by, reply))
+        if isinstance(closed, Accepted) and self.moderator is not None:
+            await self._delete_again(media_rooms(room))
+        return closed
+
+    async def _delete_again(self, names: list[str]) -> None:
+        """Delete the LiveKit rooms once more: a voice session started during the close made one."""
+        assert self.moderator is not None
+        try:
+            for name in names:
+                await self.moderator.delete_room(name)
+        except MediaUnavailableError as error:
+            log.warning("closed rooms %s not deleted again: %s", names, error)
 
     async def remove(
         self, room_code: str, user_id: str, caller: Caller, bar: timedelta = DEFAULT_BAR
@@ -251,6 +267,29 @@ class RoomManagement:
                 return outcome
             position = outcome.position
         return MuteChanged(room_code, user_id, sids, muted, position)
+
+    async def keep_out(self, hook: LiveKitWebhook) -> None:
+        """Undo a LiveKit join the room does not allow: into a closed room, or while barred.
+
+        LiveKit tokens outlive a removal or a closing (an hour for a voice
+        session), and LiveKit re-creates a deleted room when someone joins
+        it, so a token handed out before could bring its holder back. LiveKit
+        tells us of every join (``participant_joined``); this takes them out
+        again: a closed room is deleted anew, a barred participant removed.
+        """
+        identity = hook.participant_identity
+        if hook.event != PARTICIPANT_JOINED or identity is None or self.moderator is None:
+            return
+        room = await self._load(hook.room_name)
+        if room is None:
+            return
+        try:
+            if room.closed:
+                await self.moderator.delete_room(hook.room_name)
+            elif room.barred_until(identity, Room.Event.create_timestamp()) is not None:
+                await self.moderator.remove_participant(hook.room_name, identity)
+        except MediaUnavailableError as error:
+            log.warning("could not keep %s out of %s: %s", identity, hook.room_name, error)
 
     async def _managed(self, room_code: str, caller: Caller) -> Room | Refused:
         """The open room, if ``caller`` may manage it."""

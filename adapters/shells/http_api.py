@@ -416,7 +416,10 @@ class LiveKitHttpApi:
         return json_response(token_body(token))
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """``POST /api/voice/livekit/webhook``: verify, then record; refused ones leave no trace."""
+        """``POST /api/voice/livekit/webhook``: verify, record, and undo a join the room forbids.
+
+        Refused webhooks leave no trace.
+        """
         self.configured()
         assert self.verifier is not None  # made with the settings
         body = await read_body(request, MAX_WEBHOOK_BYTES)
@@ -430,6 +433,7 @@ class LiveKitHttpApi:
             status = 400 if error.code == "malformed_json" else 401
             raise ApiError(status, error.code, error.message) from error
         await self.record_webhook(hook)
+        await self.core.management.keep_out(hook)
         return json_response({"status": "recorded"})
 
 

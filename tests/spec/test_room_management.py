@@ -69,6 +69,22 @@ def test_closing_ends_voice_sessions_then_empties_the_room_once() -> None:
     assert room.closed and room.closed_by == "alice" and room.members == {}
 
 
+def test_closing_a_recording_room_stops_its_recording_first() -> None:
+    room = room_with_members()
+    room.set_recording("alice", True)
+    room.collect_events()
+    room.close("alice")
+    events = room.collect_events()
+    assert [type(event).__name__ for event in events] == [
+        "VoiceSessionEnded",
+        "RecordingStopped",
+        "RoomClosed",
+    ]
+    stopped = events[1]
+    assert isinstance(stopped, Room.RecordingStopped) and stopped.reason == "room_closed"
+    assert not room.recording
+
+
 def test_a_removed_participant_is_barred_until_the_time_recorded() -> None:
     room = room_with_members()
     now = Room.Event.create_timestamp()
