@@ -10,14 +10,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+import orjson
 import pytest
 
 from tests.support.agent_worker import AgentWorker
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.rtc_people import Listener, Speaker, eventually
 from tests.support.scrape import Scrape, scrape
-from tests.support.service import ServedInstance, free_port, livekit_token
+from tests.support.service import ServedInstance, free_port, http_get, livekit_token
 from tests.test_voice_sessions import member, served_with_livekit
 
 __all__ = ["livekit_server", "served_with_livekit"]  # fixtures, imported to be found by pytest
@@ -29,14 +29,8 @@ pytestmark = pytest.mark.slow
 
 async def media_metrics(served: ServedInstance, room: str, user: str) -> tuple[int, Any]:
     """``GET /api/rooms/{room}/media-metrics`` as ``user``: status and body."""
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(
-            f"http://127.0.0.1:{served.http_port}/api/rooms/{room}/media-metrics",
-            headers={"Authorization": f"Bearer {served.token(user)}"},
-        ) as answer,
-    ):
-        return answer.status, await answer.json()
+    status, body = await http_get(served, f"/api/rooms/{room}/media-metrics", user)
+    return status, orjson.loads(body)
 
 
 async def scraped_when(url: str, ready: Any, what: str) -> Scrape:

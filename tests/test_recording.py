@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from tests.support.disks import fill, tmpfs
-from tests.support.service import ServedInstance
+from tests.support.service import ServedInstance, http_get
 from tests.test_voice import (
     TimedClient,
     close_all,
@@ -88,17 +88,6 @@ async def say_sentence(speaker: TimedClient, sentence: str) -> float:
     await stop_speech(speaker)
     await until(lambda: len(speaker.named("recognized-speech")) > heard, 20, "the transcript")
     return speech.ends_s[0] - 0.3
-
-
-async def http_get(served: ServedInstance, path: str, user: str) -> tuple[int, bytes]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(
-            f"http://127.0.0.1:{served.http_port}{path}",
-            headers={"Authorization": f"Bearer {served.token(user)}"},
-        ) as answer,
-    ):
-        return answer.status, await answer.read()
 
 
 def test_a_recorded_conversation_keeps_what_was_heard_and_spoken(

@@ -248,3 +248,15 @@ async def livekit_token(served: ServedInstance, room: str, user: str) -> str:
         assert answer.status == 200, await answer.text()
         body: dict[str, str] = await answer.json()
         return body["token"]
+
+
+async def http_get(served: ServedInstance, path: str, user: str) -> tuple[int, bytes]:
+    """``GET path`` on serve's HTTP API with ``user``'s bearer token: status and body."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"http://127.0.0.1:{served.http_port}{path}",
+            headers={"Authorization": f"Bearer {served.token(user)}"},
+        ) as answer,
+    ):
+        return answer.status, await answer.read()
