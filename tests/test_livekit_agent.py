@@ -320,7 +320,9 @@ def test_the_agent_keeps_transcribing_after_a_forced_reconnect_and_ignores_agent
                     await agent_room.simulate_scenario(kind)
                     await asyncio.wait_for(reconnected.wait(), 30)
                 await eventually(lambda: agent.listening == {"alice"}, what="listening again")
-                await eventually(lambda: len(bob.subscribed_at) > 1, what="tts-es republished")
+                await eventually(
+                    lambda: bob.subscriptions_after_asking_again() > 1, what="tts-es republished"
+                )
                 after = time.monotonic()
                 await alice.say(SECOND)
                 transcripts = await eventually(

@@ -378,7 +378,9 @@ def test_speech_over_livekit_is_translated_spoken_and_survives_a_worker_restart(
                     60,
                     "a fresh agent to be dispatched",
                 )
-                await eventually(lambda: len(bob.subscribed_at) > 1, 30, "tts-es again")
+                await eventually(
+                    lambda: bob.subscriptions_after_asking_again() > 1, 30, "tts-es again"
+                )
                 after = asyncio.get_running_loop().time()
                 await alice.say(SECOND)
                 second = await bob_ws.wait_for(

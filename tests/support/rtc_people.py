@@ -73,6 +73,11 @@ async def connect_choosing(
     """
     room.on("track_published", on_published)
     await room.connect(url, access_token, rtc.RoomOptions(auto_subscribe=False))
+    offer_present_tracks(room, on_published)
+
+
+def offer_present_tracks(room: rtc.Room, on_published: OnPublished) -> None:
+    """Offer ``on_published`` every track the room holds now."""
     for participant in room.remote_participants.values():
         for publication in participant.track_publications.values():
             on_published(publication, participant)
@@ -147,6 +152,16 @@ class Listener:
     def heard_since(self, moment: float) -> bool:
         return any(at > moment for at in self.loud_at)
 
+    def subscriptions_after_asking_again(self) -> int:
+        """How often ``tts-es`` was subscribed, after asking for it again if unsubscribed.
+
+        For waiting on a track the agent republished: a subscription asked
+        for while its publisher was still rebuilding its session can be
+        lost, and a client that wants a track asks again.
+        """
+        offer_present_tracks(self.room, self._on_published)
+        return len(self.subscribed_at)
+
     async def audio_packets_received(self) -> int:
         """RTP packets received so far on the audio tracks this listener subscribed to.
 
@@ -164,7 +179,7 @@ class Listener:
     def _on_published(
         self, publication: rtc.RemoteTrackPublication, _: rtc.RemoteParticipant
     ) -> None:
-        if publication.name == track_name("es"):
+        if publication.name == track_name("es") and not publication.subscribed:
             publication.set_subscribed(True)
 
     def _on_track(
