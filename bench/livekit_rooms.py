@@ -44,7 +44,9 @@ its LiveKit rooms are deleted (their agent jobs end at once, not 20 s later in a
 window); then the generators open the run's rooms, each its own one after the other: a room
 is taken once the agent listens to its speaker and its listeners have their tracks (at most
 20 s; a generator opens no more rooms after one that was not taken). Once every generator is
-ready, the CPU of the connected, silent rooms is measured for ``IDLE_S`` (5 s: "idle"); then
+ready and the rooms were quiet for ``QUIET_S`` (the agents' ``voice_sleep_s`` and 2 s: an
+idle room's tracks are unpublished by then), the CPU of the connected, silent rooms is
+measured for ``IDLE_S`` (5 s: "idle"); then
 everyone speaks ("speaking", until the last generator heard nothing for ``--quiet`` s, or
 ``--drain`` s after its speakers stopped). CPU is read from /proc for each process with its
 children (serve with Apertium, each agent with espeak-ng, LiveKit, each generator, this
@@ -143,6 +145,7 @@ from voice import SENTENCES, Plan, attribute, fmt
 from voice import stats as ms_stats
 
 from adapters.engines.vad import SegmenterConfig
+from adapters.shells.livekit_agent.agent import AgentSettings
 from events.domain import Room, SpeechSynthesized, TranslationProduced
 from events.store import EventStore
 from tests.support.agent_worker import AgentWorker
@@ -160,7 +163,10 @@ CLICK_LEAD_S = 1.0
 IDLE_S = 5.0
 """How long the CPU of connected, silent rooms is measured before anyone speaks."""
 SETTLE_S = 1.0
-"""Pause after the last room opened before the idle window (the tracks' first packets)."""
+"""Pause after the warm-up rooms were deleted (their jobs end)."""
+QUIET_S = AgentSettings().voice_sleep_s + 2.0
+"""Pause after the last room opened before the idle window: an idle room is one that has
+been quiet long enough for its agent to unpublish its tracks (``voice_sleep_s``)."""
 ROOM_OPEN_S = 25.0
 """Allowance per room for a generator to open it (voice sessions, rtc connects, the agent)."""
 DROPPED_AUDIO = "audio dropped"
@@ -690,7 +696,7 @@ async def measure(
             "livekit": server.process.pid,
             **{f"generator{g}": gen.process.pid for g, gen in enumerate(generators)},
         }
-        await asyncio.sleep(SETTLE_S)
+        await asyncio.sleep(QUIET_S)
         before = cpu_marks(pids)
         await asyncio.sleep(IDLE_S)
         outcome.idle_cpu = cores_used(before, cpu_marks(pids), IDLE_S)

@@ -136,6 +136,42 @@ async def people(server: LiveKitServer, code: str) -> AsyncIterator[tuple[Speake
         await bob.leave()
 
 
+@contextlib.asynccontextmanager
+async def agent_worker(
+    server: LiveKitServer, voicemode: Voicemode, agent_name: str
+) -> AsyncIterator[None]:
+    """An in-process agent worker serving ``voicemode``, registered with LiveKit until exit.
+
+    The only worker: it must not turn a room down when the machine is busy.
+    """
+    worker = build_agent_server(
+        server.url,
+        server.api_key,
+        server.api_secret,
+        voicemode.control_plane,
+        speech=voicemode.speech,
+        agent_name=agent_name,
+        load_threshold=math.inf,
+    )
+    registered = asyncio.Event()
+    worker.on("worker_registered", lambda *_: registered.set())
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(registered.wait(), 30)
+        yield
+    finally:
+        await worker.aclose()
+        await running
+
+
+async def dispatch(server: LiveKitServer, agent_name: str, code: str) -> None:
+    """Ask LiveKit to send ``agent_name`` to room ``code``, as serve does."""
+    async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
+        await lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=code)
+        )
+
+
 async def assert_spoken_in_spanish(voicemode: Voicemode, code: str, bob: Listener) -> None:
     """Everything after a transcript: its translation recorded, shown, spoken and heard."""
     events = await eventually(
@@ -215,62 +251,100 @@ def test_a_dispatched_agent_transcribes_a_speaker_and_speaks_the_translation(
     async def scenario() -> None:
         await voicemode.join(code, "alice", "en")
         await voicemode.join(code, "bob", "es")
-        server = build_agent_server(
-            livekit_server.url,
-            livekit_server.api_key,
-            livekit_server.api_secret,
-            voicemode.control_plane,
-            speech=voicemode.speech,
-            agent_name=agent_name,
-            # The only worker: it must not turn the room down when the machine is busy.
-            load_threshold=math.inf,
-        )
-        registered = asyncio.Event()
-        server.on("worker_registered", lambda *_: registered.set())
-        running = asyncio.create_task(server.run())
-        try:
-            await asyncio.wait_for(registered.wait(), 30)
-            async with people(livekit_server, code) as (alice, bob):
-                async with api.LiveKitAPI(
-                    livekit_server.url, livekit_server.api_key, livekit_server.api_secret
-                ) as lkapi:
-                    await lkapi.agent_dispatch.create_dispatch(
-                        api.CreateAgentDispatchRequest(agent_name=agent_name, room=code)
-                    )
-                await asyncio.wait_for(alice.subscribed.wait(), 30)
-                await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
-                silent_from = await bob.audio_packets_received()
-                await asyncio.sleep(SILENT_S)
-                silent_packets = await bob.audio_packets_received() - silent_from
-                # Opus DTX: comfort-noise packets a few times a second, not 50 packets/s of audio.
-                assert silent_packets < 10 * SILENT_S, "the agent sent audio while nobody spoke"
-                started = time.monotonic()
-                await alice.say(FIRST)
+        async with (
+            agent_worker(livekit_server, voicemode, agent_name),
+            people(livekit_server, code) as (alice, bob),
+        ):
+            await dispatch(livekit_server, agent_name, code)
+            await asyncio.wait_for(alice.subscribed.wait(), 30)
+            await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+            silent_from = await bob.audio_packets_received()
+            await asyncio.sleep(SILENT_S)
+            silent_packets = await bob.audio_packets_received() - silent_from
+            # Opus DTX: comfort-noise packets a few times a second, not 50 packets/s of audio.
+            assert silent_packets < 10 * SILENT_S, "the agent sent audio while nobody spoke"
+            started = time.monotonic()
+            await alice.say(FIRST)
 
-                (transcript,) = await eventually(
-                    lambda: voicemode.transcripts(code), what="alice's transcript"
-                )
-                assert transcript.speaker_id == "alice"
-                assert transcript.source_language == "en"
-                assert transcript.engine == "faster-whisper"
-                assert word_error_rate(FIRST, transcript.text) <= WER_LIMIT, transcript.text
-                assert transcript.targets == ("es",)
-                assert any(
-                    caption.utterance_id == transcript.transcript_id
-                    and caption.speaker_id == "alice"
-                    and caption.language == "en"
-                    for caption in voicemode.partials
-                ), "captions carry the id of the transcript they lead to"
-                await assert_spoken_in_spanish(voicemode, code, bob)
-                await eventually(lambda: bob.heard_since(started), what="bob to hear Spanish")
-                assert await bob.audio_packets_received() - silent_from > 50, "speech was sent"
-                await asyncio.sleep(1)
-                assert len(await voicemode.transcripts(code)) == 1, "the agent heard itself"
-        finally:
-            await server.aclose()
-            await running
+            (transcript,) = await eventually(
+                lambda: voicemode.transcripts(code), what="alice's transcript"
+            )
+            assert transcript.speaker_id == "alice"
+            assert transcript.source_language == "en"
+            assert transcript.engine == "faster-whisper"
+            assert word_error_rate(FIRST, transcript.text) <= WER_LIMIT, transcript.text
+            assert transcript.targets == ("es",)
+            assert any(
+                caption.utterance_id == transcript.transcript_id
+                and caption.speaker_id == "alice"
+                and caption.language == "en"
+                for caption in voicemode.partials
+            ), "captions carry the id of the transcript they lead to"
+            await assert_spoken_in_spanish(voicemode, code, bob)
+            await eventually(lambda: bob.heard_since(started), what="bob to hear Spanish")
+            assert await bob.audio_packets_received() - silent_from > 50, "speech was sent"
+            await asyncio.sleep(1)
+            assert len(await voicemode.transcripts(code)) == 1, "the agent heard itself"
 
     run(scenario)
+
+
+@pytest.mark.slow
+def test_a_quiet_rooms_tracks_sleep_and_wake_when_someone_starts_speaking(
+    voicemode: Voicemode, livekit_server: LiveKitServer
+) -> None:
+    """Idle tracks cost CPU (LiveKit encodes their silence); a quiet room gives them up.
+
+    They come back at the first syllable, so the translation is not late.
+    """
+    code = "lk-sleep"
+    nap_s = 3.0
+
+    async def scenario() -> None:
+        await voicemode.join(code, "alice", "en")
+        await voicemode.join(code, "bob", "es")
+        agent_room = rtc.Room()
+        await agent_room.connect(
+            livekit_server.url,
+            token(livekit_server, "voicemode-agent", code, kind="agent"),
+            rtc.RoomOptions(auto_subscribe=False),
+        )
+        settings = AgentSettings(voice_sleep_s=nap_s)
+        agent = VoiceAgent(agent_room, code, voicemode.control_plane(), voicemode.speech, settings)
+        await agent.start()
+        try:
+            async with people(livekit_server, code) as (alice, bob):
+                await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+                await eventually(lambda: agent.asleep == {"en", "es"}, nap_s + 5, "a nap")
+                assert agent.speaking == set()
+                await eventually(lambda: not _tts_published(bob), what="tts-es to be unpublished")
+                asleep_from = await bob.audio_packets_received()
+                await asyncio.sleep(1)
+                assert await bob.audio_packets_received() <= asleep_from, "a sleeping track sent"
+
+                started = time.monotonic()
+                await alice.say(FIRST)
+                ended = time.monotonic()
+                assert agent.speaking == {"en", "es"}, "the tracks woke while alice spoke"
+                assert bob.subscriptions_after_asking_again() == 2
+                assert bob.subscribed_at[-1] < ended, "bob had tts-es again before alice ended"
+                await assert_spoken_in_spanish(voicemode, code, bob)
+                await eventually(lambda: bob.heard_since(started), what="bob to hear Spanish")
+                await eventually(lambda: agent.asleep == {"en", "es"}, nap_s + 10, "a new nap")
+        finally:
+            await agent.aclose()
+            await agent_room.disconnect()
+
+    run(scenario)
+
+
+def _tts_published(listener: Listener) -> bool:
+    """Whether the agent publishes ``tts-es`` in the listener's view of the room."""
+    return any(
+        publication.name == "tts-es"
+        for participant in listener.room.remote_participants.values()
+        for publication in participant.track_publications.values()
+    )
 
 
 @pytest.mark.slow
@@ -289,7 +363,8 @@ def test_the_agent_keeps_transcribing_after_a_forced_reconnect_and_ignores_agent
             rtc.RoomOptions(auto_subscribe=False),
         )
         # Tracks at 48 kHz: espeak-ng's 22050 Hz audio is resampled on the way out.
-        settings = AgentSettings(tts_sample_rate=48000)
+        # Tracks never sleep here: the reconnects alone may take longer than a nap.
+        settings = AgentSettings(tts_sample_rate=48000, voice_sleep_s=math.inf)
         agent = VoiceAgent(agent_room, code, voicemode.control_plane(), voicemode.speech, settings)
         await agent.start()
         assert agent.speaking == set(), "nobody is in the LiveKit room to hear anything yet"

@@ -11,7 +11,6 @@ blob store and records ``AudioRecorded``.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -19,7 +18,6 @@ from uuid import uuid4
 import av
 import numpy as np
 import pytest
-from livekit import api
 
 from actors.agent_messages import RecordedAudio, RoomMembers, RoomRecording
 from actors.messages import Accepted, Outcome, SetRecording
@@ -32,7 +30,6 @@ from adapters.engines.translation.identity import IdentityTranslator
 from adapters.engines.translation.registry import TranslationRegistry
 from adapters.shells.direct_control_plane import DirectControlPlane
 from adapters.shells.livekit_agent.wire import decode_recorded, encode_recorded
-from adapters.shells.livekit_agent.worker import build_agent_server
 from adapters.shells.protocol import ProtocolError
 from events.domain import room_id_for
 from events.recording import AudioRecorded
@@ -41,7 +38,7 @@ from runtime import build_speech
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.rtc_people import eventually
 from tests.support.speech import linear16
-from tests.test_livekit_agent import FIRST, Voicemode, join, people, run
+from tests.test_livekit_agent import FIRST, Voicemode, agent_worker, dispatch, join, people, run
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
 
@@ -134,37 +131,18 @@ def test_a_dispatched_agent_records_what_it_heard_and_spoke(
         await recorded.join(code, "alice", "en")
         await recorded.join(code, "bob", "es")
         await set_recording(recorded.service, code, "alice", True)
-        server = build_agent_server(
-            livekit_server.url,
-            livekit_server.api_key,
-            livekit_server.api_secret,
-            recorded.control_plane,
-            speech=recorded.speech,
-            agent_name=agent_name,
-            load_threshold=math.inf,
-        )
-        registered = asyncio.Event()
-        server.on("worker_registered", lambda *_: registered.set())
-        running = asyncio.create_task(server.run())
-        try:
-            await asyncio.wait_for(registered.wait(), 30)
-            async with people(livekit_server, code) as (alice, bob):
-                async with api.LiveKitAPI(
-                    livekit_server.url, livekit_server.api_key, livekit_server.api_secret
-                ) as lkapi:
-                    await lkapi.agent_dispatch.create_dispatch(
-                        api.CreateAgentDispatchRequest(agent_name=agent_name, room=code)
-                    )
-                await asyncio.wait_for(alice.subscribed.wait(), 30)
-                await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
-                await alice.say(FIRST)
-                found: list[AudioRecorded] = await eventually(
-                    clips, timeout_s=60, what="the utterance and its speech recorded"
-                )
-                return found
-        finally:
-            await server.aclose()
-            running.cancel()
+        async with (
+            agent_worker(livekit_server, recorded, agent_name),
+            people(livekit_server, code) as (alice, bob),
+        ):
+            await dispatch(livekit_server, agent_name, code)
+            await asyncio.wait_for(alice.subscribed.wait(), 30)
+            await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+            await alice.say(FIRST)
+            found: list[AudioRecorded] = await eventually(
+                clips, timeout_s=60, what="the utterance and its speech recorded"
+            )
+            return found
 
     found = run(scenario)
     directory = tmp_path / "recordings"

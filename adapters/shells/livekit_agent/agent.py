@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,11 +88,20 @@ class AgentSettings:
     untouched and other engines' is resampled. A speaker's language is their
     LiveKit participant attribute ``language_attribute``, else the language
     they hear in the voicemode room, else ``default_language``.
+
+    ``voice_sleep_s``: how long a ``tts-<lang>`` track stays published while
+    nothing is said in the room (``math.inf``: always). LiveKit encodes 10 ms
+    of silence every 10 ms on an idle track (about 4 % of a core each,
+    ``bench/idle_tracks.py``), so a quiet room's tracks are unpublished, and
+    published again as soon as anyone in it starts speaking: by the time the
+    utterance is transcribed and translated, the track is back and its
+    listeners subscribed again.
     """
 
     default_language: str = "en"
     language_attribute: str = "language"
     tts_sample_rate: int = 22050
+    voice_sleep_s: float = 10.0
     synthesis_workers: int = 2
     audio_buffer_bytes: int = 512 * 1024
     end_timeout_s: float = 10.0
@@ -117,6 +127,8 @@ class VoiceAgent:
         self._answers = SpokenAnswers()
         self._listeners: dict[str, TrackListener] = {}
         self._voices: dict[str, LanguageVoice] = {}
+        self._asleep: set[str] = set()
+        self._heard_at = 0.0
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
         self._recorder = AgentRecorder(room_code, self._outbox.put_nowait)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -133,6 +145,7 @@ class VoiceAgent:
         self._tuning = asyncio.Lock()
         self._following: asyncio.Task[None] | None = None
         self._sending: asyncio.Task[None] | None = None
+        self._dozing: asyncio.Task[None] | None = None
 
     @property
     def listening(self) -> frozenset[str]:
@@ -143,6 +156,11 @@ class VoiceAgent:
     def speaking(self) -> frozenset[str]:
         """The languages with a published ``tts-<lang>`` track."""
         return frozenset(self._voices)
+
+    @property
+    def asleep(self) -> frozenset[str]:
+        """The languages whose track is unpublished while the room is quiet."""
+        return frozenset(self._asleep)
 
     async def start(self) -> None:
         """Attach to the voicemode room, publish its languages, and start listening.
@@ -158,6 +176,7 @@ class VoiceAgent:
         await self._update(first)
         self._sending = asyncio.create_task(self._send(), name="agent-send")
         self._following = asyncio.create_task(self._follow(updates), name="agent-follow")
+        self._dozing = asyncio.create_task(self._doze(), name="agent-doze")
         for event, handler in self._handlers.items():
             self.room.on(event, handler)
         self._subscribe_all()
@@ -168,6 +187,7 @@ class VoiceAgent:
         for event, handler in self._handlers.items():
             self.room.off(event, handler)
         await _cancel(self._following)
+        await _cancel(self._dozing)
         listeners, self._listeners = list(self._listeners.values()), {}
         await asyncio.gather(*(listener.aclose() for listener in listeners))
         self._recorder.close()
@@ -264,9 +284,15 @@ class VoiceAgent:
         )
 
     def _heard(self, report: Report) -> None:
-        """What a listener heard: speech beginning stops answers now, transcripts queue up."""
+        """What a listener heard: speech beginning stops answers and wakes tracks now.
+
+        Transcripts and captions queue up for voicemode.
+        """
+        self._heard_at = asyncio.get_running_loop().time()
         if isinstance(report, SpeechBegan):
             self._barge_in(report)
+            if self._asleep:
+                self._spawn(self._wake())
         else:
             self._outbox.put_nowait(report)
 
@@ -375,6 +401,8 @@ class VoiceAgent:
             return
         if update.assistant and not self._answers.admit(update):
             return  # a sentence of an answer someone spoke over
+        if update.language in self._asleep and self._speaks(update):
+            await self._wake()  # nobody spoke in LiveKit: typed, or asked the assistant
         voice = self._voices.get(update.language)
         if voice is not None and self._speaks(update):
             voice.say(update)
@@ -423,20 +451,59 @@ class VoiceAgent:
                 if participant.kind in SPEAKING_KINDS
             }
             wanted = self._members.languages_of(here)
+            self._asleep &= wanted
             for language in sorted(set(self._voices) - wanted):
                 await self._voices.pop(language).aclose()
-            for language in sorted(wanted - set(self._voices)):
-                voice = LanguageVoice(
-                    self.room,
-                    language,
-                    self.speech.synthesizers,
-                    self._pool,
-                    self.settings.tts_sample_rate,
-                    self._outbox.put_nowait,
-                    self._recorder.spoken,
-                )
-                await voice.publish()
-                self._voices[language] = voice
+            for language in sorted(wanted - set(self._voices) - self._asleep):
+                await self._publish_voice(language)
+
+    async def _publish_voice(self, language: str) -> None:
+        """Publish ``language``'s track (the caller holds the tuning lock)."""
+        voice = LanguageVoice(
+            self.room,
+            language,
+            self.speech.synthesizers,
+            self._pool,
+            self.settings.tts_sample_rate,
+            self._outbox.put_nowait,
+            self._recorder.spoken,
+        )
+        await voice.publish()
+        self._voices[language] = voice
+
+    async def _doze(self) -> None:
+        """Unpublish the tracks of a room where nothing was heard or said for a while."""
+        sleep_s = self.settings.voice_sleep_s
+        if not math.isfinite(sleep_s):
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, sleep_s / 4))
+            quiet_from = loop.time() - sleep_s
+            if self._heard_at > quiet_from or not self._voices:
+                continue
+            async with self._tuning:
+                dozing = [
+                    language
+                    for language, voice in sorted(self._voices.items())
+                    if (since := voice.quiet_since) is not None and since <= quiet_from
+                ]
+                for language in dozing:
+                    self._asleep.add(language)
+                    await self._voices.pop(language).aclose()
+            if dozing:
+                log.info("%s: quiet, tracks asleep: %s", self.room_code, dozing)
+
+    async def _wake(self) -> None:
+        """Publish the tracks put to sleep again (someone started speaking)."""
+        async with self._tuning:
+            if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+                return
+            waking, self._asleep = sorted(self._asleep), set()
+            for language in waking:
+                await self._publish_voice(language)
+        if waking:
+            log.info("%s: tracks awake: %s", self.room_code, waking)
 
     async def _show(self, translation: TranslationToSpeak, voice: LanguageVoice | None) -> None:
         """Send the translation's text: a solo one to its speaker, an answer to its audience."""

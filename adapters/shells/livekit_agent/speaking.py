@@ -120,6 +120,12 @@ class LanguageVoice:
         self._publication: rtc.LocalTrackPublication | None = None
         self._player: asyncio.Task[None] | None = None
         self._playing: tuple[_Speech, asyncio.Task[None]] | None = None
+        self._quiet_since: float | None = self._loop.time()
+
+    @property
+    def quiet_since(self) -> float | None:
+        """Since when (loop time) the voice has had nothing to say; None while it speaks."""
+        return self._quiet_since
 
     async def publish(self) -> None:
         """Publish the track and start playing what is queued.
@@ -141,6 +147,7 @@ class LanguageVoice:
             )
             return
         speech = _Speech(translation)
+        self._quiet_since = None
         self._queue.put_nowait(speech)
         self._pool.submit(self._synthesize, speech)
 
@@ -241,6 +248,8 @@ class LanguageVoice:
                 await asyncio.wait((playing,))
             finally:
                 self._playing = None
+                if self._queue.empty():
+                    self._quiet_since = self._loop.time()
             if not playing.cancelled() and (error := playing.exception()) is not None:
                 raise error
 
