@@ -384,6 +384,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     any order, and the worker tells ``serve`` it is ready each time it
     registers with LiveKit; one refusing the agent secret is.
     """
+    from adapters.shells.livekit_agent.agent import AgentSettings  # noqa: PLC0415
     from adapters.shells.livekit_agent.metrics import AgentMetrics  # noqa: PLC0415
     from adapters.shells.livekit_agent.network import NetworkControlPlane, announce_ready  # noqa: PLC0415
     from adapters.shells.livekit_agent.worker import run_worker  # noqa: PLC0415
@@ -405,6 +406,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
             agent_name=args.agent_name,
             http_port=args.health_port,
             load_threshold=args.load_threshold,
+            settings=AgentSettings()
+            if args.voice_sleep is None
+            else AgentSettings(voice_sleep_s=args.voice_sleep),
             on_registered=lambda: announce_ready(control, secret, worker_id),
             metrics=metrics,
         )
@@ -602,6 +606,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=0.9,
         help="this worker's CPU use (0-1 of its cores) above which it takes no new rooms",
+    )
+    agent_parser.add_argument(
+        "--voice-sleep",
+        type=float,
+        default=None,
+        help="seconds of quiet after which a room's tts tracks are unpublished until someone "
+        "speaks (default 10; inf: never)",
     )
     agent_parser.set_defaults(run=cmd_agent)
 

@@ -164,7 +164,7 @@ IDLE_S = 5.0
 """How long the CPU of connected, silent rooms is measured before anyone speaks."""
 SETTLE_S = 1.0
 """Pause after the warm-up rooms were deleted (their jobs end)."""
-QUIET_S = AgentSettings().voice_sleep_s + 2.0
+QUIET_S = AgentSettings.voice_sleep_s + 2.0
 """Pause after the last room opened before the idle window: an idle room is one that has
 been quiet long enough for its agent to unpublish its tracks (``voice_sleep_s``)."""
 ROOM_OPEN_S = 25.0
@@ -247,7 +247,7 @@ class Deployment:
                 server,
                 workdir / f"{label}-agent{k}.log",
                 cpus=str(k % cores),
-                args=("--worker-id", f"agent{k}"),
+                args=("--worker-id", f"agent{k}", "--voice-sleep", str(args.voice_sleep)),
                 load_threshold=args.load_threshold,
             )
             for k in range(args.agents)
@@ -1322,6 +1322,12 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-up-ms", type=float, default=2000.0, help="p90 mouth to ear bound of keeping up"
     )
     parser.add_argument("--clicks", type=int, default=20, help="baseline: clicks timed")
+    parser.add_argument(
+        "--voice-sleep",
+        type=float,
+        default=AgentSettings.voice_sleep_s,
+        help="the agents' --voice-sleep (inf: tracks never sleep, as before)",
+    )
     parser.add_argument(
         "--quiet", type=float, default=3.0, help="a run ends after this long without speech (s)"
     )
