@@ -175,6 +175,10 @@ class Participant:
         user = self.user
         language = language or user.language
         self.room_code = room_code
+        # From now on a removal notice from the room before is stale: one arriving
+        # while this join waits for the room must not put the user out of this one.
+        self._joins += 1
+        joins = self._joins
         outcome = await self._ask(lambda reply: JoinRoom(user.user_id, user.name, language, reply))
         if isinstance(outcome, Refused):
             self.room_code = None
@@ -206,7 +210,7 @@ class Participant:
             preferences=outcome.preferences or Preferences(),
             speech=self.service.synthesis,
             in_voice_session=outcome.in_voice_session,
-            on_removed=self._removal_notice(),
+            on_removed=self._removal_notice(joins),
             telemetry=self.service.telemetry,
         )
         self.service.open_session(self.session_key, outcome.room_id, spec)
@@ -215,11 +219,9 @@ class Participant:
             self._tell_session(Resume(since))
         return joined
 
-    def _removal_notice(self) -> Callable[[], None]:
-        """What the session calls, on its thread, once the user was told they are out."""
+    def _removal_notice(self, joined: int) -> Callable[[], None]:
+        """What join number ``joined``'s session calls, on its thread, once the user is out."""
         loop = asyncio.get_running_loop()
-        self._joins += 1
-        joined = self._joins
 
         def removed() -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody is connected
