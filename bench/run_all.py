@@ -32,6 +32,7 @@ BENCHES = (
     "voice",
     "recording",
     "livekit_rooms",
+    "idle_tracks",
     "assistant",
     "web_client",
 )
@@ -42,6 +43,7 @@ QUICK_ARGS = {
     "voice": ["--speakers", "1,2", "--sentences", "4"],
     "recording": ["--speakers", "1", "--sentences", "4", "--rounds", "1"],
     "livekit_rooms": ["--quick"],
+    "idle_tracks": ["--rounds", "1"],
     "assistant": ["--questions", "4"],
     "web_client": ["--sentences", "4"],
 }

@@ -62,6 +62,10 @@ HEADLINES = {
         rf"GOAL (MET|MISSED): mouth to ear over LiveKit p50: {NUMBER} ms",
         rf"baseline: LiveKit alone.*\n-+\n  p50 {NUMBER} ms",
     ],
+    "idle_tracks": [
+        rf"queued +{NUMBER} \(.*\) +{NUMBER} %",
+        rf"an idle room's floor in the agent .*: {NUMBER} % of a core",
+    ],
     "assistant": [
         rf"GOAL (MET|MISSED): end of speech -> first answer audio p50, WebSocket .*: {NUMBER} ms "
         rf"\(goal <= {NUMBER} ms; baseline, whole reply then speech: {NUMBER} ms\)",
@@ -106,6 +110,7 @@ def run_smoke(name: str, timeout: float) -> str:
         ("delivery", 240),
         ("voice", 240),
         ("recording", 300),
+        ("idle_tracks", 120),
         ("assistant", 300),
         ("web_client", 240),
     ],
