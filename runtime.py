@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import re
 import signal
@@ -554,6 +555,17 @@ def write_chunks(chunks: Iterable[bytes]) -> int:
     return written
 
 
+def positive_seconds(text: str) -> float:
+    """A duration in seconds above zero (``inf`` allowed), for argparse."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     main_parser = argparse.ArgumentParser(prog="voicemode", description=__doc__)
@@ -609,7 +621,7 @@ def parser() -> argparse.ArgumentParser:
     )
     agent_parser.add_argument(
         "--voice-sleep",
-        type=float,
+        type=positive_seconds,
         default=None,
         help="seconds of quiet after which a room's tts tracks are unpublished until someone "
         "speaks (default 10; inf: never)",

@@ -303,6 +303,17 @@ def test_agent_with_a_bad_control_url_exits_with_one_line() -> None:
     assert_refused(result, 2, "--control must be a ws://", program="voicemode agent")
 
 
+@pytest.mark.parametrize("seconds", ["0", "-3", "soon"])
+def test_agent_refuses_a_voice_sleep_that_is_not_a_positive_duration(seconds: str) -> None:
+    result = voicemode("agent", "--voice-sleep", seconds, env=agent_env())
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"voicemode agent: error: argument --voice-sleep: {seconds!r} is not a number of "
+        "seconds above 0"
+    )
+
+
 def test_agent_whose_model_does_not_load_exits_with_one_line() -> None:
     result = voicemode("agent", env=agent_env(VOICEMODE_STT_MODEL="/nonexistent"))
     assert_refused(result, 2, "VOICEMODE_STT_MODEL=/nonexistent", program="voicemode agent")

@@ -499,9 +499,10 @@ class VoiceAgent:
         async with self._tuning:
             if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
                 return
-            waking, self._asleep = sorted(self._asleep), set()
+            waking = sorted(self._asleep)
             for language in waking:
-                await self._publish_voice(language)
+                await self._publish_voice(language)  # one LiveKit refused stays asleep
+                self._asleep.discard(language)
         if waking:
             log.info("%s: tracks awake: %s", self.room_code, waking)
 
