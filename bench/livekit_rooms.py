@@ -44,7 +44,7 @@ its LiveKit rooms are deleted (their agent jobs end at once, not 20 s later in a
 window); then the generators open the run's rooms, each its own one after the other: a room
 is taken once the agent listens to its speaker and its listeners have their tracks (at most
 20 s; a generator opens no more rooms after one that was not taken). Once every generator is
-ready and the rooms were quiet for ``QUIET_S`` (the agents' ``voice_sleep_s`` and 2 s: an
+ready and the rooms were quiet for the agents' ``--voice-sleep`` and 2 s (an
 idle room's tracks are unpublished by then), the CPU of the connected, silent rooms is
 measured for ``IDLE_S`` (5 s: "idle"); then
 everyone speaks ("speaking", until the last generator heard nothing for ``--quiet`` s, or
@@ -164,9 +164,10 @@ IDLE_S = 5.0
 """How long the CPU of connected, silent rooms is measured before anyone speaks."""
 SETTLE_S = 1.0
 """Pause after the warm-up rooms were deleted (their jobs end)."""
-QUIET_S = AgentSettings.voice_sleep_s + 2.0
-"""Pause after the last room opened before the idle window: an idle room is one that has
-been quiet long enough for its agent to unpublish its tracks (``voice_sleep_s``)."""
+QUIET_MARGIN_S = 2.0
+"""Pause after the last room opened before the idle window, beyond the agents'
+``--voice-sleep`` (the default's when it is ``inf``): an idle room is one that has been
+quiet long enough for its agent to unpublish its tracks."""
 ROOM_OPEN_S = 25.0
 """Allowance per room for a generator to open it (voice sessions, rtc connects, the agent)."""
 DROPPED_AUDIO = "audio dropped"
@@ -608,6 +609,12 @@ async def warm_up(
     return "; ".join(notes) + (f"; NOT warmed: {', '.join(cold)}" if cold else "")
 
 
+def quiet_s(voice_sleep_s: float) -> float:
+    """How long rooms stay quiet before the idle window (see :data:`QUIET_MARGIN_S`)."""
+    sleep_s = voice_sleep_s if math.isfinite(voice_sleep_s) else AgentSettings.voice_sleep_s
+    return sleep_s + QUIET_MARGIN_S
+
+
 async def warm_up_round(
     deployment: Deployment,
     server: LiveKitServer,
@@ -696,7 +703,7 @@ async def measure(
             "livekit": server.process.pid,
             **{f"generator{g}": gen.process.pid for g, gen in enumerate(generators)},
         }
-        await asyncio.sleep(QUIET_S)
+        await asyncio.sleep(quiet_s(args.voice_sleep))
         before = cpu_marks(pids)
         await asyncio.sleep(IDLE_S)
         outcome.idle_cpu = cores_used(before, cpu_marks(pids), IDLE_S)

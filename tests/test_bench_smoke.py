@@ -64,7 +64,7 @@ HEADLINES = {
     ],
     "idle_tracks": [
         rf"queued +{NUMBER} \(.*\) +{NUMBER} %",
-        rf"an idle room's floor in the agent .*: {NUMBER} % of a core",
+        rf"GOAL (MET|MISSED): an idle room's floor in the agent, tracks asleep .*: {NUMBER} %",
     ],
     "assistant": [
         rf"GOAL (MET|MISSED): end of speech -> first answer audio p50, WebSocket .*: {NUMBER} ms "

@@ -34,7 +34,7 @@ from actors.agent_messages import (
     RoomMembers,
     TranslationToSpeak,
 )
-from actors.messages import Accepted, JoinRoom, Outcome
+from actors.messages import Accepted, JoinRoom, Outcome, RoomCommand, SubmitTranscript
 from actors.service import ServiceSettings, SpeechStack, VoiceService
 from adapters.engines.translation.apertium import ApertiumTranslator
 from adapters.engines.translation.identity import IdentityTranslator
@@ -88,6 +88,15 @@ class Voicemode:
     async def join(self, code: str, user: str, language: str) -> None:
         await join(self.service, code, user, language)
 
+    async def type_text(self, code: str, user: str, text: str, language: str) -> None:
+        """What ``user`` types into the room, as the WebSocket's typed messages arrive."""
+        outcome = await ask_room(
+            self.service,
+            code,
+            lambda reply: SubmitTranscript(user, text, language, "client", 0, reply),
+        )
+        assert isinstance(outcome, Accepted)
+
     async def events(self, code: str) -> list[Any]:
         loop = asyncio.get_running_loop()
         recorded = await loop.run_in_executor(
@@ -99,16 +108,26 @@ class Voicemode:
         return [e for e in await self.events(code) if isinstance(e, Room.TranscriptRecognized)]
 
 
-async def join(service: VoiceService, code: str, user: str, language: str) -> None:
-    """Make ``user`` a member of the room, as the WebSocket gateway's join-room does."""
+async def ask_room(
+    service: VoiceService, code: str, message: Callable[[Callable[[Outcome], None]], RoomCommand]
+) -> Outcome:
+    """Tell room ``code`` the message ``message(reply)`` builds, and await its reply."""
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[Outcome] = loop.create_future()
 
     def reply(outcome: Outcome) -> None:
         loop.call_soon_threadsafe(answer.set_result, outcome)
 
-    service.tell_room(code, JoinRoom(user, user.capitalize(), language, reply))
-    assert isinstance(await answer, Accepted)
+    service.tell_room(code, message(reply))
+    return await answer
+
+
+async def join(service: VoiceService, code: str, user: str, language: str) -> None:
+    """Make ``user`` a member of the room, as the WebSocket gateway's join-room does."""
+    outcome = await ask_room(
+        service, code, lambda reply: JoinRoom(user, user.capitalize(), language, reply)
+    )
+    assert isinstance(outcome, Accepted)
 
 
 @pytest.fixture
@@ -318,19 +337,27 @@ def test_a_quiet_rooms_tracks_sleep_and_wake_when_someone_starts_speaking(
                 await eventually(lambda: agent.asleep == {"en", "es"}, nap_s + 5, "a nap")
                 assert agent.speaking == set()
                 await eventually(lambda: not _tts_published(bob), what="tts-es to be unpublished")
-                asleep_from = await bob.audio_packets_received()
-                await asyncio.sleep(1)
-                assert await bob.audio_packets_received() <= asleep_from, "a sleeping track sent"
 
                 started = time.monotonic()
                 await alice.say(FIRST)
                 ended = time.monotonic()
                 assert agent.speaking == {"en", "es"}, "the tracks woke while alice spoke"
-                assert bob.subscriptions_after_asking_again() == 2
+                await eventually(
+                    lambda: bob.subscriptions_after_asking_again() == 2, what="tts-es again"
+                )
                 assert bob.subscribed_at[-1] < ended, "bob had tts-es again before alice ended"
                 await assert_spoken_in_spanish(voicemode, code, bob)
                 await eventually(lambda: bob.heard_since(started), what="bob to hear Spanish")
+
+                # Nobody speaks in LiveKit: a typed message wakes its language's track
+                # alone, and is heard from its start once bob subscribed again.
                 await eventually(lambda: agent.asleep == {"en", "es"}, nap_s + 10, "a new nap")
+                await eventually(lambda: not _tts_published(bob), what="tts-es asleep again")
+                typed = time.monotonic()
+                await voicemode.type_text(code, "alice", SECOND, "en")
+                await eventually(lambda: bob.heard_since(typed), what="the typed text spoken")
+                assert agent.asleep == {"en"}, "only the language spoken to woke"
+                assert bob.subscribed_at[-1] < next(at for at in bob.loud_at if at > typed)
         finally:
             await agent.aclose()
             await agent_room.disconnect()

@@ -155,7 +155,8 @@ class Participant:
         """The LiveKit room of this user's voice session, if one is active."""
         self._holding = False
         self._joins = 0
-        """How many rooms this participant entered: tells a removal from an old room apart."""
+        """How many joins this participant started (refused ones too): tells a removal
+        notice from an earlier room apart."""
 
     # membership ---------------------------------------------------------------
 

@@ -91,7 +91,7 @@ class AgentSettings:
 
     ``voice_sleep_s``: how long a ``tts-<lang>`` track stays published while
     nothing is said in the room (``math.inf``: always). LiveKit encodes 10 ms
-    of silence every 10 ms on an idle track (about 4 % of a core each,
+    of silence every 10 ms on an idle track (about 3.7 % of a core each,
     ``bench/idle_tracks.py``), so a quiet room's tracks are unpublished, and
     published again as soon as anyone in it starts speaking: by the time the
     utterance is transcribed and translated, the track is back and its
@@ -105,6 +105,11 @@ class AgentSettings:
     synthesis_workers: int = 2
     audio_buffer_bytes: int = 512 * 1024
     end_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        """Refuse a sleep that is not a positive duration (0 would make the doze spin)."""
+        if not self.voice_sleep_s > 0:
+            raise ValueError(f"voice_sleep_s must be above 0, not {self.voice_sleep_s}")
 
 
 class VoiceAgent:
@@ -146,6 +151,7 @@ class VoiceAgent:
         self._following: asyncio.Task[None] | None = None
         self._sending: asyncio.Task[None] | None = None
         self._dozing: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def listening(self) -> frozenset[str]:
@@ -184,6 +190,7 @@ class VoiceAgent:
 
     async def aclose(self) -> None:
         """Report what was still being said, then take everything down."""
+        self._closing = True
         for event, handler in self._handlers.items():
             self.room.off(event, handler)
         await _cancel(self._following)
@@ -291,7 +298,7 @@ class VoiceAgent:
         self._heard_at = asyncio.get_running_loop().time()
         if isinstance(report, SpeechBegan):
             self._barge_in(report)
-            if self._asleep:
+            if self._asleep and not self._closing:
                 self._spawn(self._wake())
         else:
             self._outbox.put_nowait(report)
@@ -402,7 +409,9 @@ class VoiceAgent:
         if update.assistant and not self._answers.admit(update):
             return  # a sentence of an answer someone spoke over
         if update.language in self._asleep and self._speaks(update):
-            await self._wake()  # nobody spoke in LiveKit: typed, or asked the assistant
+            # Nobody spoke in LiveKit (typed text, an answer to a typed question): the
+            # voice holds its first speech until a listener is back (FIRST_LISTENER_WAIT_S).
+            await self._wake(frozenset({update.language}))
         voice = self._voices.get(update.language)
         if voice is not None and self._speaks(update):
             voice.say(update)
@@ -476,33 +485,53 @@ class VoiceAgent:
         sleep_s = self.settings.voice_sleep_s
         if not math.isfinite(sleep_s):
             return
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(1.0, sleep_s / 4))
-            quiet_from = loop.time() - sleep_s
-            if self._heard_at > quiet_from or not self._voices:
-                continue
-            async with self._tuning:
-                dozing = [
-                    language
-                    for language, voice in sorted(self._voices.items())
-                    if (since := voice.quiet_since) is not None and since <= quiet_from
-                ]
-                for language in dozing:
-                    self._asleep.add(language)
-                    await self._voices.pop(language).aclose()
-            if dozing:
-                log.info("%s: quiet, tracks asleep: %s", self.room_code, dozing)
+            try:
+                await self._put_quiet_voices_to_sleep(sleep_s)
+            except Exception:
+                log.exception("%s: putting quiet tracks to sleep failed", self.room_code)
 
-    async def _wake(self) -> None:
-        """Publish the tracks put to sleep again (someone started speaking)."""
+    async def _put_quiet_voices_to_sleep(self, sleep_s: float) -> None:
+        """One pass of :meth:`_doze`: the voices quiet for ``sleep_s`` in a quiet room sleep."""
+        quiet_from = asyncio.get_running_loop().time() - sleep_s
+        if self._heard_at > quiet_from or not self._voices:
+            return
         async with self._tuning:
-            if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+            connected = self.room.connection_state == rtc.ConnectionState.CONN_CONNECTED
+            if self._closing or not connected or self._heard_at > quiet_from:
                 return
-            waking = sorted(self._asleep)
-            for language in waking:
-                await self._publish_voice(language)  # one LiveKit refused stays asleep
-                self._asleep.discard(language)
+            dozing = {
+                language: voice
+                for language, voice in self._voices.items()
+                if (since := voice.quiet_since) is not None and since <= quiet_from
+            }
+            for language in dozing:  # no await in between: nothing is said to a closing voice
+                del self._voices[language]
+                self._asleep.add(language)
+            if dozing:
+                log.info("%s: quiet, tracks asleep: %s", self.room_code, sorted(dozing))
+                # Shielded: a cancelled doze (the job ending) still closes every source.
+                await asyncio.shield(asyncio.gather(*(v.aclose() for v in dozing.values())))
+
+    async def _wake(self, languages: frozenset[str] | None = None) -> None:
+        """Publish the tracks put to sleep again (all, or ``languages``), side by side.
+
+        A track LiveKit refuses stays asleep, to be tried at the next wake.
+        """
+        async with self._tuning:
+            connected = self.room.connection_state == rtc.ConnectionState.CONN_CONNECTED
+            if self._closing or not connected:
+                return
+            waking = sorted(self._asleep if languages is None else self._asleep & languages)
+            results = await asyncio.gather(
+                *(self._publish_voice(language) for language in waking), return_exceptions=True
+            )
+            for language, result in zip(waking, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning("%s: could not wake tts-%s: %s", self.room_code, language, result)
+                else:
+                    self._asleep.discard(language)
         if waking:
             log.info("%s: tracks awake: %s", self.room_code, waking)
 

@@ -9,12 +9,15 @@ from an engine with another rate is resampled, never pushed as it is,
 because LiveKit would play it at the wrong speed.
 
 The AudioSource keeps LiveKit's own queue, although with it an idle track
-encodes 10 ms of silence every 10 ms (about 3 % of a core per track; muting
-does not stop it). Without the queue (``queue_size_ms=0``) an idle track
-sends nothing, but its RTP clock stops too: when speech resumes the
-listener's jitter buffer sees seconds of timestamps missing, takes it for
-jitter and plays later, and mouth to ear went from 609 to 959 ms p50 in
-the same bench run.
+encodes 10 ms of silence every 10 ms (about 3.7 % of a core per track,
+``bench/idle_tracks.py``; muting does not stop it). Without the queue
+(``queue_size_ms=0``) an idle track sends nothing, but its RTP clock stops
+too: when speech resumes the listener's jitter buffer sees seconds of
+timestamps missing, takes it for jitter and plays later, and mouth to ear
+went from 609 to 959 ms p50 in the same bench run. So instead the agent
+unpublishes the tracks of a quiet room (``AgentSettings.voice_sleep_s``) and
+publishes new ones when someone speaks; a new track holds its first speech
+until a listener subscribed (at most ``FIRST_LISTENER_WAIT_S``).
 
 The assistant's answers stop as soon as someone who hears them starts
 speaking (:meth:`LanguageVoice.interrupt`): the sentence being played is cut
@@ -48,6 +51,10 @@ log = logging.getLogger(__name__)
 
 BYTES_PER_SAMPLE = 2
 FRAME_MS = 20
+FIRST_LISTENER_WAIT_S = 1.0
+"""How long a newly published track holds its first speech for a listener to subscribe:
+audio pushed before anyone subscribed reaches nobody (a track woken by a typed message
+or an answer; one woken by speech has its listeners back long before)."""
 MAX_BACKLOG = 8
 """Translations waiting to be spoken in one language beyond which new ones are
 only shown as text: speech that far behind the conversation helps nobody. The
@@ -121,6 +128,7 @@ class LanguageVoice:
         self._player: asyncio.Task[None] | None = None
         self._playing: tuple[_Speech, asyncio.Task[None]] | None = None
         self._quiet_since: float | None = self._loop.time()
+        self._waits_for_listener = True
 
     @property
     def quiet_since(self) -> float | None:
@@ -168,6 +176,8 @@ class LanguageVoice:
             self._playing[0].dropped = stopped = True
             self._playing[1].cancel()
             self.source.clear_queue()
+        if self._playing is None and self._queue.empty():
+            self._quiet_since = self._loop.time()
         return stopped
 
     @property
@@ -253,8 +263,17 @@ class LanguageVoice:
             if not playing.cancelled() and (error := playing.exception()) is not None:
                 raise error
 
+    async def _first_listener(self) -> None:
+        """Wait (a little) until someone subscribed to the track, before its first speech."""
+        publication, self._waits_for_listener = self._publication, False
+        if publication is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(publication.wait_for_subscription(), FIRST_LISTENER_WAIT_S)
+
     async def _speak(self, speech: _Speech) -> None:
         """Push one synthesis into the track as 20 ms frames, paced by the AudioSource."""
+        if self._waits_for_listener:
+            await self._first_listener()
         pending = bytearray()
         resampler: _Resampler | None = None
         while not isinstance(piece := await speech.pieces.get(), _Finished):
