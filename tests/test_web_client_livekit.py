@@ -13,10 +13,11 @@ plays: its ``getStats`` inbound-rtp ``totalAudioEnergy`` is exposed as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import pytest
+from livekit import rtc
 from playwright.async_api import Page, expect
 
 from tests.support.agent_worker import AgentWorker
@@ -24,7 +25,7 @@ from tests.support.browser import Chromium, Screenshots, Speech, chromium, scree
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.service import ServedInstance
 from tests.support.web_page import PROBES, audio_energy, eventually, join, messages
-from tests.test_voice_sessions import events_named, livekit_env
+from tests.test_voice_sessions import events_named, livekit_env, livekit_participants
 from tests.test_web_client import WEATHER, base_url, spanish
 
 __all__ = ["chromium", "livekit_server", "screenshots"]  # fixtures, imported to be found
@@ -48,13 +49,38 @@ def served(
         args=("--dev",),
     )
     instance.start()
-    worker = AgentWorker(instance, livekit_server, Path(folder) / "agent.log")
+    # Tracks sleep after 3 s of quiet here, so a test can see the page follow them.
+    worker = AgentWorker(
+        instance, livekit_server, Path(folder) / "agent.log", args=("--voice-sleep", "3")
+    )
     try:
         worker.start()
         yield instance
     finally:
         instance.stop()  # first: without serve the agent leaves its rooms, and drains at once
         worker.stop()
+
+
+async def agent_tracks(server: LiveKitServer, room: str) -> set[str]:
+    """The names of the tracks the agents in a LiveKit room publish."""
+    return {
+        track.name
+        for participant in await livekit_participants(server, room)
+        if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        for track in participant.tracks
+    }
+
+
+async def _with(name: str, tracks: Awaitable[set[str]]) -> bool:
+    return name in await tracks
+
+
+async def _without(name: str, tracks: Awaitable[set[str]]) -> bool:
+    return name not in await tracks
+
+
+async def _louder(energy: Awaitable[float], than: float) -> bool:
+    return await energy > than
 
 
 async def in_voice_session(page: Page) -> None:
@@ -66,7 +92,10 @@ async def in_voice_session(page: Page) -> None:
 
 
 def test_a_voice_session_in_the_browser_is_heard_in_spanish_on_the_listeners_tts_track(
-    chromium: Chromium, served: ServedInstance, screenshots: Screenshots
+    chromium: Chromium,
+    served: ServedInstance,
+    livekit_server: LiveKitServer,
+    screenshots: Screenshots,
 ) -> None:
     room = "web-livekit"
     base = base_url(served)
@@ -89,6 +118,22 @@ def test_a_voice_session_in_the_browser_is_heard_in_spanish_on_the_listeners_tts
         assert energy > 0
         await screenshots.both_sizes(speaker, "voice-session-speaker")
         await screenshots.both_sizes(listener, "voice-session-listener")
+
+        # The speaker goes quiet: the agent gives tts-es up, and publishes it again
+        # when they speak; the listener's page follows it and hears the next sentence.
+        await speaker.get_by_role("button", name="End voice session").click()
+        await expect(speaker.get_by_role("button", name="Start voice session")).to_be_visible()
+        await eventually(
+            lambda: _without("tts-es", agent_tracks(livekit_server, room)), 30, "tts-es asleep"
+        )
+        before = await audio_energy(listener, "livekitAudioEnergy")
+        await in_voice_session(speaker)
+        await eventually(lambda: _with("tts-es", agent_tracks(livekit_server, room)), 60, "awake")
+        await eventually(
+            lambda: _louder(audio_energy(listener, "livekitAudioEnergy"), before),
+            60,
+            "the woken tts-es to be heard",
+        )
         for page in (speaker, listener):
             await page.get_by_role("button", name="End voice session").click()
             await expect(page.get_by_role("button", name="Start voice session")).to_be_visible()
