@@ -191,6 +191,24 @@ async def dispatch(server: LiveKitServer, agent_name: str, code: str) -> None:
         )
 
 
+@contextlib.asynccontextmanager
+async def dispatched_conversation(
+    server: LiveKitServer, voicemode: Voicemode, agent_name: str, code: str
+) -> AsyncIterator[tuple[Speaker, Listener]]:
+    """Alice and Bob in LiveKit room ``code``, with an agent dispatched there as serve does.
+
+    Yields once the agent listens to Alice and Bob has ``tts-es``.
+    """
+    async with (
+        agent_worker(server, voicemode, agent_name),
+        people(server, code) as (alice, bob),
+    ):
+        await dispatch(server, agent_name, code)
+        await asyncio.wait_for(alice.subscribed.wait(), 30)
+        await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+        yield alice, bob
+
+
 async def assert_spoken_in_spanish(voicemode: Voicemode, code: str, bob: Listener) -> None:
     """Everything after a transcript: its translation recorded, shown, spoken and heard."""
     events = await eventually(
@@ -270,13 +288,8 @@ def test_a_dispatched_agent_transcribes_a_speaker_and_speaks_the_translation(
     async def scenario() -> None:
         await voicemode.join(code, "alice", "en")
         await voicemode.join(code, "bob", "es")
-        async with (
-            agent_worker(livekit_server, voicemode, agent_name),
-            people(livekit_server, code) as (alice, bob),
-        ):
-            await dispatch(livekit_server, agent_name, code)
-            await asyncio.wait_for(alice.subscribed.wait(), 30)
-            await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+        conversation = dispatched_conversation(livekit_server, voicemode, agent_name, code)
+        async with conversation as (alice, bob):
             silent_from = await bob.audio_packets_received()
             await asyncio.sleep(SILENT_S)
             silent_packets = await bob.audio_packets_received() - silent_from

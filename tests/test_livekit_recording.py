@@ -38,7 +38,7 @@ from runtime import build_speech
 from tests.support.livekit_server import LiveKitServer, livekit_server
 from tests.support.rtc_people import eventually
 from tests.support.speech import linear16
-from tests.test_livekit_agent import FIRST, Voicemode, agent_worker, dispatch, join, people, run
+from tests.test_livekit_agent import FIRST, Voicemode, dispatched_conversation, join, run
 
 __all__ = ["livekit_server"]  # the fixture, imported to be found by pytest
 
@@ -131,13 +131,8 @@ def test_a_dispatched_agent_records_what_it_heard_and_spoke(
         await recorded.join(code, "alice", "en")
         await recorded.join(code, "bob", "es")
         await set_recording(recorded.service, code, "alice", True)
-        async with (
-            agent_worker(livekit_server, recorded, agent_name),
-            people(livekit_server, code) as (alice, bob),
-        ):
-            await dispatch(livekit_server, agent_name, code)
-            await asyncio.wait_for(alice.subscribed.wait(), 30)
-            await eventually(lambda: bob.subscribed_at, what="bob to get tts-es")
+        conversation = dispatched_conversation(livekit_server, recorded, agent_name, code)
+        async with conversation as (alice, _):
             await alice.say(FIRST)
             found: list[AudioRecorded] = await eventually(
                 clips, timeout_s=60, what="the utterance and its speech recorded"

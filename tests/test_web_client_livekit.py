@@ -13,8 +13,10 @@ plays: its ``getStats`` inbound-rtp ``totalAudioEnergy`` is exposed as
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from livekit import rtc
@@ -31,6 +33,8 @@ from tests.test_web_client import WEATHER, base_url, spanish
 __all__ = ["chromium", "livekit_server", "screenshots"]  # fixtures, imported to be found
 
 pytestmark = pytest.mark.slow
+
+T = TypeVar("T")
 
 REPEATED = Speech((WEATHER,), lead_s=2.0, tail_s=2.5, loop=True)
 """The speaker says the sentence every few seconds: the agent hears it whenever it listens."""
@@ -71,16 +75,9 @@ async def agent_tracks(server: LiveKitServer, room: str) -> set[str]:
     }
 
 
-async def _with(name: str, tracks: Awaitable[set[str]]) -> bool:
-    return name in await tracks
-
-
-async def _without(name: str, tracks: Awaitable[set[str]]) -> bool:
-    return name not in await tracks
-
-
-async def _louder(energy: Awaitable[float], than: float) -> bool:
-    return await energy > than
+async def holds(value: Awaitable[T], condition: Callable[[T], bool]) -> bool:
+    """Whether ``condition`` holds of ``value`` once awaited (for polling)."""
+    return condition(await value)
 
 
 async def in_voice_session(page: Page) -> None:
@@ -123,14 +120,15 @@ def test_a_voice_session_in_the_browser_is_heard_in_spanish_on_the_listeners_tts
         # when they speak; the listener's page follows it and hears the next sentence.
         await speaker.get_by_role("button", name="End voice session").click()
         await expect(speaker.get_by_role("button", name="Start voice session")).to_be_visible()
+        published = partial(agent_tracks, livekit_server, room)
         await eventually(
-            lambda: _without("tts-es", agent_tracks(livekit_server, room)), 30, "tts-es asleep"
+            lambda: holds(published(), lambda names: "tts-es" not in names), 30, "a nap"
         )
         before = await audio_energy(listener, "livekitAudioEnergy")
         await in_voice_session(speaker)
-        await eventually(lambda: _with("tts-es", agent_tracks(livekit_server, room)), 60, "awake")
+        await eventually(lambda: holds(published(), lambda names: "tts-es" in names), 60, "awake")
         await eventually(
-            lambda: _louder(audio_energy(listener, "livekitAudioEnergy"), before),
+            lambda: holds(audio_energy(listener, "livekitAudioEnergy"), lambda e: e > before),
             60,
             "the woken tts-es to be heard",
         )

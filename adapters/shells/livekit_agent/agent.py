@@ -452,7 +452,7 @@ class VoiceAgent:
         changes then, and the run after ``reconnected`` sees who stayed.
         """
         async with self._tuning:
-            if self.room.connection_state != rtc.ConnectionState.CONN_CONNECTED:
+            if not self._connected:
                 return
             here = {
                 participant.identity
@@ -465,6 +465,11 @@ class VoiceAgent:
                 await self._voices.pop(language).aclose()
             for language in sorted(wanted - set(self._voices) - self._asleep):
                 await self._publish_voice(language)
+
+    @property
+    def _connected(self) -> bool:
+        """Whether the LiveKit room is connected (not connecting, reconnecting or gone)."""
+        return self.room.connection_state == rtc.ConnectionState.CONN_CONNECTED
 
     async def _publish_voice(self, language: str) -> None:
         """Publish ``language``'s track (the caller holds the tuning lock)."""
@@ -498,8 +503,7 @@ class VoiceAgent:
         if self._heard_at > quiet_from or not self._voices:
             return
         async with self._tuning:
-            connected = self.room.connection_state == rtc.ConnectionState.CONN_CONNECTED
-            if self._closing or not connected or self._heard_at > quiet_from:
+            if self._closing or not self._connected or self._heard_at > quiet_from:
                 return
             dozing = {
                 language: voice
@@ -520,8 +524,7 @@ class VoiceAgent:
         A track LiveKit refuses stays asleep, to be tried at the next wake.
         """
         async with self._tuning:
-            connected = self.room.connection_state == rtc.ConnectionState.CONN_CONNECTED
-            if self._closing or not connected:
+            if self._closing or not self._connected:
                 return
             waking = sorted(self._asleep if languages is None else self._asleep & languages)
             results = await asyncio.gather(
